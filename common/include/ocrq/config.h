@@ -1,0 +1,80 @@
+/*
+ * The one configuration of every ocrq binary. Loaded from a libconfig file
+ * (-c FILE, else $OCRQ_CONFIG, else built-in defaults), then overridden by
+ * the environment for addresses and secrets:
+ *   OCRQ_AMQP_URL      -> amqp.url
+ *   OCRQ_DATABASE_URL  -> database.url
+ * Every key is declared once in a table in config.c with its type, default
+ * and limits; conf/ocrq.conf documents them all.
+ */
+#ifndef OCRQ_CONFIG_H
+#define OCRQ_CONFIG_H
+
+#include <stddef.h>
+
+#define OCRQ_MAX_RETRY_DELAYS 16
+#define OCRQ_MAX_FILE_ROOTS 16
+
+struct ocrq_config {
+    char *path; /* the file loaded, or NULL for built-in defaults */
+
+    /* amqp */
+    char *amqp_url;          /* "amqp://guest:guest@127.0.0.1:5672/" */
+    int amqp_heartbeat_s;    /* 30; 0 disables */
+    int amqp_confirm_window; /* publishes in flight before waiting for confirms: 256 */
+    int amqp_frame_max;      /* 131072 */
+
+    /* topology: names and arguments; every component declares the same */
+    char *queue_jobs;      /* "ocr.jobs" */
+    char *queue_priority;  /* "ocr.jobs.priority" */
+    char *queue_failed;    /* "ocr.failed" */
+    char *exchange_dlx;    /* "ocr.dlx" (fanout to queue_failed) */
+    int max_priority;      /* x-max-priority of the job queues: 9 */
+    int priority_threshold;/* priority >= this goes to queue_priority: 7 */
+    int retry_delays_s[OCRQ_MAX_RETRY_DELAYS]; /* {5, 30, 120} */
+    int n_retry_delays;
+
+    /* database */
+    char *database_url;     /* "postgresql://ocrq@127.0.0.1:5433/ocrq" */
+    int db_connect_timeout_s; /* 5 */
+
+    /* worker */
+    char *worker_name;     /* NULL: "<hostname>:<pid>" */
+    int max_attempts;      /* deliveries before dead-lettering: 3 */
+    int omp_thread_limit;  /* OMP_THREAD_LIMIT for tesseract: 1 */
+    int idle_wait_ms;      /* how long an idle worker waits on the broker between checks: 1000 */
+
+    /* ocr */
+    char *default_language; /* "eng" */
+    char *tessdata_dir;     /* "/usr/share/tesseract-ocr/5/tessdata" */
+    long long max_pixels;   /* width * height cap per image: 100000000 */
+    int engine_cache;       /* engines kept per process, one per language set: 4 */
+
+    /* documents */
+    long long inline_max_bytes; /* largest document carried in the message: 8 MiB */
+    long long fetch_max_bytes;  /* largest document fetched by URL: 64 MiB */
+    int fetch_connect_timeout_s;/* 10 */
+    int fetch_timeout_s;        /* 60 */
+    char *file_roots[OCRQ_MAX_FILE_ROOTS]; /* directories file-path documents may come from */
+    int n_file_roots;
+
+    /* submit */
+    int submit_batch_size;  /* jobs recorded in one INSERT: 500 */
+    int wait_poll_ms;       /* --wait polling interval: 250 */
+
+    /* log */
+    char *log_level;        /* "info" */
+};
+
+/*
+ * Load the configuration. path may be NULL: then $OCRQ_CONFIG if set, else
+ * the built-in defaults (no file). Environment overrides are applied after the
+ * file. On error returns OCRQ_ERR_CONFIG and writes "file:line: key: reason"
+ * into err. The caller owns *out and frees it with ocrq_config_free().
+ */
+int ocrq_config_load(const char *path, struct ocrq_config **out, char *err, size_t errlen);
+
+/* Free a configuration; NULL is fine. */
+void ocrq_config_free(struct ocrq_config *cfg);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * The PostgreSQL store: jobs, results and schema migrations, over libpq.
+ * One connection per struct; a connection belongs to one thread at a time.
+ * Every function returns OCRQ_OK, or OCRQ_ERR_DB when the database is
+ * unreachable or a query fails (logged once here); out-parameters are
+ * cleared on entry.
+ */
+#ifndef OCRQ_DB_H
+#define OCRQ_DB_H
+
+#include <stddef.h>
+
+struct ocrq_config;
+struct ocrq_job;
+struct ocrq_db;
+
+/* Connect to cfg->database_url. Returns OCRQ_OK or OCRQ_ERR_DB; *out is NULL on error. */
+int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out);
+
+/* Close and free; NULL is fine. */
+void ocrq_db_free(struct ocrq_db *db);
+
+/* Nonzero if the connection is up (PQstatus, no round trip). */
+int ocrq_db_alive(struct ocrq_db *db);
+
+/* Re-establish a broken connection (PQreset) and check it with a round trip. */
+int ocrq_db_reconnect(struct ocrq_db *db);
+
+/*
+ * Apply the pending schema migrations, each in its own transaction, under an
+ * advisory lock so concurrent callers are safe. Idempotent. *applied gets the
+ * number applied now, *version the schema version after (either may be NULL).
+ */
+int ocrq_db_migrate(struct ocrq_db *db, int *applied, int *version);
+
+/* Current schema version (0 if no migration applied). */
+int ocrq_db_schema_version(struct ocrq_db *db, int *version);
+
+/*
+ * Record jobs[0..n-1] as 'queued' in one statement (one round trip, one
+ * transaction). Rows that already exist are left alone (ON CONFLICT DO NOTHING).
+ */
+int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, size_t n);
+
+/* What ocrq_db_job_start() found and did. */
+struct ocrq_db_start {
+    char status[16]; /* status after the call: "running", or "succeeded"/"failed" if already final */
+    int attempts;    /* attempts after the call (deliveries counted so far) */
+};
+
+/*
+ * A worker starts job: upsert its row (creating it for jobs published by other
+ * producers), and unless it is already final set status 'running',
+ * started_at = now(), worker, and attempts + 1. A final row is left as it is
+ * (and not counted as an attempt), so the caller can skip a duplicate delivery.
+ */
+int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
+                      struct ocrq_db_start *out);
+
+/* A result to store. */
+struct ocrq_db_result {
+    const char *text;
+    double mean_confidence; /* 0-100 */
+    int duration_ms;        /* OCR time */
+    const char *engine_version;
+};
+
+/*
+ * In one transaction (one statement): upsert the ocr_results row keyed on
+ * job_id and set the job 'succeeded' with finished_at = now(). Returns only
+ * after COMMIT.
+ */
+int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
+                        const struct ocrq_db_result *res);
+
+/*
+ * Mark a job 'failed' with error code and message, finished_at = now(), in
+ * one transaction. job may be NULL when the message could not be decoded: the
+ * row is then created with what is known (language '', source NULL).
+ */
+int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_job *job,
+                     const char *worker, const char *code, const char *message);
+
+/* Put a job back to 'queued' after a transient failure, keeping the error for display. */
+int ocrq_db_job_retry(struct ocrq_db *db, const char *job_id, const char *code,
+                      const char *message);
+
+/* Job counts by status. */
+struct ocrq_db_counts {
+    long long queued, running, succeeded, failed;
+};
+
+/* Counts for all jobs, or for one batch when batch is non-NULL. */
+int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts *out);
+
+/* One finished job, as seen by ocrq_db_poll_finished(). Strings are borrowed for the call. */
+struct ocrq_db_finished {
+    const char *job_id;
+    int succeeded;             /* 1 succeeded, 0 failed */
+    const char *text;          /* NULL unless want_text and succeeded */
+    const char *error_code;    /* NULL if succeeded */
+    const char *error_message;
+};
+
+typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f);
+
+/*
+ * Of the jobs ids[0..n-1], call fn for each that is 'succeeded' or 'failed'
+ * (one round trip: job_id = ANY($1::uuid[])). With want_text, the result text
+ * is fetched too.
+ */
+int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, int want_text,
+                          ocrq_db_finished_fn fn, void *arg);
+
+#endif
