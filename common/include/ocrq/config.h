@@ -19,7 +19,7 @@ struct ocrq_config {
     char *path; /* the file loaded, or NULL for built-in defaults */
 
     /* amqp */
-    char *amqp_url;          /* "amqp://guest:guest@127.0.0.1:5672/" */
+    char *amqp_url;          /* "amqp://guest:guest@127.0.0.1:5682/" */
     int amqp_heartbeat_s;    /* 30; 0 disables */
     int amqp_confirm_window; /* publishes in flight before waiting for confirms: 256 */
     int amqp_frame_max;      /* 131072 */
@@ -35,11 +35,11 @@ struct ocrq_config {
     int n_retry_delays;
 
     /* database */
-    char *database_url;     /* "postgresql://ocrq@127.0.0.1:5433/ocrq" */
+    char *database_url;     /* "postgresql://ocrq@127.0.0.1:5442/ocrq" */
     int db_connect_timeout_s; /* 5 */
 
     /* worker */
-    char *worker_name;     /* NULL: "<hostname>:<pid>" */
+    char *worker_name;     /* NULL ("" in the file): "<hostname>:<pid>" */
     int max_attempts;      /* deliveries before dead-lettering: 3 */
     int omp_thread_limit;  /* OMP_THREAD_LIMIT for tesseract: 1 */
     int idle_wait_ms;      /* how long an idle worker waits on the broker between checks: 1000 */
@@ -55,7 +55,7 @@ struct ocrq_config {
     long long fetch_max_bytes;  /* largest document fetched by URL: 64 MiB */
     int fetch_connect_timeout_s;/* 10 */
     int fetch_timeout_s;        /* 60 */
-    char *file_roots[OCRQ_MAX_FILE_ROOTS]; /* directories file-path documents may come from */
+    char *file_roots[OCRQ_MAX_FILE_ROOTS]; /* directories file-path documents may come from: none */
     int n_file_roots;
 
     /* submit */

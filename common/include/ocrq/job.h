@@ -66,9 +66,10 @@ int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *le
 /*
  * Decode a message body. Inline documents larger than max_inline bytes are
  * refused with OCRQ_ERR_TOO_LARGE. On success the caller owns *out; its doc_data
- * points into body, which must outlive it. On OCRQ_ERR_BAD_JOB the reason is in
- * why, *out is NULL, and id_hint (OCRQ_UUID_LEN + 1 bytes, may be NULL) holds the
- * job_id if one could be read, else "".
+ * points into body, which must outlive it. On OCRQ_ERR_BAD_JOB or
+ * OCRQ_ERR_TOO_LARGE the reason is in why, *out is NULL, and id_hint
+ * (OCRQ_UUID_LEN + 1 bytes, may be NULL) holds the job_id if one could be
+ * read, else "".
  */
 int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq_job **out,
                     char *id_hint, char *why, size_t whylen);

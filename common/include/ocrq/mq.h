@@ -47,7 +47,8 @@ struct ocrq_mq_pub {
  * Connect to cfg->amqp_url (amqp://user:pass@host:port/vhost; the vhost is
  * URL-decoded; "/" when the path is empty), open channel 1, with the configured
  * heartbeat and frame_max. name is shown in the management UI as
- * connection_name. Returns OCRQ_OK or OCRQ_ERR_MQ (logged). *out is NULL on error.
+ * connection_name. Returns OCRQ_OK or OCRQ_ERR_MQ (logged; OCRQ_ERR_CONFIG if the
+ * URL or a topology name is invalid). *out is NULL on error.
  */
 int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq_mq **out);
 
@@ -100,7 +101,10 @@ size_t ocrq_mq_pending(const struct ocrq_mq *mq);
 /* basic.qos with prefetch_count = n; global applies it to the whole channel. */
 int ocrq_mq_qos(struct ocrq_mq *mq, int n, int global);
 
-/* basic.get (no_ack = false). Returns OCRQ_OK with *out, OCRQ_ERR_EMPTY, or OCRQ_ERR_MQ. */
+/*
+ * basic.get (no_ack = false). Returns OCRQ_OK with *out, OCRQ_ERR_EMPTY,
+ * OCRQ_ERR_NOT_FOUND (no such queue), or OCRQ_ERR_MQ.
+ */
 int ocrq_mq_get(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out);
 
 /* Start a consumer on queue with the given tag (no_ack = false). */

@@ -1,0 +1,595 @@
+/*
+ * The configuration of every ocrq binary. One table below declares each key:
+ * its path in the file, type, place in struct ocrq_config, default and limits.
+ * Loading = defaults, then the libconfig file (every setting must be known and
+ * valid), then the environment overrides, then the checks across fields.
+ */
+#include "ocrq/config.h"
+
+#include "ocrq/log.h"
+#include "ocrq/status.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_FILE_BYTES (1024 * 1024) /* a config file is a few KiB */
+#define MAX_KEY_LEN 128
+#define MAX_URL_LEN 4096
+#define MAX_PATH_LEN 4096
+#define MAX_NAME_LEN 255 /* AMQP short strings: queue and exchange names */
+
+enum stype { T_STRING, T_INT, T_INT64, T_STRLIST, T_INTLIST };
+
+#define F_EMPTY_IS_NULL 1u /* a string "" in the file means "not set" (NULL) */
+
+struct setting {
+    const char *path; /* "group.key" */
+    enum stype type;
+    size_t off;          /* the field in struct ocrq_config */
+    size_t n_off;        /* lists: the element count field */
+    long long def;       /* numbers */
+    const char *def_s;   /* strings; NULL: the field stays NULL */
+    const int *def_list; /* int lists; string lists start empty */
+    int def_n;
+    long long min, max; /* numbers: the value (each element of a list); strings: the length */
+    int min_n, max_n;   /* lists: how many elements */
+    unsigned flags;
+    const char *(*check)(const char *s); /* strings: NULL if fine, else why not */
+    const char *doc;
+};
+
+static const char *check_level(const char *s);
+static const char *check_lang(const char *s);
+static const char *check_absolute(const char *s);
+
+static const int default_retry_delays[3] = {5, 30, 120};
+
+/* clang-format off */
+#define FIELD(f) offsetof(struct ocrq_config, f)
+#define STR(p, f, d, lo, hi, fl, chk, doc_) {.path = p, .type = T_STRING, .off = FIELD(f), \
+    .def_s = d, .min = lo, .max = hi, .flags = fl, .check = chk, .doc = doc_}
+#define INT(p, f, d, lo, hi, doc_) {.path = p, .type = T_INT, .off = FIELD(f), .def = d, \
+    .min = lo, .max = hi, .doc = doc_}
+#define INT64(p, f, d, lo, hi, doc_) {.path = p, .type = T_INT64, .off = FIELD(f), .def = d, \
+    .min = lo, .max = hi, .doc = doc_}
+/* lists: defaults (an int array, or none for strings), each element's limits, how many */
+#define LIST(p, t, f, nf, defs, ndefs, lo, hi, nlo, nhi, chk, doc_) {.path = p, .type = t, \
+    .off = FIELD(f), .n_off = FIELD(nf), .def_list = defs, .def_n = ndefs, .min = lo, .max = hi, \
+    .min_n = nlo, .max_n = nhi, .check = chk, .doc = doc_}
+/* clang-format on */
+
+static const struct setting settings[] = {
+    STR("amqp.url", amqp_url, "amqp://guest:guest@127.0.0.1:5682/", 1, MAX_URL_LEN, 0, NULL,
+        "broker address; the vhost is the URL-encoded path"),
+    INT("amqp.heartbeat_s", amqp_heartbeat_s, 30, 0, 3600, "AMQP heartbeat; 0 disables"),
+    INT("amqp.confirm_window", amqp_confirm_window, 256, 1, 65535,
+        "publishes in flight before waiting for confirms"),
+    INT("amqp.frame_max", amqp_frame_max, 131072, 4096, 16777216, "largest AMQP frame"),
+    STR("amqp.queue_jobs", queue_jobs, "ocr.jobs", 1, MAX_NAME_LEN, 0, NULL, "normal job queue"),
+    STR("amqp.queue_priority", queue_priority, "ocr.jobs.priority", 1, MAX_NAME_LEN, 0, NULL,
+        "priority job queue"),
+    STR("amqp.queue_failed", queue_failed, "ocr.failed", 1, MAX_NAME_LEN, 0, NULL,
+        "dead-lettered jobs"),
+    STR("amqp.exchange_dlx", exchange_dlx, "ocr.dlx", 1, MAX_NAME_LEN, 0, NULL,
+        "fanout dead-letter exchange bound to queue_failed"),
+    INT("amqp.max_priority", max_priority, 9, 1, 255, "x-max-priority of the job queues"),
+    INT("amqp.priority_threshold", priority_threshold, 7, 0, 255,
+        "priority >= this goes to queue_priority"),
+    LIST("amqp.retry_delays_s", T_INTLIST, retry_delays_s, n_retry_delays, default_retry_delays, 3,
+         1, 86400, 1, OCRQ_MAX_RETRY_DELAYS, NULL,
+         "delays before the retries of a transient failure"),
+
+    STR("database.url", database_url, "postgresql://ocrq@127.0.0.1:5442/ocrq", 1, MAX_URL_LEN, 0,
+        NULL, "libpq connection URI"),
+    INT("database.connect_timeout_s", db_connect_timeout_s, 5, 1, 3600, "connect timeout"),
+
+    STR("worker.name", worker_name, NULL, 0, MAX_NAME_LEN, F_EMPTY_IS_NULL, NULL,
+        "worker name; empty: <hostname>:<pid>"),
+    INT("worker.max_attempts", max_attempts, 3, 1, 100, "deliveries before dead-lettering"),
+    INT("worker.omp_thread_limit", omp_thread_limit, 1, 1, 1024, "OMP_THREAD_LIMIT"),
+    INT("worker.idle_wait_ms", idle_wait_ms, 1000, 10, 60000,
+        "how long an idle worker waits on the broker between checks"),
+
+    STR("ocr.default_language", default_language, "eng", 1, 64, 0, check_lang,
+        "language when a job names none"),
+    STR("ocr.tessdata_dir", tessdata_dir, "/usr/share/tesseract-ocr/5/tessdata", 1, MAX_PATH_LEN, 0,
+        NULL, "Tesseract traineddata directory"),
+    INT64("ocr.max_pixels", max_pixels, 100000000LL, 1, 10000000000LL,
+          "width * height cap per image"),
+    INT("ocr.engine_cache", engine_cache, 4, 1, 64, "engines kept per process"),
+
+    INT64("documents.inline_max_bytes", inline_max_bytes, 8LL * 1024 * 1024, 1, 120LL * 1024 * 1024,
+          "largest document carried in the message"),
+    INT64("documents.fetch_max_bytes", fetch_max_bytes, 64LL * 1024 * 1024, 1,
+          4LL * 1024 * 1024 * 1024, "largest document fetched by URL"),
+    INT("documents.fetch_connect_timeout_s", fetch_connect_timeout_s, 10, 1, 600,
+        "URL fetch connect timeout"),
+    INT("documents.fetch_timeout_s", fetch_timeout_s, 60, 1, 3600, "URL fetch total timeout"),
+    LIST("documents.file_roots", T_STRLIST, file_roots, n_file_roots, NULL, 0, 1, MAX_PATH_LEN, 0,
+         OCRQ_MAX_FILE_ROOTS, check_absolute, "directories file-path documents may come from"),
+
+    INT("submit.batch_size", submit_batch_size, 500, 1, 5000, "jobs recorded in one INSERT"),
+    INT("submit.wait_poll_ms", wait_poll_ms, 250, 10, 60000, "--wait polling interval"),
+
+    STR("log.level", log_level, "info", 1, 16, 0, check_level, "debug, info, warn or error"),
+};
+
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+/* Environment variables that override a setting (addresses and secrets only). */
+static const struct {
+    const char *var;
+    const char *path;
+} env_overrides[] = {
+    {"OCRQ_AMQP_URL", "amqp.url"},
+    {"OCRQ_DATABASE_URL", "database.url"},
+};
+
+/* Where an error is reported: the file (or "defaults"/the variable) and the caller's buffer. */
+struct ctx {
+    const char *where;
+    char *err;
+    size_t errlen;
+};
+
+static const char *check_level(const char *s)
+{
+    return ocrq_log_level_parse(s) < 0 ? "must be one of debug, info, warn, error" : NULL;
+}
+
+/* Same syntax as ocrq_lang_valid(): [A-Za-z0-9_] names joined by '+'. */
+static const char *check_lang(const char *s)
+{
+    static const char *why = "must be language names like eng or eng+deu";
+    int in_name = 0;
+    for (const char *p = s; *p; p++) {
+        if (isalnum((unsigned char)*p) || *p == '_')
+            in_name = 1;
+        else if (*p == '+' && in_name)
+            in_name = 0;
+        else
+            return why;
+    }
+    return in_name ? NULL : why;
+}
+
+static const char *check_absolute(const char *s)
+{
+    return s[0] == '/' ? NULL : "must be absolute paths";
+}
+
+/* Write "where:line: key: reason" (line omitted when <= 0) into the caller's buffer. */
+static int fail(const struct ctx *c, const char *file, int line, const char *key, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+
+static int fail(const struct ctx *c, const char *file, int line, const char *key, const char *fmt,
+                ...)
+{
+    char reason[512];
+    va_list ap;
+
+    if (!c->err || c->errlen == 0)
+        return OCRQ_ERR_CONFIG;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    if (!file)
+        file = c->where;
+    if (line > 0 && key)
+        snprintf(c->err, c->errlen, "%s:%d: %s: %s", file, line, key, reason);
+    else if (line > 0)
+        snprintf(c->err, c->errlen, "%s:%d: %s", file, line, reason);
+    else if (key)
+        snprintf(c->err, c->errlen, "%s: %s: %s", file, key, reason);
+    else
+        snprintf(c->err, c->errlen, "%s: %s", file, reason);
+    return OCRQ_ERR_CONFIG;
+}
+
+/* Fail about libconfig setting s (its own file and line). */
+static int fail_at(const struct ctx *c, const config_setting_t *s, const char *key,
+                   const char *reason)
+{
+    return fail(c, config_setting_source_file(s), (int)config_setting_source_line(s), key, "%s",
+                reason);
+}
+
+static const struct setting *find_setting(const char *path)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp(settings[i].path, path) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+/* Nonzero if name is the group part of some setting's path. */
+static int is_group(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strncmp(settings[i].path, name, n) == 0 && settings[i].path[n] == '.')
+            return 1;
+    return 0;
+}
+
+static void *field(struct ocrq_config *cfg, size_t off)
+{
+    return (char *)cfg + off;
+}
+
+/* Free whatever the table says cfg owns for setting st, leaving it empty. */
+static void clear_value(struct ocrq_config *cfg, const struct setting *st)
+{
+    if (st->type == T_STRING) {
+        char **p = field(cfg, st->off);
+        free(*p);
+        *p = NULL;
+    } else if (st->type == T_STRLIST || st->type == T_INTLIST) {
+        int *n = field(cfg, st->n_off);
+        if (st->type == T_STRLIST) {
+            char **arr = field(cfg, st->off);
+            for (int i = 0; i < *n; i++) {
+                free(arr[i]);
+                arr[i] = NULL;
+            }
+        }
+        *n = 0;
+    }
+}
+
+/* NULL if s is an acceptable value for string setting st (or a list element), else why not. */
+static const char *string_problem(const struct setting *st, const char *s, char *buf, size_t len)
+{
+    size_t n = strnlen(s, (size_t)st->max + 1);
+    if ((long long)n < st->min || (long long)n > st->max) {
+        if (st->min == 1 && n == 0)
+            return "must not be empty";
+        snprintf(buf, len, "must be between %lld and %lld characters long", st->min, st->max);
+        return buf;
+    }
+    if (n == 0 && (st->flags & F_EMPTY_IS_NULL))
+        return NULL;
+    return st->check ? st->check(s) : NULL;
+}
+
+/* Store a copy of s (already checked) into string setting st. */
+static int set_string(struct ocrq_config *cfg, const struct setting *st, const char *s)
+{
+    char **p = field(cfg, st->off);
+    char *copy = NULL;
+    if (s && !(s[0] == '\0' && (st->flags & F_EMPTY_IS_NULL))) {
+        copy = strdup(s);
+        if (!copy)
+            return OCRQ_ERR_NOMEM;
+    }
+    free(*p);
+    *p = copy;
+    return OCRQ_OK;
+}
+
+static void set_number(struct ocrq_config *cfg, const struct setting *st, long long v)
+{
+    if (st->type == T_INT)
+        *(int *)field(cfg, st->off) = (int)v;
+    else
+        *(long long *)field(cfg, st->off) = v;
+}
+
+static int apply_defaults(struct ocrq_config *cfg)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *st = &settings[i];
+        int *n;
+        switch (st->type) {
+        case T_STRING:
+            if (set_string(cfg, st, st->def_s) != OCRQ_OK)
+                return OCRQ_ERR_NOMEM;
+            break;
+        case T_INT:
+        case T_INT64:
+            set_number(cfg, st, st->def);
+            break;
+        case T_INTLIST:
+            n = field(cfg, st->n_off);
+            memcpy(field(cfg, st->off), st->def_list, (size_t)st->def_n * sizeof(int));
+            *n = st->def_n;
+            break;
+        case T_STRLIST: /* calloc'd empty */
+            break;
+        }
+    }
+    return OCRQ_OK;
+}
+
+/* Read an integer setting (or list element) and check its range. */
+static int read_number(const struct ctx *c, const struct setting *st, const config_setting_t *s,
+                       const char *what, long long *v)
+{
+    char reason[160];
+    int t = config_setting_type(s);
+    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+        snprintf(reason, sizeof reason, "expected %s", what);
+        return fail_at(c, s, st->path, reason);
+    }
+    *v = config_setting_get_int64(s);
+    if (*v < st->min || *v > st->max) {
+        snprintf(reason, sizeof reason, "%s between %lld and %lld",
+                 st->type == T_INTLIST ? "each value must be" : "must be", st->min, st->max);
+        return fail_at(c, s, st->path, reason);
+    }
+    return OCRQ_OK;
+}
+
+/* Read a string setting (or list element) and check it. */
+static int read_string(const struct ctx *c, const struct setting *st, const config_setting_t *s,
+                       const char *what, const char **v)
+{
+    char reason[160];
+    const char *why;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        snprintf(reason, sizeof reason, "expected %s", what);
+        return fail_at(c, s, st->path, reason);
+    }
+    *v = config_setting_get_string(s);
+    why = string_problem(st, *v, reason, sizeof reason);
+    return why ? fail_at(c, s, st->path, why) : OCRQ_OK;
+}
+
+/* Check the shape of a list setting: a list or an array, with a permitted length. */
+static int read_list_shape(const struct ctx *c, const struct setting *st, const config_setting_t *s,
+                           const char *what, int *len)
+{
+    char reason[160];
+    if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+        snprintf(reason, sizeof reason, "expected %s", what);
+        return fail_at(c, s, st->path, reason);
+    }
+    *len = config_setting_length(s);
+    if (*len < st->min_n || *len > st->max_n) {
+        snprintf(reason, sizeof reason, "must have between %d and %d values", st->min_n, st->max_n);
+        return fail_at(c, s, st->path, reason);
+    }
+    return OCRQ_OK;
+}
+
+/* Apply one setting from the file to cfg, after checking it. */
+static int apply_setting(const struct ctx *c, struct ocrq_config *cfg, const struct setting *st,
+                         const config_setting_t *s)
+{
+    int st_code = OCRQ_OK;
+    long long num;
+    const char *str;
+    int len, i;
+
+    switch (st->type) {
+    case T_STRING:
+        st_code = read_string(c, st, s, "a string", &str);
+        if (st_code == OCRQ_OK)
+            st_code = set_string(cfg, st, str);
+        break;
+    case T_INT:
+    case T_INT64:
+        st_code = read_number(c, st, s, "an integer", &num);
+        if (st_code == OCRQ_OK)
+            set_number(cfg, st, num);
+        break;
+    case T_INTLIST:
+        st_code = read_list_shape(c, st, s, "a list of integers", &len);
+        clear_value(cfg, st);
+        for (i = 0; st_code == OCRQ_OK && i < len; i++) {
+            st_code = read_number(c, st, config_setting_get_elem(s, (unsigned)i),
+                                  "a list of integers", &num);
+            if (st_code == OCRQ_OK) {
+                ((int *)field(cfg, st->off))[i] = (int)num;
+                (*(int *)field(cfg, st->n_off))++;
+            }
+        }
+        break;
+    case T_STRLIST:
+        st_code = read_list_shape(c, st, s, "a list of strings", &len);
+        clear_value(cfg, st);
+        for (i = 0; st_code == OCRQ_OK && i < len; i++) {
+            st_code = read_string(c, st, config_setting_get_elem(s, (unsigned)i),
+                                  "a list of strings", &str);
+            if (st_code == OCRQ_OK) {
+                char **arr = field(cfg, st->off);
+                arr[i] = strdup(str);
+                if (!arr[i])
+                    st_code = OCRQ_ERR_NOMEM;
+                else
+                    (*(int *)field(cfg, st->n_off))++;
+            }
+        }
+        break;
+    }
+    return st_code;
+}
+
+/* Walk one top-level group of the file: every setting in it must be known. */
+static int apply_group(const struct ctx *c, struct ocrq_config *cfg, const config_setting_t *g)
+{
+    const char *gname = config_setting_name(g);
+    int n = config_setting_length(g);
+
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        char key[MAX_KEY_LEN];
+        snprintf(key, sizeof key, "%s.%s", gname, config_setting_name(s));
+        const struct setting *st = find_setting(key);
+        if (!st)
+            return fail_at(c, s, key, "unknown setting");
+        int rc = apply_setting(c, cfg, st, s);
+        if (rc != OCRQ_OK)
+            return rc;
+    }
+    return OCRQ_OK;
+}
+
+/* Refuse what libconfig would read badly: a missing, unreadable, odd or huge file. */
+static int check_file(const struct ctx *c, const char *path)
+{
+    struct stat sb;
+    FILE *f = fopen(path, "r");
+    int rc = OCRQ_OK;
+
+    if (!f)
+        return fail(c, path, 0, NULL, "cannot read: %s", strerror(errno));
+    if (fstat(fileno(f), &sb) != 0)
+        rc = fail(c, path, 0, NULL, "cannot read: %s", strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        rc = fail(c, path, 0, NULL, "cannot read: not a regular file");
+    else if (sb.st_size > MAX_FILE_BYTES)
+        rc = fail(c, path, 0, NULL, "cannot read: larger than %d bytes", MAX_FILE_BYTES);
+    fclose(f);
+    return rc;
+}
+
+/* Line of key in the file, or 0 if it is not there (for checks across fields). */
+static int line_of(const config_t *lc, const char *key)
+{
+    const config_setting_t *s = lc ? config_lookup(lc, key) : NULL;
+    return s ? (int)config_setting_source_line(s) : 0;
+}
+
+/* Checks that involve more than one setting. lc may be NULL (no file). */
+static int cross_check(const struct ctx *c, const struct ocrq_config *cfg, const config_t *lc)
+{
+    if (cfg->priority_threshold > cfg->max_priority)
+        return fail(c, NULL, line_of(lc, "amqp.priority_threshold"), "amqp.priority_threshold",
+                    "must not be greater than amqp.max_priority (%d)", cfg->max_priority);
+    if (cfg->fetch_connect_timeout_s > cfg->fetch_timeout_s)
+        return fail(c, NULL, line_of(lc, "documents.fetch_connect_timeout_s"),
+                    "documents.fetch_connect_timeout_s",
+                    "must not be greater than documents.fetch_timeout_s (%d)",
+                    cfg->fetch_timeout_s);
+    if (strcmp(cfg->queue_jobs, cfg->queue_priority) == 0 ||
+        strcmp(cfg->queue_jobs, cfg->queue_failed) == 0 ||
+        strcmp(cfg->queue_priority, cfg->queue_failed) == 0)
+        return fail(c, NULL, 0, "amqp", "queue_jobs, queue_priority and queue_failed must differ");
+    return OCRQ_OK;
+}
+
+/* Read the file into cfg (over the defaults) and run the checks across fields. */
+static int load_file(const struct ctx *c, struct ocrq_config *cfg, const char *path)
+{
+    config_t lc;
+    int rc;
+
+    rc = check_file(c, path);
+    if (rc != OCRQ_OK)
+        return rc;
+    config_init(&lc);
+    if (!config_read_file(&lc, path)) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            rc = fail(c, path, 0, NULL, "cannot read: %s", strerror(errno));
+        else
+            rc = fail(c, config_error_file(&lc), config_error_line(&lc), NULL, "%s",
+                      config_error_text(&lc));
+        goto out;
+    }
+    const config_setting_t *root = config_root_setting(&lc);
+    int n = config_setting_length(root);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *name = config_setting_name(s);
+        if (!is_group(name)) {
+            rc = fail_at(c, s, name, "unknown setting");
+            goto out;
+        }
+        if (!config_setting_is_group(s)) {
+            rc = fail_at(c, s, name, "expected a group { ... }");
+            goto out;
+        }
+        rc = apply_group(c, cfg, s);
+        if (rc != OCRQ_OK)
+            goto out;
+    }
+    rc = cross_check(c, cfg, &lc);
+out:
+    config_destroy(&lc);
+    return rc;
+}
+
+/* Apply OCRQ_AMQP_URL and friends when set and non-empty. */
+static int apply_env(char *err, size_t errlen, struct ocrq_config *cfg)
+{
+    for (size_t i = 0; i < sizeof env_overrides / sizeof env_overrides[0]; i++) {
+        const char *v = getenv(env_overrides[i].var);
+        const struct setting *st = find_setting(env_overrides[i].path);
+        struct ctx c = {env_overrides[i].var, err, errlen};
+        char buf[160];
+        if (!v || !*v || !st)
+            continue;
+        const char *why = string_problem(st, v, buf, sizeof buf);
+        if (why)
+            return fail(&c, NULL, 0, st->path, "%s", why);
+        if (set_string(cfg, st, v) != OCRQ_OK)
+            return OCRQ_ERR_NOMEM;
+    }
+    return OCRQ_OK;
+}
+
+/*
+ * Load the configuration: defaults, then the file (path, else $OCRQ_CONFIG
+ * when set and non-empty, else none), then the environment overrides.
+ * Returns OCRQ_OK, OCRQ_ERR_CONFIG with "file:line: key: reason" in err, or
+ * OCRQ_ERR_NOMEM. The caller owns *out (NULL on error) and frees it with
+ * ocrq_config_free(). Reads the environment: call it before starting threads.
+ */
+int ocrq_config_load(const char *path, struct ocrq_config **out, char *err, size_t errlen)
+{
+    struct ocrq_config *cfg = NULL;
+    int rc;
+
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path) {
+        const char *env = getenv("OCRQ_CONFIG");
+        if (env && *env)
+            path = env;
+    }
+    rc = OCRQ_ERR_NOMEM;
+    cfg = calloc(1, sizeof *cfg);
+    if (!cfg || apply_defaults(cfg) != OCRQ_OK)
+        goto out;
+    if (path) {
+        struct ctx c = {path, err, errlen};
+        cfg->path = strdup(path);
+        if (!cfg->path)
+            goto out;
+        rc = load_file(&c, cfg, path);
+    } else {
+        struct ctx c = {"defaults", err, errlen};
+        rc = cross_check(&c, cfg, NULL);
+    }
+    if (rc != OCRQ_OK)
+        goto out;
+    rc = apply_env(err, errlen, cfg);
+    if (rc != OCRQ_OK)
+        goto out;
+    *out = cfg;
+    cfg = NULL;
+out:
+    if (rc == OCRQ_ERR_NOMEM && err && errlen)
+        snprintf(err, errlen, "%s", ocrq_strerror(rc));
+    ocrq_config_free(cfg);
+    return rc;
+}
+
+/* Free a configuration and every string the table says it owns; NULL is fine. */
+void ocrq_config_free(struct ocrq_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        clear_value(cfg, &settings[i]);
+    free(cfg->path);
+    free(cfg);
+}

@@ -1,0 +1,784 @@
+/*
+ * The PostgreSQL store over libpq: the connection and the job statements of
+ * ocrq-submit, ocrq-worker and ocrq-admin (the schema is in migrations.c). The statements
+ * in stmts[] are prepared once per connection, on first use, and again after
+ * a reconnect. Every libpq error is logged here once and returned as
+ * OCRQ_ERR_DB; libpq types stay in this file.
+ */
+#include "ocrq/db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrations.h"
+#include "ocrq/config.h"
+#include "ocrq/job.h"
+#include "ocrq/log.h"
+#include "ocrq/status.h"
+#include "ocrq/uuid.h"
+
+#define MAX_PARAM_BYTES (256u << 20) /* one array parameter of jobs_queue / poll */
+#define MAX_ERROR_MESSAGE 2048       /* error_message stored per job */
+#define MAX_LOG_DETAIL 400           /* libpq message quoted in a log line */
+
+enum stmt_id {
+    ST_QUEUE,
+    ST_START,
+    ST_SUCCEED,
+    ST_FAIL,
+    ST_RETRY,
+    ST_COUNTS,
+    ST_COUNTS_BATCH,
+    ST_POLL,
+    ST_POLL_TEXT,
+    ST_N
+};
+
+struct stmt {
+    const char *name; /* prepared statement name; also names the operation in logs */
+    int nparams;
+    const char *sql; /* every parameter has an explicit cast, so no paramTypes */
+};
+
+/* Final rows ('succeeded', 'failed') are never reopened by start, fail or retry. */
+#define FINAL "j.status IN ('succeeded', 'failed')"
+
+static const struct stmt stmts[ST_N] = {
+    [ST_QUEUE] = {"ocrq_jobs_queue", 8,
+                  "INSERT INTO ocr_jobs (job_id, status, priority, language, source, batch,"
+                  " webhook_url, metadata, submitted_at)"
+                  " SELECT u.id, 'queued', u.pri, u.lang, u.src, u.bat, u.hook, u.meta::jsonb,"
+                  " coalesce(u.sub, now())"
+                  " FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[], $5::text[],"
+                  " $6::text[], $7::text[], $8::timestamptz[])"
+                  " AS u(id, pri, lang, src, bat, hook, meta, sub)"
+                  " ON CONFLICT (job_id) DO NOTHING"},
+    [ST_START] = {"ocrq_job_start", 9,
+                  "INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
+                  " webhook_url, metadata, attempts, submitted_at, started_at, worker)"
+                  " VALUES ($1::uuid, 'running', $2::smallint, $3::text, $4::text, $5::text,"
+                  " $6::text, $7::jsonb, 1, coalesce($8::timestamptz, now()), now(), $9::text)"
+                  " ON CONFLICT (job_id) DO UPDATE SET"
+                  " status = CASE WHEN " FINAL " THEN j.status ELSE 'running' END,"
+                  " attempts = CASE WHEN " FINAL " THEN j.attempts ELSE j.attempts + 1 END,"
+                  " started_at = CASE WHEN " FINAL " THEN j.started_at ELSE now() END,"
+                  " worker = CASE WHEN " FINAL " THEN j.worker ELSE EXCLUDED.worker END,"
+                  " updated_at = CASE WHEN " FINAL " THEN j.updated_at ELSE now() END"
+                  " RETURNING j.status, j.attempts"},
+    /*
+     * The job row normally exists (ocrq_db_job_start ran first). Should it
+     * not, the upsert creates it (language ''), so the result row's foreign
+     * key always holds and the outcome is never lost.
+     */
+    [ST_SUCCEED] = {"ocrq_job_succeed", 6,
+                    "WITH job AS ("
+                    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker)"
+                    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text)"
+                    " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
+                    " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
+                    " error_code = NULL, error_message = NULL, updated_at = now()"
+                    " RETURNING j.job_id)"
+                    " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms,"
+                    " engine_version, worker)"
+                    " SELECT job.job_id, $3::text, $4::real, $5::integer, $6::text, $2::text"
+                    " FROM job"
+                    " ON CONFLICT (job_id) DO UPDATE SET text = EXCLUDED.text,"
+                    " mean_confidence = EXCLUDED.mean_confidence,"
+                    " duration_ms = EXCLUDED.duration_ms,"
+                    " engine_version = EXCLUDED.engine_version, worker = EXCLUDED.worker,"
+                    " created_at = now()"},
+    /* A succeeded row stays succeeded: its result row is the truth. */
+    [ST_FAIL] = {"ocrq_job_fail", 11,
+                 "INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
+                 " webhook_url, metadata, submitted_at, finished_at, worker, error_code,"
+                 " error_message)"
+                 " VALUES ($1::uuid, 'failed', coalesce($2::smallint, 0), coalesce($3::text, ''),"
+                 " $4::text, $5::text, $6::text, $7::jsonb, coalesce($8::timestamptz, now()),"
+                 " now(), $9::text, $10::text, $11::text)"
+                 " ON CONFLICT (job_id) DO UPDATE SET status = 'failed', finished_at = now(),"
+                 " worker = coalesce(EXCLUDED.worker, j.worker),"
+                 " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
+                 " updated_at = now()"
+                 " WHERE j.status <> 'succeeded'"},
+    [ST_RETRY] = {"ocrq_job_retry", 3,
+                  "UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
+                  " error_message = $3::text, updated_at = now()"
+                  " WHERE j.job_id = $1::uuid AND NOT (" FINAL ")"},
+    [ST_COUNTS] = {"ocrq_counts", 0, "SELECT status, count(*) FROM ocr_jobs GROUP BY status"},
+    [ST_COUNTS_BATCH] = {"ocrq_counts_batch", 1,
+                         "SELECT status, count(*) FROM ocr_jobs WHERE batch = $1::text"
+                         " GROUP BY status"},
+    [ST_POLL] = {"ocrq_poll_finished", 1,
+                 "SELECT j.job_id, j.status = 'succeeded', j.error_code, j.error_message,"
+                 " NULL::text FROM ocr_jobs AS j"
+                 " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
+    [ST_POLL_TEXT] = {"ocrq_poll_finished_text", 1,
+                      "SELECT j.job_id, j.status = 'succeeded', j.error_code, j.error_message,"
+                      " r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
+                      " ON r.job_id = j.job_id"
+                      " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
+};
+
+struct ocrq_db {
+    PGconn *conn;
+    unsigned prepared; /* bit i set: stmts[i] is prepared on this connection */
+};
+
+/* ---- errors and logging ------------------------------------------------- */
+
+/* Copy msg into out as one line: runs of control characters and blanks become one space. */
+static void one_line(char *out, size_t outlen, const char *msg)
+{
+    size_t i = 0;
+
+    for (; msg && *msg && i + 1 < outlen; msg++) {
+        int blank = (unsigned char)*msg <= ' ';
+
+        if (!blank)
+            out[i++] = *msg;
+        else if (i > 0 && out[i - 1] != ' ')
+            out[i++] = ' ';
+    }
+    while (i > 0 && out[i - 1] == ' ')
+        i--;
+    out[i] = '\0';
+}
+
+/* Log a failed operation once: SQLSTATE and primary message, or the connection's error. */
+static void log_failure(const char *job, const char *what, const PGconn *conn, const PGresult *res)
+{
+    char detail[MAX_LOG_DETAIL + 1];
+    const char *msg = NULL;
+    const char *state = NULL;
+
+    if (res) {
+        msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (!msg && PQresultStatus(res) != PGRES_FATAL_ERROR)
+            msg = PQresStatus(PQresultStatus(res));
+    }
+    if (!msg || !*msg)
+        msg = conn ? PQerrorMessage(conn) : "out of memory";
+    one_line(detail, sizeof detail, msg);
+    log_error(job, "db: %s failed%s%s: %s", what, state ? ": SQLSTATE " : "", state ? state : "",
+              detail);
+}
+
+/* Log a failed connection attempt, naming the server but never the password. */
+static void log_connect_failure(const PGconn *conn)
+{
+    char detail[MAX_LOG_DETAIL + 1];
+
+    one_line(detail, sizeof detail, conn ? PQerrorMessage(conn) : "out of memory");
+    log_error(NULL, "db: cannot connect to %s:%s/%s: %s", conn ? PQhost(conn) : "?",
+              conn ? PQport(conn) : "?", conn ? PQdb(conn) : "?", detail);
+}
+
+/* OCRQ_OK if res has status want, else log it (once) and return OCRQ_ERR_DB. */
+static int check(const struct ocrq_db *db, const PGresult *res, ExecStatusType want,
+                 const char *what, const char *job)
+{
+    if (res && PQresultStatus(res) == want)
+        return OCRQ_OK;
+    log_failure(job, what, db->conn, res);
+    return OCRQ_ERR_DB;
+}
+
+/* Server notices (e.g. "already exists, skipping") go to the debug log, not stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+    char detail[MAX_LOG_DETAIL + 1];
+
+    (void)arg;
+    if (!ocrq_log_enabled(OCRQ_LOG_DEBUG))
+        return;
+    one_line(detail, sizeof detail, message);
+    log_debug(NULL, "db: %s", detail);
+}
+
+/* ---- statements --------------------------------------------------------- */
+
+/*
+ * Run stmts[id] with params, preparing it first if this connection has not.
+ * On OCRQ_OK *out holds a result of status want, which the caller clears.
+ */
+static int stmt_run(struct ocrq_db *db, enum stmt_id id, const char *const *params,
+                    ExecStatusType want, const char *job, PGresult **out)
+{
+    const struct stmt *s = &stmts[id];
+    PGresult *res = NULL;
+    int st;
+
+    *out = NULL;
+    if (!(db->prepared & (1u << id))) {
+        res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
+        st = check(db, res, PGRES_COMMAND_OK, s->name, job);
+        PQclear(res);
+        res = NULL;
+        if (st != OCRQ_OK)
+            goto out;
+        db->prepared |= 1u << id;
+    }
+    res = PQexecPrepared(db->conn, s->name, s->nparams, params, NULL, NULL, 0);
+    st = check(db, res, want, s->name, job);
+    if (st != OCRQ_OK)
+        goto out;
+    *out = res;
+    res = NULL;
+out:
+    PQclear(res);
+    return st;
+}
+
+/* ---- growable text parameters (PostgreSQL array literals) --------------- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int st; /* first error: OCRQ_ERR_NOMEM or OCRQ_ERR_TOO_LARGE */
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->st != OCRQ_OK)
+        return;
+    if (n >= MAX_PARAM_BYTES - b->len) {
+        b->st = OCRQ_ERR_TOO_LARGE;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (!p) {
+            b->st = OCRQ_ERR_NOMEM;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Append one array element: NULL unquoted, anything else double-quoted with \ and " escaped. */
+static void sb_elem(struct sbuf *b, const char *s)
+{
+    const char *run;
+
+    if (!s) {
+        sb_str(b, "NULL");
+        return;
+    }
+    sb_add(b, "\"", 1);
+    for (run = s; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            sb_add(b, run, (size_t)(s - run));
+            sb_add(b, "\\", 1);
+            run = s;
+        }
+    }
+    sb_add(b, run, (size_t)(s - run));
+    sb_add(b, "\"", 1);
+}
+
+/* ---- input checks ------------------------------------------------------- */
+
+static int digits(const char *s, int n, int *val)
+{
+    *val = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        *val = *val * 10 + (s[i] - '0');
+    }
+    return 1;
+}
+
+/*
+ * Nonzero if s is an RFC 3339 timestamp that PostgreSQL will accept, so a
+ * foreign producer's bad submitted_at is replaced by now() instead of making
+ * every statement about its job fail.
+ */
+static int timestamp_ok(const char *s)
+{
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, sec, oh, om, n;
+
+    if (!s || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec))
+        return 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 59)
+        return 0;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return 0;
+    s += 19;
+    if (*s == '.') {
+        for (n = 0, s++; *s >= '0' && *s <= '9'; s++)
+            n++;
+        if (n < 1 || n > 9)
+            return 0;
+    }
+    if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0')
+        return 1;
+    return (s[0] == '+' || s[0] == '-') && digits(s + 1, 2, &oh) && s[3] == ':' &&
+           digits(s + 4, 2, &om) && s[6] == '\0' && oh <= 14 && om <= 59;
+}
+
+/* The priority as text, clamped to 0-9 so a foreign producer's value cannot break the CHECK. */
+static const char *priority_text(int priority, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d", priority < 0 ? 0 : priority > 9 ? 9 : priority);
+    return buf;
+}
+
+/* OCRQ_OK if id is a UUID, else log and return OCRQ_ERR_INVALID (no round trip). */
+static int id_ok(const char *id, const char *what)
+{
+    if (id && ocrq_uuid_valid(id))
+        return OCRQ_OK;
+    log_error(NULL, "db: %s: invalid job id", what);
+    return OCRQ_ERR_INVALID;
+}
+
+/* Copy msg into buf (cap bytes), cut at a UTF-8 character boundary. NULL stays NULL. */
+static const char *capped(const char *msg, char *buf, size_t cap)
+{
+    size_t n;
+
+    if (!msg || strlen(msg) < cap)
+        return msg;
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(buf, msg, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- connection --------------------------------------------------------- */
+
+/*
+ * Connect to cfg->database_url (a libpq URI or key=value string) with
+ * cfg->db_connect_timeout_s and application_name "ocrq". Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID, OCRQ_ERR_NOMEM or OCRQ_ERR_DB (logged once, without the
+ * password); *out is NULL on error. The caller frees *out with ocrq_db_free().
+ */
+int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
+{
+    static const char *const keys[] = {"dbname", "connect_timeout", "application_name",
+                                       "client_encoding", NULL};
+    const char *vals[5];
+    char timeout[16];
+    struct ocrq_db *db = NULL;
+    int st = OCRQ_OK;
+
+    if (out)
+        *out = NULL;
+    if (!cfg || !out || !cfg->database_url)
+        return OCRQ_ERR_INVALID;
+    snprintf(timeout, sizeof timeout, "%d",
+             cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 0);
+    vals[0] = cfg->database_url;
+    vals[1] = timeout;
+    vals[2] = "ocrq";
+    vals[3] = "UTF8";
+    vals[4] = NULL;
+
+    db = calloc(1, sizeof *db);
+    if (!db) {
+        st = OCRQ_ERR_NOMEM;
+        goto out;
+    }
+    db->conn = PQconnectdbParams(keys, vals, 1);
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+        log_connect_failure(db->conn);
+        st = OCRQ_ERR_DB;
+        goto out;
+    }
+    PQsetNoticeProcessor(db->conn, notice_to_log, NULL);
+    *out = db;
+    db = NULL;
+out:
+    ocrq_db_free(db);
+    return st;
+}
+
+/* Close the connection and free db; NULL is fine. */
+void ocrq_db_free(struct ocrq_db *db)
+{
+    if (!db)
+        return;
+    PQfinish(db->conn);
+    free(db);
+}
+
+/* Nonzero if the connection is up, as libpq last saw it (no round trip). */
+int ocrq_db_alive(struct ocrq_db *db)
+{
+    return db && db->conn && PQstatus(db->conn) == CONNECTION_OK;
+}
+
+/*
+ * Reset the connection (PQreset, blocking up to the connect timeout) and
+ * check it with SELECT 1. Statements are prepared again on next use.
+ * Returns OCRQ_OK or OCRQ_ERR_DB (logged once).
+ */
+int ocrq_db_reconnect(struct ocrq_db *db)
+{
+    if (!db || !db->conn)
+        return OCRQ_ERR_INVALID;
+    PQreset(db->conn);
+    db->prepared = 0;
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        log_connect_failure(db->conn);
+        return OCRQ_ERR_DB;
+    }
+    return ocrq_db_exec(db, "SELECT 1", 1, "reconnect check");
+}
+
+/* ---- helpers for migrations.c (declared in migrations.h) --------------- */
+
+/*
+ * Run sql (one or more statements, no parameters) with the simple protocol.
+ * The last statement must return rows if rows is nonzero, else none.
+ * Returns OCRQ_OK or OCRQ_ERR_DB (logged once, as what).
+ */
+int ocrq_db_exec(struct ocrq_db *db, const char *sql, int rows, const char *what)
+{
+    PGresult *res = PQexec(db->conn, sql);
+    int st = check(db, res, rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
+
+    PQclear(res);
+    return st;
+}
+
+/*
+ * Run sql with up to two text parameters (NULL entries of params count only
+ * up to nparams) and put the first cell of its first row in *val (0 when
+ * there is no row or it is NULL). Returns OCRQ_OK or OCRQ_ERR_DB (logged once).
+ */
+int ocrq_db_query_int(struct ocrq_db *db, const char *sql, int nparams, const char *const *params,
+                      const char *what, int *val)
+{
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int st = check(db, res, PGRES_TUPLES_OK, what, NULL);
+
+    *val = 0;
+    if (st == OCRQ_OK && PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+        *val = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return st;
+}
+
+/* Roll back the open or failed transaction, if any, after an error; best effort. */
+void ocrq_db_rollback(struct ocrq_db *db)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(db->conn);
+
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+/*
+ * Insert jobs[0..n-1] as 'queued' with one statement: each column goes as
+ * one array-literal parameter, unnested server-side. Existing rows are left
+ * alone. Returns OCRQ_OK, OCRQ_ERR_INVALID (a bad job id), OCRQ_ERR_NOMEM,
+ * OCRQ_ERR_TOO_LARGE (a column over MAX_PARAM_BYTES) or OCRQ_ERR_DB.
+ */
+int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, size_t n)
+{
+    struct sbuf col[8];
+    const char *params[8];
+    PGresult *res = NULL;
+    int st = OCRQ_OK;
+
+    memset(col, 0, sizeof col);
+    if (!db || (n > 0 && !jobs))
+        return OCRQ_ERR_INVALID;
+    if (n == 0)
+        return OCRQ_OK;
+    for (int c = 0; c < 8; c++)
+        sb_add(&col[c], "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        const struct ocrq_job *job = jobs[i];
+        char pri[8];
+
+        if (!job || (st = id_ok(job->job_id, stmts[ST_QUEUE].name)) != OCRQ_OK) {
+            st = OCRQ_ERR_INVALID;
+            goto out;
+        }
+        for (int c = 0; c < 8 && i > 0; c++)
+            sb_add(&col[c], ",", 1);
+        sb_elem(&col[0], job->job_id);
+        sb_elem(&col[1], priority_text(job->priority, pri, sizeof pri));
+        sb_elem(&col[2], job->language ? job->language : "");
+        sb_elem(&col[3], job->source);
+        sb_elem(&col[4], job->batch);
+        sb_elem(&col[5], job->webhook_url);
+        sb_elem(&col[6], job->metadata);
+        sb_elem(&col[7], timestamp_ok(job->submitted_at) ? job->submitted_at : NULL);
+    }
+    for (int c = 0; c < 8; c++) {
+        sb_add(&col[c], "}", 1);
+        if (col[c].st != OCRQ_OK) {
+            st = col[c].st;
+            log_error(NULL, "db: %s: %zu jobs: %s", stmts[ST_QUEUE].name, n, ocrq_strerror(st));
+            goto out;
+        }
+        params[c] = col[c].p;
+    }
+    st = stmt_run(db, ST_QUEUE, params, PGRES_COMMAND_OK, NULL, &res);
+out:
+    PQclear(res);
+    for (int c = 0; c < 8; c++)
+        free(col[c].p);
+    return st;
+}
+
+/*
+ * Upsert job as started by worker in one round trip; see db.h. out gets the
+ * status and attempts after the call. Returns OCRQ_OK, OCRQ_ERR_INVALID or
+ * OCRQ_ERR_DB (logged once with the job id).
+ */
+int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
+                      struct ocrq_db_start *out)
+{
+    const char *params[9];
+    char pri[8];
+    PGresult *res = NULL;
+    int st;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!db || !job || !out)
+        return OCRQ_ERR_INVALID;
+    st = id_ok(job->job_id, stmts[ST_START].name);
+    if (st != OCRQ_OK)
+        return st;
+    params[0] = job->job_id;
+    params[1] = priority_text(job->priority, pri, sizeof pri);
+    params[2] = job->language ? job->language : "";
+    params[3] = job->source;
+    params[4] = job->batch;
+    params[5] = job->webhook_url;
+    params[6] = job->metadata;
+    params[7] = timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
+    params[8] = worker;
+    st = stmt_run(db, ST_START, params, PGRES_TUPLES_OK, job->job_id, &res);
+    if (st != OCRQ_OK)
+        goto out;
+    if (PQntuples(res) != 1) {
+        log_failure(job->job_id, stmts[ST_START].name, db->conn, NULL);
+        st = OCRQ_ERR_DB;
+        goto out;
+    }
+    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 0));
+    out->attempts = atoi(PQgetvalue(res, 0, 1));
+out:
+    PQclear(res);
+    return st;
+}
+
+/*
+ * Store res and mark job_id succeeded in one statement (one implicit
+ * transaction); returns after COMMIT. Returns OCRQ_OK, OCRQ_ERR_INVALID or
+ * OCRQ_ERR_DB (logged once with the job id).
+ */
+int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
+                        const struct ocrq_db_result *res)
+{
+    const char *params[6];
+    char conf[32];
+    char ms[16];
+    PGresult *pr = NULL;
+    int st;
+
+    if (!db || !res)
+        return OCRQ_ERR_INVALID;
+    st = id_ok(job_id, stmts[ST_SUCCEED].name);
+    if (st != OCRQ_OK)
+        return st;
+    snprintf(conf, sizeof conf, "%.3f", res->mean_confidence);
+    snprintf(ms, sizeof ms, "%d", res->duration_ms);
+    params[0] = job_id;
+    params[1] = worker;
+    params[2] = res->text ? res->text : "";
+    params[3] = conf;
+    params[4] = ms;
+    params[5] = res->engine_version;
+    st = stmt_run(db, ST_SUCCEED, params, PGRES_COMMAND_OK, job_id, &pr);
+    PQclear(pr);
+    return st;
+}
+
+/*
+ * Mark job_id failed with code and message (message capped at
+ * MAX_ERROR_MESSAGE bytes), creating the row from job (or from nothing when
+ * job is NULL). A succeeded row is left as it is. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once with the job id).
+ */
+int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_job *job,
+                     const char *worker, const char *code, const char *message)
+{
+    const char *params[11] = {0};
+    char pri[8];
+    char msg[MAX_ERROR_MESSAGE];
+    PGresult *res = NULL;
+    int st;
+
+    if (!db)
+        return OCRQ_ERR_INVALID;
+    st = id_ok(job_id, stmts[ST_FAIL].name);
+    if (st != OCRQ_OK)
+        return st;
+    params[0] = job_id;
+    if (job) {
+        params[1] = priority_text(job->priority, pri, sizeof pri);
+        params[2] = job->language;
+        params[3] = job->source;
+        params[4] = job->batch;
+        params[5] = job->webhook_url;
+        params[6] = job->metadata;
+        params[7] = timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
+    }
+    params[8] = worker;
+    params[9] = code;
+    params[10] = capped(message, msg, sizeof msg);
+    st = stmt_run(db, ST_FAIL, params, PGRES_COMMAND_OK, job_id, &res);
+    PQclear(res);
+    return st;
+}
+
+/*
+ * Put job_id back to 'queued' with the error for display, unless it is
+ * final (or has no row: then nothing changes). Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once with the job id).
+ */
+int ocrq_db_job_retry(struct ocrq_db *db, const char *job_id, const char *code, const char *message)
+{
+    const char *params[3];
+    char msg[MAX_ERROR_MESSAGE];
+    PGresult *res = NULL;
+    int st;
+
+    if (!db)
+        return OCRQ_ERR_INVALID;
+    st = id_ok(job_id, stmts[ST_RETRY].name);
+    if (st != OCRQ_OK)
+        return st;
+    params[0] = job_id;
+    params[1] = code;
+    params[2] = capped(message, msg, sizeof msg);
+    st = stmt_run(db, ST_RETRY, params, PGRES_COMMAND_OK, job_id, &res);
+    PQclear(res);
+    return st;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+/* Job counts by status, of all jobs or of one batch. Returns OCRQ_OK or OCRQ_ERR_DB. */
+int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts *out)
+{
+    const char *params[1] = {batch};
+    PGresult *res = NULL;
+    int st;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!db || !out)
+        return OCRQ_ERR_INVALID;
+    st = stmt_run(db, batch ? ST_COUNTS_BATCH : ST_COUNTS, params, PGRES_TUPLES_OK, NULL, &res);
+    if (st != OCRQ_OK)
+        goto out;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *status = PQgetvalue(res, i, 0);
+        long long count = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+
+        if (strcmp(status, "queued") == 0)
+            out->queued = count;
+        else if (strcmp(status, "running") == 0)
+            out->running = count;
+        else if (strcmp(status, "succeeded") == 0)
+            out->succeeded = count;
+        else if (strcmp(status, "failed") == 0)
+            out->failed = count;
+    }
+out:
+    PQclear(res);
+    return st;
+}
+
+/* The value of a cell, NULL for SQL NULL. */
+static const char *cell(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/*
+ * Call fn for each of ids[0..n-1] that is finished, in one round trip. The
+ * strings passed to fn live until fn returns; job ids come back lowercase.
+ * Returns OCRQ_OK, OCRQ_ERR_INVALID (a bad id), OCRQ_ERR_NOMEM,
+ * OCRQ_ERR_TOO_LARGE or OCRQ_ERR_DB.
+ */
+int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, int want_text,
+                          ocrq_db_finished_fn fn, void *arg)
+{
+    struct sbuf arr = {0};
+    const char *params[1];
+    PGresult *res = NULL;
+    int st = OCRQ_OK;
+
+    if (!db || !fn || (n > 0 && !ids))
+        return OCRQ_ERR_INVALID;
+    if (n == 0)
+        return OCRQ_OK;
+    sb_add(&arr, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        st = id_ok(ids[i], stmts[ST_POLL].name);
+        if (st != OCRQ_OK)
+            goto out;
+        if (i > 0)
+            sb_add(&arr, ",", 1);
+        sb_str(&arr, ids[i]);
+    }
+    sb_add(&arr, "}", 1);
+    if (arr.st != OCRQ_OK) {
+        st = arr.st;
+        log_error(NULL, "db: %s: %zu ids: %s", stmts[ST_POLL].name, n, ocrq_strerror(st));
+        goto out;
+    }
+    params[0] = arr.p;
+    st = stmt_run(db, want_text ? ST_POLL_TEXT : ST_POLL, params, PGRES_TUPLES_OK, NULL, &res);
+    if (st != OCRQ_OK)
+        goto out;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct ocrq_db_finished f;
+
+        f.job_id = PQgetvalue(res, i, 0);
+        f.succeeded = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+        f.error_code = f.succeeded ? NULL : cell(res, i, 2);
+        f.error_message = f.succeeded ? NULL : cell(res, i, 3);
+        f.text = f.succeeded ? cell(res, i, 4) : NULL;
+        fn(arg, &f);
+    }
+out:
+    PQclear(res);
+    free(arr.p);
+    return st;
+}

@@ -1,0 +1,200 @@
+/*
+ * The database schema as an ordered list of migrations, and
+ * ocrq_db_migrate(), which applies the pending ones, each in its own
+ * transaction under an advisory lock, recording them in
+ * ocrq_schema_migrations. Never edit a shipped migration: append a new one.
+ */
+#include "migrations.h"
+
+#include <stdio.h>
+
+#include "ocrq/db.h"
+#include "ocrq/log.h"
+#include "ocrq/status.h"
+
+/* Serializes concurrent migrators (pg_advisory_xact_lock): "ocrq" as a 32-bit number. */
+#define LOCK "SELECT pg_advisory_xact_lock(1868788337)"
+
+struct ocrq_migration {
+    int version;      /* 1, 2, ... strictly increasing */
+    const char *name; /* short description, stored in ocrq_schema_migrations.name */
+    const char *sql;  /* one or more statements, run in one transaction */
+};
+
+/* Jobs, results, and the indexes the queries in db.c use. */
+static const char m1_jobs_results[] =
+    "CREATE TABLE ocr_jobs ("
+    "  job_id        uuid PRIMARY KEY,"
+    "  status        text NOT NULL"
+    "                CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),"
+    "  priority      smallint NOT NULL DEFAULT 0 CHECK (priority BETWEEN 0 AND 9),"
+    "  language      text NOT NULL,"
+    "  source        text,"
+    "  batch         text,"
+    "  webhook_url   text,"
+    "  metadata      jsonb,"
+    "  attempts      integer NOT NULL DEFAULT 0,"
+    "  submitted_at  timestamptz NOT NULL DEFAULT now(),"
+    "  started_at    timestamptz,"
+    "  finished_at   timestamptz,"
+    "  worker        text,"
+    "  error_code    text,"
+    "  error_message text,"
+    "  updated_at    timestamptz NOT NULL DEFAULT now()"
+    ");"
+    "CREATE TABLE ocr_results ("
+    "  job_id          uuid PRIMARY KEY REFERENCES ocr_jobs (job_id) ON DELETE CASCADE,"
+    "  text            text NOT NULL,"
+    "  mean_confidence real,"
+    "  duration_ms     integer,"
+    "  engine_version  text,"
+    "  worker          text,"
+    "  created_at      timestamptz NOT NULL DEFAULT now()"
+    ");"
+    /* ocrq_db_counts() without a batch: GROUP BY status. */
+    "CREATE INDEX ocr_jobs_status_idx ON ocr_jobs (status);"
+    /* ocrq_db_counts() for one batch; most jobs of a run share a batch. */
+    "CREATE INDEX ocr_jobs_batch_status_idx ON ocr_jobs (batch, status)"
+    "  WHERE batch IS NOT NULL;"
+    /* Everything else (start, succeed, fail, retry, poll) goes by primary key. */
+    "COMMENT ON TABLE ocr_jobs IS"
+    "  'One row per OCR job: written queued by ocrq-submit, then running and"
+    " succeeded/failed by ocrq-worker.';"
+    "COMMENT ON COLUMN ocr_jobs.status IS"
+    "  'queued, running, succeeded or failed; succeeded and failed are final';"
+    "COMMENT ON COLUMN ocr_jobs.priority IS"
+    "  '0-9; 7 and above go to the priority queue';"
+    "COMMENT ON COLUMN ocr_jobs.language IS"
+    "  'Tesseract language spec, e.g. eng or eng+deu; empty if the message was unreadable';"
+    "COMMENT ON COLUMN ocr_jobs.source IS 'display name: input file name or URL';"
+    "COMMENT ON COLUMN ocr_jobs.batch IS 'batch name shared by the jobs of one submission';"
+    "COMMENT ON COLUMN ocr_jobs.webhook_url IS 'URL notified when the job is finished';"
+    "COMMENT ON COLUMN ocr_jobs.metadata IS 'caller-supplied JSON object, passed through';"
+    "COMMENT ON COLUMN ocr_jobs.attempts IS"
+    "  'deliveries that reached a worker (final rows are not counted again)';"
+    "COMMENT ON COLUMN ocr_jobs.submitted_at IS 'when the producer created the job';"
+    "COMMENT ON COLUMN ocr_jobs.started_at IS 'when the latest attempt started';"
+    "COMMENT ON COLUMN ocr_jobs.finished_at IS 'when the job became succeeded or failed';"
+    "COMMENT ON COLUMN ocr_jobs.worker IS 'name of the worker of the latest attempt';"
+    "COMMENT ON COLUMN ocr_jobs.error_code IS"
+    "  'stable error code (decode, too_large, fetch, ...) of the latest failure';"
+    "COMMENT ON COLUMN ocr_jobs.error_message IS 'human-readable detail of error_code';"
+    "COMMENT ON COLUMN ocr_jobs.updated_at IS 'last change of the row';"
+    "COMMENT ON TABLE ocr_results IS"
+    "  'Recognized text of each succeeded job, written in the same statement that"
+    " marks the job succeeded.';"
+    "COMMENT ON COLUMN ocr_results.text IS 'recognized text, UTF-8';"
+    "COMMENT ON COLUMN ocr_results.mean_confidence IS 'Tesseract mean word confidence, 0-100';"
+    "COMMENT ON COLUMN ocr_results.duration_ms IS 'time spent in OCR';"
+    "COMMENT ON COLUMN ocr_results.engine_version IS 'Tesseract version that produced the text';"
+    "COMMENT ON COLUMN ocr_results.worker IS 'worker that produced the text';";
+
+static const struct ocrq_migration migrations[] = {
+    {1, "ocr_jobs and ocr_results", m1_jobs_results},
+};
+
+/* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */
+static int apply_one(struct ocrq_db *db, const struct ocrq_migration *m, int *done)
+{
+    char version[16];
+    char what[64];
+    const char *params[2] = {version, m->name};
+    int present = 0;
+    int st;
+
+    *done = 0;
+    snprintf(version, sizeof version, "%d", m->version);
+    snprintf(what, sizeof what, "migration %d", m->version);
+    st = ocrq_db_exec(db, "BEGIN; " LOCK, 1, what);
+    if (st != OCRQ_OK)
+        goto out;
+    st =
+        ocrq_db_query_int(db, "SELECT count(*) FROM ocrq_schema_migrations WHERE version = $1::int",
+                          1, params, what, &present);
+    if (st != OCRQ_OK || present)
+        goto out;
+    st = ocrq_db_exec(db, m->sql, 0, what);
+    if (st != OCRQ_OK)
+        goto out;
+    st = ocrq_db_query_int(db,
+                           "INSERT INTO ocrq_schema_migrations (version, name)"
+                           " VALUES ($1::int, $2::text) RETURNING version",
+                           2, params, what, &present);
+    if (st != OCRQ_OK)
+        goto out;
+    *done = 1;
+out:
+    if (st == OCRQ_OK)
+        st = ocrq_db_exec(db, "COMMIT", 0, what);
+    if (st != OCRQ_OK) {
+        ocrq_db_rollback(db);
+        *done = 0;
+    } else if (*done) {
+        log_info(NULL, "db: applied migration %d (%s)", m->version, m->name);
+    }
+    return st;
+}
+
+/*
+ * Apply the pending migrations, each in its own transaction holding
+ * pg_advisory_xact_lock, so concurrent callers apply each exactly once.
+ * *applied and *version (either may be NULL) get the number applied now and
+ * the schema version after. Returns OCRQ_OK or OCRQ_ERR_DB (logged once).
+ * Not thread-safe on one db (see db.h).
+ */
+int ocrq_db_migrate(struct ocrq_db *db, int *applied, int *version)
+{
+    int count = 0;
+    int st;
+
+    if (applied)
+        *applied = 0;
+    if (version)
+        *version = 0;
+    if (!db)
+        return OCRQ_ERR_INVALID;
+    /* The bookkeeping table itself, created under the same lock. */
+    st = ocrq_db_exec(db,
+                      "BEGIN; " LOCK "; CREATE TABLE IF NOT EXISTS ocrq_schema_migrations ("
+                      " version integer PRIMARY KEY, name text NOT NULL,"
+                      " applied_at timestamptz NOT NULL DEFAULT now()); COMMIT",
+                      0, "migration bookkeeping");
+    if (st != OCRQ_OK) {
+        ocrq_db_rollback(db);
+        return st;
+    }
+    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+        int done;
+
+        st = apply_one(db, &migrations[i], &done);
+        if (st != OCRQ_OK)
+            break;
+        count += done;
+    }
+    if (applied)
+        *applied = count;
+    if (st == OCRQ_OK && version)
+        st = ocrq_db_schema_version(db, version);
+    return st;
+}
+
+/*
+ * Current schema version: the highest applied migration, 0 if none (or no
+ * bookkeeping table yet). Returns OCRQ_OK, OCRQ_ERR_INVALID or OCRQ_ERR_DB.
+ */
+int ocrq_db_schema_version(struct ocrq_db *db, int *version)
+{
+    int exists = 0;
+    int st;
+
+    if (version)
+        *version = 0;
+    if (!db || !version)
+        return OCRQ_ERR_INVALID;
+    st = ocrq_db_query_int(db, "SELECT (to_regclass('ocrq_schema_migrations') IS NOT NULL)::int", 0,
+                           NULL, "schema version", &exists);
+    if (st != OCRQ_OK || !exists)
+        return st;
+    return ocrq_db_query_int(db, "SELECT coalesce(max(version), 0) FROM ocrq_schema_migrations", 0,
+                             NULL, "schema version", version);
+}

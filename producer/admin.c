@@ -1,0 +1,234 @@
+/*
+ * The ocrq-admin commands. setup declares the topology through mq.c (the one
+ * definition every component shares) and migrates the database; status asks
+ * the broker about each queue with a passive declare and the database for
+ * job counts.
+ */
+#include "admin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/mq.h"
+#include "ocrq/status.h"
+
+#define QUEUE_NAME_MAX 256
+#define STATUS_QUEUES_MAX (3 + 2 * OCRQ_MAX_RETRY_DELAYS)
+
+struct queue_row {
+    char name[QUEUE_NAME_MAX];
+    int declared;
+    unsigned ready, consumers;
+};
+
+static void report(const char *what, int st)
+{
+    fprintf(stderr, "ocrq-admin: %s: %s\n", what, ocrq_strerror(st));
+}
+
+static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
+{
+    int st = ocrq_db_connect(cfg, db);
+    if (st != OCRQ_OK) {
+        report("cannot connect to the database", st);
+        return OCRQ_ERR_DB;
+    }
+    return OCRQ_OK;
+}
+
+static int mq_open(const struct ocrq_config *cfg, struct ocrq_mq **mq)
+{
+    int st = ocrq_mq_connect(cfg, "ocrq-admin", mq);
+    if (st != OCRQ_OK) {
+        report("cannot connect to the broker", st);
+        return OCRQ_ERR_MQ;
+    }
+    return OCRQ_OK;
+}
+
+static int migrate(struct ocrq_db *db)
+{
+    int applied = 0, version = 0;
+    int st = ocrq_db_migrate(db, &applied, &version);
+    if (st != OCRQ_OK) {
+        report("database migration failed", st);
+        return OCRQ_ERR_DB;
+    }
+    printf("database schema at version %d (%d migration%s applied now)\n", version, applied,
+           applied == 1 ? "" : "s");
+    return OCRQ_OK;
+}
+
+/* Declare the topology and migrate; see admin.h. */
+int admin_setup(const struct ocrq_config *cfg)
+{
+    struct ocrq_mq *mq = NULL;
+    struct ocrq_db *db = NULL;
+    int st = mq_open(cfg, &mq);
+
+    if (st != OCRQ_OK)
+        goto out;
+    st = ocrq_mq_declare_topology(mq);
+    if (st != OCRQ_OK) {
+        report("cannot declare the topology (see the log line above)", st);
+        st = OCRQ_ERR_MQ;
+        goto out;
+    }
+    printf("topology declared: %s, %s, %s, %d retry queue%s each\n", cfg->queue_jobs,
+           cfg->queue_priority, cfg->queue_failed, cfg->n_retry_delays,
+           cfg->n_retry_delays == 1 ? "" : "s");
+    if ((st = db_open(cfg, &db)) != OCRQ_OK)
+        goto out;
+    st = migrate(db);
+out:
+    ocrq_db_free(db);
+    ocrq_mq_free(mq);
+    return st;
+}
+
+/* Apply pending migrations only; see admin.h. */
+int admin_migrate(const struct ocrq_config *cfg)
+{
+    struct ocrq_db *db = NULL;
+    int st = db_open(cfg, &db);
+
+    if (st == OCRQ_OK)
+        st = migrate(db);
+    ocrq_db_free(db);
+    return st;
+}
+
+/* The queues status shows, in display order. */
+static size_t queue_names(const struct ocrq_config *cfg, struct queue_row *rows)
+{
+    const char *job_queues[2] = {cfg->queue_jobs, cfg->queue_priority};
+    size_t n = 0;
+
+    for (int q = 0; q < 2; q++)
+        snprintf(rows[n++].name, QUEUE_NAME_MAX, "%s", job_queues[q]);
+    for (int q = 0; q < 2; q++)
+        for (int d = 0; d < cfg->n_retry_delays && d < OCRQ_MAX_RETRY_DELAYS; d++)
+            ocrq_mq_retry_queue(cfg, job_queues[q], d, rows[n++].name, QUEUE_NAME_MAX);
+    snprintf(rows[n++].name, QUEUE_NAME_MAX, "%s", cfg->queue_failed);
+    return n;
+}
+
+/*
+ * Ask the broker about each queue with a passive declare. A missing queue
+ * closes the channel; mq.c opens it again, so one connection serves all.
+ */
+static int query_queues(const struct ocrq_config *cfg, struct queue_row *rows, size_t n)
+{
+    struct ocrq_mq *mq = NULL;
+    int st = mq_open(cfg, &mq);
+
+    for (size_t i = 0; i < n && st == OCRQ_OK; i++) {
+        st = ocrq_mq_queue_info(mq, rows[i].name, &rows[i].ready, &rows[i].consumers);
+        if (st == OCRQ_ERR_NOT_FOUND) {
+            rows[i].declared = 0;
+            st = OCRQ_OK;
+            continue;
+        }
+        if (st != OCRQ_OK) {
+            report(rows[i].name, st);
+            st = OCRQ_ERR_MQ;
+            goto out;
+        }
+        rows[i].declared = 1;
+    }
+out:
+    ocrq_mq_free(mq);
+    return st;
+}
+
+/* s as a JSON string. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void print_json(const struct queue_row *rows, size_t n, const char *batch,
+                       const struct ocrq_db_counts *c)
+{
+    fputs("{\"queues\":[", stdout);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
+        json_str(rows[i].name);
+        if (rows[i].declared)
+            printf(",\"declared\":true,\"ready\":%u,\"consumers\":%u}", rows[i].ready,
+                   rows[i].consumers);
+        else
+            fputs(",\"declared\":false}", stdout);
+    }
+    fputs("],\"jobs\":{\"batch\":", stdout);
+    if (batch)
+        json_str(batch);
+    else
+        fputs("null", stdout);
+    printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld}}\n", c->queued,
+           c->running, c->succeeded, c->failed);
+}
+
+static void print_text(const struct queue_row *rows, size_t n, const char *batch,
+                       const struct ocrq_db_counts *c)
+{
+    printf("%-32s %10s %10s\n", "QUEUE", "READY", "CONSUMERS");
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].declared)
+            printf("%-32s %10u %10u\n", rows[i].name, rows[i].ready, rows[i].consumers);
+        else
+            printf("%-32s not declared: run ocrq-admin setup\n", rows[i].name);
+    }
+    printf("\nJOBS (%s%s)\n", batch ? "batch " : "all", batch ? batch : "");
+    printf("  queued     %lld\n  running    %lld\n  succeeded  %lld\n  failed     %lld\n",
+           c->queued, c->running, c->succeeded, c->failed);
+}
+
+/* Show queues and job counts; see admin.h. */
+int admin_status(const struct ocrq_config *cfg, int json, const char *batch)
+{
+    struct queue_row *rows = NULL;
+    struct ocrq_db *db = NULL;
+    struct ocrq_db_counts counts;
+    size_t n;
+    int st = OCRQ_ERR_NOMEM;
+
+    memset(&counts, 0, sizeof counts);
+    rows = calloc(STATUS_QUEUES_MAX, sizeof *rows);
+    if (!rows) {
+        report("status", st);
+        goto out;
+    }
+    n = queue_names(cfg, rows);
+    if ((st = query_queues(cfg, rows, n)) != OCRQ_OK)
+        goto out;
+    if ((st = db_open(cfg, &db)) != OCRQ_OK)
+        goto out;
+    st = ocrq_db_counts(db, batch, &counts);
+    if (st != OCRQ_OK) {
+        report("cannot count the jobs (run ocrq-admin setup?)", st);
+        st = OCRQ_ERR_DB;
+        goto out;
+    }
+    if (json)
+        print_json(rows, n, batch, &counts);
+    else
+        print_text(rows, n, batch, &counts);
+out:
+    ocrq_db_free(db);
+    free(rows);
+    return st;
+}

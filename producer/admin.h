@@ -1,0 +1,27 @@
+/*
+ * The ocrq-admin commands: set up the broker topology and the database
+ * schema, apply migrations, and show queue depths and job counts.
+ */
+#ifndef OCRQ_PRODUCER_ADMIN_H
+#define OCRQ_PRODUCER_ADMIN_H
+
+struct ocrq_config;
+
+/*
+ * Declare the whole topology and apply pending migrations; idempotent.
+ * Reports on stdout, errors on stderr. Returns OCRQ_OK, OCRQ_ERR_MQ or OCRQ_ERR_DB.
+ */
+int admin_setup(const struct ocrq_config *cfg);
+
+/* Apply pending migrations only. Returns OCRQ_OK or OCRQ_ERR_DB. */
+int admin_migrate(const struct ocrq_config *cfg);
+
+/*
+ * Print ready messages and consumers of every ocrq queue (a missing queue is
+ * shown as not declared) and job counts by status, for one batch when batch
+ * is non-NULL; as one JSON object with json. Returns OCRQ_OK, OCRQ_ERR_MQ,
+ * OCRQ_ERR_DB or OCRQ_ERR_NOMEM.
+ */
+int admin_status(const struct ocrq_config *cfg, int json, const char *batch);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * ocrq-admin: parse the command line, load the configuration, run one
+ * command from admin.c (setup, migrate, status, help), and map its status
+ * to the exit code that docs/design.md promises.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin.h"
+#include "ocrq/config.h"
+#include "ocrq/log.h"
+#include "ocrq/status.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
+enum { OPT_JSON = 256, OPT_BATCH };
+
+static const char usage_text[] =
+    "Usage: ocrq-admin [-c FILE] COMMAND [OPTIONS]\n"
+    "Set up and inspect an ocrq installation.\n"
+    "\n"
+    "Commands:\n"
+    "  setup                 declare the broker topology and apply database\n"
+    "                        migrations (idempotent: safe to run again)\n"
+    "  migrate               apply database migrations only\n"
+    "  status [--json] [--batch B]\n"
+    "                        ready messages and consumers per queue, jobs by status\n"
+    "                        (of batch B only with --batch)\n"
+    "  help                  show this help\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE     config file (else $OCRQ_CONFIG, else built-in defaults)\n"
+    "      --json            status: one JSON object on stdout\n"
+    "      --batch B         status: count the jobs of batch B only\n"
+    "  -h, --help            show this help and exit\n"
+    "  -V, --version         show the version and exit\n"
+    "\n"
+    "Environment:\n"
+    "  OCRQ_CONFIG        the config file, when -c is not given\n"
+    "  OCRQ_AMQP_URL      overrides amqp.url (amqp://user:pass@host:port/vhost)\n"
+    "  OCRQ_DATABASE_URL  overrides database.url (a libpq URI)\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  ok\n"
+    "  2  usage or configuration error\n"
+    "  3  broker or database error\n";
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+struct admin_args {
+    const char *config_path;
+    const char *command;
+    int json;
+    const char *batch;
+};
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "ocrq-admin: %s%s%s\nTry 'ocrq-admin --help'.\n", what, arg ? ": " : "",
+            arg ? arg : "");
+    return EXIT_USAGE;
+}
+
+/*
+ * Options may come before or after the command. Returns -1 to go on,
+ * else the exit code (help, version, usage error).
+ */
+static int parse(int argc, char **argv, struct admin_args *a)
+{
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->config_path = optarg; break;
+        case OPT_JSON: a->json = 1; break;
+        case OPT_BATCH: a->batch = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': puts("ocrq-admin " OCRQ_VERSION); return 0;
+        default: fputs("Try 'ocrq-admin --help'.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("no command given", NULL);
+    if (optind + 1 < argc)
+        return usage_error("unexpected argument", argv[optind + 1]);
+    a->command = argv[optind];
+    if (strcmp(a->command, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(a->command, "setup") != 0 && strcmp(a->command, "migrate") != 0 &&
+        strcmp(a->command, "status") != 0)
+        return usage_error("unknown command", a->command);
+    if ((a->json || a->batch) && strcmp(a->command, "status") != 0)
+        return usage_error("--json and --batch go with status only", NULL);
+    if (a->batch && !*a->batch)
+        return usage_error("--batch", "empty batch name");
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct admin_args a = {0};
+    struct ocrq_config *cfg = NULL;
+    char err[1024];
+    int st;
+
+    int rc = parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (ocrq_config_load(a.config_path, &cfg, err, sizeof err) != OCRQ_OK) {
+        fprintf(stderr, "ocrq-admin: %s\n", err);
+        return EXIT_USAGE;
+    }
+    /* The tool reports errors itself; library log lines only for errors, or when debugging. */
+    int level = ocrq_log_level_parse(cfg->log_level);
+    ocrq_log_init("ocrq-admin", level == OCRQ_LOG_DEBUG ? level : OCRQ_LOG_ERROR);
+
+    if (strcmp(a.command, "setup") == 0)
+        st = admin_setup(cfg);
+    else if (strcmp(a.command, "migrate") == 0)
+        st = admin_migrate(cfg);
+    else
+        st = admin_status(cfg, a.json, a.batch);
+    ocrq_config_free(cfg);
+    if (st == OCRQ_ERR_MQ || st == OCRQ_ERR_DB)
+        return EXIT_UNAVAILABLE;
+    return st == OCRQ_OK ? 0 : EXIT_FAIL;
+}

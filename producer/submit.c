@@ -1,0 +1,525 @@
+/*
+ * The ocrq-submit engine. Inputs go in chunks of submit.batch_size: build and
+ * encode each job, record the chunk as queued with one INSERT, then publish
+ * the chunk with at most amqp.confirm_window unconfirmed. A job counts as
+ * submitted once the broker confirmed it; with --wait, wait.c takes over.
+ */
+#include "submit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/job.h"
+#include "ocrq/mq.h"
+#include "ocrq/status.h"
+#include "wait.h"
+
+#define WHY_MAX 512
+
+/* One chunk of built jobs, arrays of submit.batch_size entries. */
+struct chunk {
+    struct ocrq_job **jobs;
+    unsigned char **bodies;
+    size_t *lens;
+    size_t *idx; /* input index of each job */
+    size_t n, cap, bytes;
+};
+
+struct engine {
+    struct submit_run *run;
+    struct ocrq_db *db;
+    struct ocrq_mq *mq;
+    const char *queue;    /* where this run's jobs go */
+    const char *language;
+    size_t window;
+    struct chunk chunk;
+    uint32_t *seq_items;  /* input index of each publish, by seq - seq0 */
+    uint64_t seq0;
+    size_t nseq;
+    size_t nacked;
+};
+
+/* Print "ocrq-submit: <source>: <message>" on stderr. */
+void submit_report(struct submit_run *run, const char *source, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    progress_clear(&run->progress);
+    fflush(stdout);
+    if (source)
+        fprintf(stderr, "ocrq-submit: %s: %s\n", source, msg);
+    else
+        fprintf(stderr, "ocrq-submit: %s\n", msg);
+}
+
+/* Write one --json line for input i. */
+void submit_json(struct submit_run *run, size_t i, const char *job_id, const char *status,
+                 const char *error)
+{
+    char *line = ocrq_job_status_json(job_id, run->inputs->items[i].source, status, error);
+    if (!line)
+        return;
+    if (run->stdout_tty)
+        progress_clear(&run->progress);
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    free(line);
+}
+
+static void show_progress(struct submit_run *run)
+{
+    const struct submit_result *r = run->res;
+    progress_update(&run->progress, r->submitted, r->succeeded, r->errors + r->failed);
+}
+
+/* Input i cannot be submitted: say why on stderr and in --json. */
+static void input_error(struct submit_run *run, size_t i, const char *why)
+{
+    run->items[i].state = ITEM_ERROR;
+    run->res->errors++;
+    submit_report(run, run->inputs->items[i].source, "%s", why);
+    if (run->opts->json)
+        submit_json(run, i, NULL, "error", why);
+    show_progress(run);
+}
+
+/* "scheme://host..." without the password, for messages. */
+static void redact_url(const char *url, char *buf, size_t len)
+{
+    const char *auth = strstr(url, "://");
+    const char *at, *colon;
+
+    auth = auth ? auth + 3 : url;
+    at = strchr(auth, '@');
+    if (at && at < auth + strcspn(auth, "/?#") && (colon = memchr(auth, ':', (size_t)(at - auth))))
+        snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(buf, len, "%s", url);
+}
+
+/* Read a whole regular file of at most max bytes into *data (malloc'd). */
+static int read_file(const char *path, long long max, unsigned char **data, size_t *len,
+                     char *why, size_t whylen)
+{
+    int fd = -1, st = OCRQ_OK;
+    unsigned char *buf = NULL;
+    struct stat sb;
+    size_t got = 0;
+
+    *data = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        st = OCRQ_ERR_IO;
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(why, whylen, "not a regular file");
+        st = OCRQ_ERR_IO;
+        goto out;
+    }
+    if ((long long)sb.st_size > max) {
+        snprintf(why, whylen,
+                 "file too large to send inline (%lld bytes > documents.inline_max_bytes); "
+                 "use --by-path",
+                 (long long)sb.st_size);
+        st = OCRQ_ERR_TOO_LARGE;
+        goto out;
+    }
+    buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+    if (!buf) {
+        st = OCRQ_ERR_NOMEM;
+        goto out;
+    }
+    while (got < (size_t)sb.st_size) { /* a file that shrank meanwhile is sent as it is */
+        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(why, whylen, "%s", strerror(errno));
+            st = OCRQ_ERR_IO;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    *data = buf;
+    *len = got;
+    buf = NULL;
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return st;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+    if (!src)
+        return OCRQ_OK;
+    *dst = strdup(src);
+    return *dst ? OCRQ_OK : OCRQ_ERR_NOMEM;
+}
+
+/*
+ * Build and encode the job of input i. Returns OCRQ_OK with *jobp and *body,
+ * OCRQ_ERR_NOMEM, or another status with the reason in why (an input error).
+ */
+static int build(struct engine *e, size_t i, struct ocrq_job **jobp, unsigned char **body,
+                 size_t *len, char *why, size_t whylen)
+{
+    const struct submit_opts *o = e->run->opts;
+    const struct input *in = &e->run->inputs->items[i];
+    struct ocrq_job *job = NULL;
+    unsigned char *data = NULL;
+    size_t dlen = 0;
+    int st = OCRQ_ERR_NOMEM;
+
+    *jobp = NULL;
+    *body = NULL;
+    *len = 0;
+    why[0] = '\0';
+    if (!(job = ocrq_job_new()))
+        goto out;
+    job->priority = o->priority;
+    if (dup_opt(&job->language, e->language) || dup_opt(&job->source, in->source) ||
+        dup_opt(&job->webhook_url, o->webhook) || dup_opt(&job->batch, e->run->res->batch) ||
+        dup_opt(&job->metadata, o->metadata))
+        goto out;
+    if (in->kind == INPUT_URL) {
+        job->doc_kind = OCRQ_DOC_URL;
+        if (dup_opt(&job->doc_ref, in->source))
+            goto out;
+    } else if (o->by_path) {
+        job->doc_kind = OCRQ_DOC_PATH;
+        if (!(job->doc_ref = realpath(in->source, NULL))) {
+            st = errno == ENOMEM ? OCRQ_ERR_NOMEM : OCRQ_ERR_IO;
+            snprintf(why, whylen, "%s", strerror(errno));
+            goto out;
+        }
+    } else {
+        job->doc_kind = OCRQ_DOC_INLINE;
+        st = read_file(in->source, e->run->cfg->inline_max_bytes, &data, &dlen, why, whylen);
+        if (st != OCRQ_OK)
+            goto out;
+        job->doc_data = data;
+        job->doc_len = dlen;
+    }
+    st = ocrq_job_encode(job, body, len, why, whylen);
+    if (st == OCRQ_ERR_BAD_JOB && !why[0])
+        snprintf(why, whylen, "%s", ocrq_strerror(st));
+    if (st != OCRQ_OK)
+        goto out;
+    job->doc_data = NULL; /* borrowed: freed below */
+    *jobp = job;
+    job = NULL;
+out:
+    if (st == OCRQ_ERR_NOMEM)
+        snprintf(why, whylen, "%s", ocrq_strerror(st));
+    ocrq_job_free(job);
+    free(data);
+    return st;
+}
+
+/* Confirm of one publish: the input is submitted, or it failed. */
+static void on_confirm(void *arg, uint64_t seq, int ok)
+{
+    struct engine *e = arg;
+    struct submit_run *run = e->run;
+
+    if (seq < e->seq0 || seq - e->seq0 >= e->nseq)
+        return; /* not one of ours */
+    size_t i = e->seq_items[seq - e->seq0];
+    struct submit_item *it = &run->items[i];
+    if (it->state != ITEM_SENT)
+        return;
+    if (ok) {
+        it->state = ITEM_QUEUED;
+        run->res->submitted++;
+        if (run->opts->json && !run->opts->wait)
+            submit_json(run, i, it->job_id, "queued", NULL);
+        show_progress(run);
+        return;
+    }
+    e->nacked++;
+    /* The row was recorded as queued: mark it failed so it does not stay queued forever. */
+    ocrq_db_job_fail(e->db, it->job_id, NULL, "ocrq-submit", ocrq_error_code(OCRQ_ERR_NACKED),
+                     "broker refused the message");
+    input_error(run, i, "broker refused the message");
+}
+
+/* Read confirms until at most max_pending are outstanding. */
+static int drain(struct engine *e, size_t max_pending)
+{
+    int st = ocrq_mq_wait_confirms(e->mq, max_pending, SUBMIT_CONFIRM_TIMEOUT_MS, on_confirm, e);
+    if (st == OCRQ_ERR_TIMEOUT)
+        submit_report(e->run, NULL, "broker: no confirm within %d s", SUBMIT_CONFIRM_TIMEOUT_MS / 1000);
+    else if (st != OCRQ_OK)
+        submit_report(e->run, NULL, "broker: connection lost: %s", ocrq_strerror(st));
+    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
+}
+
+static int publish(struct engine *e, size_t k)
+{
+    struct chunk *c = &e->chunk;
+    size_t i = c->idx[k];
+    struct submit_item *it = &e->run->items[i];
+    struct ocrq_mq_pub pub = {
+        .exchange = "",
+        .routing_key = e->queue,
+        .message_id = it->job_id,
+        .content_type = OCRQ_CONTENT_TYPE,
+        .priority = e->run->opts->priority,
+        .body = c->bodies[k],
+        .len = c->lens[k],
+    };
+    uint64_t seq = 0;
+
+    int st = ocrq_mq_publish(e->mq, &pub, &seq);
+    free(c->bodies[k]); /* written to the socket: never published twice */
+    c->bodies[k] = NULL;
+    if (st != OCRQ_OK) {
+        submit_report(e->run, NULL, "broker: publish failed: %s", ocrq_strerror(st));
+        return OCRQ_ERR_MQ;
+    }
+    if (e->nseq == 0)
+        e->seq0 = seq;
+    if (seq == e->seq0 + e->nseq)
+        e->seq_items[e->nseq++] = (uint32_t)i;
+    it->state = ITEM_SENT;
+    if (ocrq_mq_pending(e->mq) >= e->window)
+        return drain(e, e->window - 1);
+    return OCRQ_OK;
+}
+
+static void chunk_clear(struct chunk *c)
+{
+    for (size_t k = 0; k < c->n; k++) {
+        ocrq_job_free(c->jobs[k]);
+        c->jobs[k] = NULL;
+        free(c->bodies[k]);
+        c->bodies[k] = NULL;
+    }
+    c->n = 0;
+    c->bytes = 0;
+}
+
+/* Build the chunk that starts at input *next, record it, publish it; *next moves on. */
+static int run_chunk(struct engine *e, size_t *next)
+{
+    struct submit_run *run = e->run;
+    struct chunk *c = &e->chunk;
+    char why[WHY_MAX];
+    size_t i = *next;
+    int st = OCRQ_OK;
+
+    for (; i < run->inputs->n && c->n < c->cap && c->bytes < SUBMIT_CHUNK_MAX_BYTES; i++) {
+        if (run->inputs->items[i].error) {
+            input_error(run, i, run->inputs->items[i].error);
+            continue;
+        }
+        st = build(e, i, &c->jobs[c->n], &c->bodies[c->n], &c->lens[c->n], why, sizeof why);
+        if (st == OCRQ_ERR_NOMEM) {
+            submit_report(run, run->inputs->items[i].source, "%s", why);
+            goto out;
+        }
+        if (st != OCRQ_OK) {
+            input_error(run, i, why);
+            st = OCRQ_OK;
+            continue;
+        }
+        memcpy(run->items[i].job_id, c->jobs[c->n]->job_id, sizeof run->items[i].job_id);
+        c->idx[c->n] = i;
+        c->bytes += c->lens[c->n];
+        c->n++;
+    }
+    *next = i;
+    if (c->n == 0)
+        goto out;
+    st = ocrq_db_jobs_queue(e->db, (const struct ocrq_job *const *)c->jobs, c->n);
+    if (st != OCRQ_OK) {
+        submit_report(run, NULL, "database: cannot record jobs: %s", ocrq_strerror(st));
+        st = OCRQ_ERR_DB;
+        goto out;
+    }
+    for (size_t k = 0; k < c->n && st == OCRQ_OK; k++)
+        st = publish(e, k);
+out:
+    chunk_clear(c);
+    return st;
+}
+
+static int chunk_init(struct chunk *c, size_t cap)
+{
+    memset(c, 0, sizeof *c);
+    c->jobs = calloc(cap, sizeof *c->jobs);
+    c->bodies = calloc(cap, sizeof *c->bodies);
+    c->lens = calloc(cap, sizeof *c->lens);
+    c->idx = calloc(cap, sizeof *c->idx);
+    c->cap = cap;
+    return c->jobs && c->bodies && c->lens && c->idx ? OCRQ_OK : OCRQ_ERR_NOMEM;
+}
+
+static void chunk_cleanup(struct chunk *c)
+{
+    if (c->jobs)
+        chunk_clear(c);
+    free(c->jobs);
+    free(c->bodies);
+    free(c->lens);
+    free(c->idx);
+}
+
+/* Connect to both services and check that this run's queue exists. */
+static int connect_all(struct engine *e)
+{
+    const struct ocrq_config *cfg = e->run->cfg;
+    char url[512];
+    int st = ocrq_db_connect(cfg, &e->db);
+
+    if (st != OCRQ_OK) {
+        redact_url(cfg->database_url, url, sizeof url);
+        submit_report(e->run, NULL, "cannot connect to the database at %s: %s", url,
+                      ocrq_strerror(st));
+        return OCRQ_ERR_DB;
+    }
+    st = ocrq_mq_connect(cfg, "ocrq-submit", &e->mq);
+    if (st != OCRQ_OK) {
+        redact_url(cfg->amqp_url, url, sizeof url);
+        submit_report(e->run, NULL, "cannot connect to the broker at %s: %s", url,
+                      ocrq_strerror(st));
+        return OCRQ_ERR_MQ;
+    }
+    unsigned ready = 0, consumers = 0;
+    st = ocrq_mq_queue_info(e->mq, e->queue, &ready, &consumers);
+    if (st == OCRQ_ERR_NOT_FOUND) {
+        submit_report(e->run, NULL, "queue %s does not exist: run ocrq-admin setup", e->queue);
+        return OCRQ_ERR_MQ;
+    }
+    if (st == OCRQ_OK)
+        st = ocrq_mq_confirm_select(e->mq);
+    if (st != OCRQ_OK) {
+        submit_report(e->run, NULL, "broker: %s", ocrq_strerror(st));
+        return OCRQ_ERR_MQ;
+    }
+    return OCRQ_OK;
+}
+
+/* Submit every input, then wait for the confirms of all. */
+static int submit_all(struct engine *e)
+{
+    size_t next = 0;
+    int st = connect_all(e);
+
+    while (st == OCRQ_OK && next < e->run->inputs->n)
+        st = run_chunk(e, &next);
+    if (st == OCRQ_OK)
+        st = drain(e, 0);
+    if (st == OCRQ_OK && e->nacked) {
+        /* A publish that comes back is most often a queue deleted meanwhile. */
+        unsigned ready = 0, consumers = 0;
+        if (ocrq_mq_queue_info(e->mq, e->queue, &ready, &consumers) == OCRQ_ERR_NOT_FOUND) {
+            submit_report(e->run, NULL, "queue %s does not exist: run ocrq-admin setup",
+                          e->queue);
+            st = OCRQ_ERR_MQ;
+        }
+    }
+    if (st != OCRQ_OK && e->mq && ocrq_mq_pending(e->mq) > 0)
+        submit_report(e->run, NULL, "%zu published jobs were not confirmed",
+                      ocrq_mq_pending(e->mq));
+    return st;
+}
+
+static void summary(const struct submit_run *run)
+{
+    const struct submit_result *r = run->res;
+    double s = r->seconds > 1e-6 ? r->seconds : 1e-6;
+
+    fprintf(stderr, "submitted %zu jobs in %.2f s (%.0f jobs/s), batch %s\n", r->submitted,
+            r->seconds, (double)r->submitted / s, r->batch);
+    if (r->errors)
+        fprintf(stderr, "%zu inputs could not be submitted\n", r->errors);
+    if (run->opts->wait && !r->fatal)
+        fprintf(stderr, "%zu succeeded, %zu failed%s\n", r->succeeded, r->failed,
+                r->timed_out ? " (timed out)" : "");
+}
+
+/* Submit the inputs; see submit.h. */
+int submit_run(const struct ocrq_config *cfg, const struct submit_opts *opts,
+               const struct input_list *inputs, struct submit_result *res)
+{
+    struct submit_run run = {cfg, opts, inputs, NULL, NULL, {0}, 0, res};
+    struct engine e;
+    int st = OCRQ_OK;
+
+    memset(res, 0, sizeof *res);
+    memset(&e, 0, sizeof e);
+    e.run = &run;
+    e.queue = ocrq_mq_queue_for(cfg, opts->priority);
+    e.language = opts->language ? opts->language : cfg->default_language;
+    e.window = cfg->amqp_confirm_window > 0 ? (size_t)cfg->amqp_confirm_window : 1;
+    res->total = inputs->n;
+    if (opts->batch)
+        snprintf(res->batch, sizeof res->batch, "%s", opts->batch);
+    else
+        ocrq_uuid_new(res->batch);
+    progress_init(&run.progress, !opts->quiet, inputs->n);
+    run.stdout_tty = isatty(STDOUT_FILENO);
+
+    run.items = calloc(inputs->n ? inputs->n : 1, sizeof *run.items);
+    e.seq_items = calloc(inputs->n ? inputs->n : 1, sizeof *e.seq_items);
+    if (!run.items || !e.seq_items ||
+        chunk_init(&e.chunk, cfg->submit_batch_size > 0 ? (size_t)cfg->submit_batch_size : 1)) {
+        st = OCRQ_ERR_NOMEM;
+        submit_report(&run, NULL, "%s", ocrq_strerror(st));
+        goto out;
+    }
+    if (opts->output_dir) {
+        if (wait_make_dir(opts->output_dir) != OCRQ_OK) {
+            submit_report(&run, opts->output_dir, "cannot create the output directory: %s",
+                          strerror(errno));
+            st = OCRQ_ERR_IO;
+            goto out;
+        }
+        if ((st = inputs_output_names(inputs, &run.out_names)) != OCRQ_OK) {
+            submit_report(&run, NULL, "%s", ocrq_strerror(st));
+            goto out;
+        }
+    }
+
+    st = submit_all(&e);
+    res->seconds = progress_now() - run.progress.t_start;
+    show_progress(&run);
+    if (st == OCRQ_OK && opts->wait) {
+        progress_start_wait(&run.progress);
+        st = wait_run(&run, e.db);
+    }
+out:
+    progress_clear(&run.progress);
+    fflush(stdout);
+    res->fatal = st;
+    if (!opts->quiet && st != OCRQ_ERR_NOMEM && st != OCRQ_ERR_IO)
+        summary(&run);
+    chunk_cleanup(&e.chunk);
+    ocrq_mq_free(e.mq);
+    ocrq_db_free(e.db);
+    inputs_free_names(run.out_names, inputs->n);
+    free(e.seq_items);
+    free(run.items);
+    return st;
+}

@@ -1,0 +1,251 @@
+/*
+ * --wait and --output: poll PostgreSQL for the jobs of this run that are
+ * still pending, a slice of ids per query, and act on each one as it
+ * finishes: its result file, its --json line, its failure message.
+ */
+#include "wait.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/status.h"
+#include "submit.h"
+
+/* Create dir and its missing parents. */
+int wait_make_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof path) {
+        errno = len ? ENAMETOOLONG : ENOENT;
+        return OCRQ_ERR_IO;
+    }
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return OCRQ_ERR_IO;
+        *p = c;
+        if (!c)
+            break;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return OCRQ_ERR_IO;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return OCRQ_ERR_IO;
+    }
+    return OCRQ_OK;
+}
+
+/* The poll state: pending input indices, sorted by job id for lookups. */
+struct waiter {
+    struct submit_run *run;
+    size_t *pending;
+    size_t npending;
+    const char **ids; /* job ids of one slice */
+    size_t *slice;    /* the slice being polled: a part of pending */
+    size_t nslice;
+    struct ocrq_db *db;
+};
+
+static int cmp_by_id(const void *a, const void *b, void *arg)
+{
+    const struct submit_item *items = arg;
+    return strcmp(items[*(const size_t *)a].job_id, items[*(const size_t *)b].job_id);
+}
+
+/* Write text to dir/name.txt through a temporary file, so a reader never sees half. */
+static int write_output(const char *dir, const char *name, const char *text, char *path,
+                        size_t pathlen)
+{
+    char tmp[PATH_MAX];
+    size_t len = text ? strlen(text) : 0;
+    int fd = -1;
+
+    if ((size_t)snprintf(path, pathlen, "%s/%s.txt", dir, name) >= pathlen ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.txt.tmp", dir, name) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return OCRQ_ERR_IO;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return OCRQ_ERR_IO;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int saved = errno;
+            close(fd);
+            unlink(tmp);
+            errno = saved;
+            return OCRQ_ERR_IO;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return OCRQ_ERR_IO;
+    }
+    return OCRQ_OK;
+}
+
+/* One job of the slice is finished. */
+static void on_finished(void *arg, const struct ocrq_db_finished *f)
+{
+    struct waiter *w = arg;
+    struct submit_run *run = w->run;
+    struct submit_result *res = run->res;
+    const size_t *hit = NULL;
+    char err[1024], path[PATH_MAX];
+
+    /* The slice is sorted by job id. */
+    size_t lo = 0, hi = w->nslice;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(run->items[w->slice[mid]].job_id, f->job_id);
+        if (c == 0) {
+            hit = &w->slice[mid];
+            break;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!hit)
+        return;
+    size_t key_idx = *hit;
+    struct submit_item *it = &run->items[key_idx];
+    const char *source = run->inputs->items[key_idx].source;
+    if (it->state != ITEM_QUEUED)
+        return;
+
+    if (f->succeeded) {
+        it->state = ITEM_SUCCEEDED;
+        res->succeeded++;
+        if (run->opts->output_dir &&
+            write_output(run->opts->output_dir, run->out_names[key_idx], f->text, path,
+                         sizeof path) != OCRQ_OK) {
+            submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
+            it->state = ITEM_FAILED; /* the user does not have the result */
+            res->succeeded--;
+            res->failed++;
+        }
+        if (run->opts->json)
+            submit_json(run, key_idx, it->job_id, "succeeded", NULL);
+        return;
+    }
+    it->state = ITEM_FAILED;
+    res->failed++;
+    snprintf(err, sizeof err, "%s: %s", f->error_code ? f->error_code : "unknown",
+             f->error_message ? f->error_message : "");
+    submit_report(run, source, "failed: %s", err);
+    if (run->opts->json)
+        submit_json(run, key_idx, it->job_id, "failed", err);
+}
+
+/* Poll every slice of pending once, then drop the finished from pending. */
+static int poll_once(struct waiter *w, int want_text)
+{
+    struct submit_run *run = w->run;
+
+    for (size_t off = 0; off < w->npending; off += WAIT_POLL_IDS_MAX) {
+        w->slice = w->pending + off;
+        w->nslice = w->npending - off < WAIT_POLL_IDS_MAX ? w->npending - off : WAIT_POLL_IDS_MAX;
+        for (size_t k = 0; k < w->nslice; k++)
+            w->ids[k] = run->items[w->slice[k]].job_id;
+        int st = ocrq_db_poll_finished(w->db, w->ids, w->nslice, want_text, on_finished, w);
+        if (st != OCRQ_OK)
+            return st;
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < w->npending; k++)
+        if (run->items[w->pending[k]].state == ITEM_QUEUED)
+            w->pending[kept++] = w->pending[k];
+    w->npending = kept;
+    return OCRQ_OK;
+}
+
+static void sleep_ms(double ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(long)(ms / 1000) * 1000) * 1e6)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Follow the queued jobs to the end; see wait.h. */
+int wait_run(struct submit_run *run, struct ocrq_db *db)
+{
+    struct waiter w = {run, NULL, 0, NULL, NULL, 0, db};
+    struct submit_result *res = run->res;
+    const struct submit_opts *o = run->opts;
+    double deadline = o->timeout_s > 0 ? progress_now() + o->timeout_s : 0;
+    int poll_ms = run->cfg->wait_poll_ms > 0 ? run->cfg->wait_poll_ms : 250;
+    int st = OCRQ_OK;
+
+    w.pending = malloc((run->inputs->n ? run->inputs->n : 1) * sizeof *w.pending);
+    w.ids = malloc(WAIT_POLL_IDS_MAX * sizeof *w.ids);
+    if (!w.pending || !w.ids) {
+        submit_report(run, NULL, "%s", ocrq_strerror(OCRQ_ERR_NOMEM));
+        st = OCRQ_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < run->inputs->n; i++)
+        if (run->items[i].state == ITEM_QUEUED)
+            w.pending[w.npending++] = i;
+    qsort_r(w.pending, w.npending, sizeof *w.pending, cmp_by_id, run->items);
+
+    while (w.npending > 0) {
+        st = poll_once(&w, o->output_dir != NULL);
+        if (st != OCRQ_OK) {
+            submit_report(run, NULL, "database: cannot poll the jobs: %s", ocrq_strerror(st));
+            st = OCRQ_ERR_DB;
+            break;
+        }
+        progress_update(&run->progress, res->submitted, res->succeeded, res->errors + res->failed);
+        fflush(stdout);
+        if (w.npending == 0)
+            break;
+        double now = progress_now();
+        if (deadline > 0 && now >= deadline) {
+            res->timed_out = 1;
+            break;
+        }
+        double ms = poll_ms;
+        if (deadline > 0 && (deadline - now) * 1000 < ms)
+            ms = (deadline - now) * 1000;
+        sleep_ms(ms);
+    }
+    res->pending = w.npending;
+    if (res->timed_out) {
+        submit_report(run, NULL, "timed out after %g s: %zu jobs still pending", o->timeout_s,
+                      w.npending);
+        if (o->json) /* one line per input, even for those still pending */
+            for (size_t k = 0; k < w.npending; k++)
+                submit_json(run, w.pending[k], run->items[w.pending[k]].job_id, "queued", NULL);
+    }
+out:
+    free(w.ids);
+    free(w.pending);
+    return st;
+}

@@ -1,0 +1,663 @@
+"""Shared helpers for the integration tests (tests/integration/test_*.py).
+
+Each test is a plain script run by Debian's /usr/bin/python3 against the real
+RabbitMQ and PostgreSQL that scripts/services starts:
+
+    import harness as h
+
+    def main(t):
+        w = h.start_worker()
+        r = h.submit(["--wait", "--json", str(img)])
+        t.check(r.returncode == 0, "submit exits 0", r.stderr)
+
+    if __name__ == "__main__":
+        h.run(main)
+
+h.run() resets the broker and database state (ocrq-admin setup, purge every
+ocr.* queue, truncate the tables), calls main(t), stops every worker the test
+started, prints one line per check and "N passed, M failed", and exits 1 if
+anything failed. A helper that cannot do its job raises TestFailure.
+
+Environment: OCRQ_AMQP_URL and OCRQ_DATABASE_URL (as for the binaries),
+OCRQ_BIN_DIR (the build directory: binaries in $OCRQ_BIN_DIR/bin) and
+OCRQ_SOURCE_DIR (the source tree). Waits have generous time-outs that only
+turn a hang into a failure; no test asserts how fast anything is.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import traceback
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import pika
+import psycopg2
+
+SOURCE_DIR = Path(os.environ.get("OCRQ_SOURCE_DIR") or Path(__file__).resolve().parents[2])
+BUILD_DIR = Path(os.environ.get("OCRQ_BIN_DIR") or SOURCE_DIR / "build")
+BIN_DIR = BUILD_DIR / "bin"
+SUBMIT = BIN_DIR / "ocrq-submit"
+WORKER = BIN_DIR / "ocrq-worker"
+ADMIN = BIN_DIR / "ocrq-admin"
+SAMPLES_DIR = SOURCE_DIR / "tests" / "fixtures" / "samples"
+
+AMQP_PORT = int(os.environ.get("OCRQ_AMQP_PORT", "5682"))
+PG_PORT = int(os.environ.get("OCRQ_PG_PORT", "5442"))
+AMQP_URL = os.environ.get("OCRQ_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{AMQP_PORT}/")
+DATABASE_URL = os.environ.get("OCRQ_DATABASE_URL", f"postgresql://ocrq@127.0.0.1:{PG_PORT}/ocrq")
+
+# The default topology (docs/design.md); every queue the system declares.
+JOB_QUEUE = "ocr.jobs"
+PRIORITY_QUEUE = "ocr.jobs.priority"
+FAILED_QUEUE = "ocr.failed"
+RETRY_DELAYS_S = (5, 30, 120)
+JOB_QUEUES = (JOB_QUEUE, PRIORITY_QUEUE)
+ALL_QUEUES = JOB_QUEUES + (FAILED_QUEUE,) + tuple(
+    f"{q}.retry.{d}s" for q in JOB_QUEUES for d in RETRY_DELAYS_S)
+
+CONTENT_TYPE = "application/vnd.ocrq.job"
+CONVERT = "/usr/bin/convert" if os.path.exists("/usr/bin/convert") else "convert"
+FONT = "DejaVu-Sans"
+
+# Time-outs: only there to turn a hang into a failure.
+CMD_TIMEOUT_S = 300
+WAIT_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 60
+
+
+class TestFailure(Exception):
+    """A helper could not do what the test needs; the test fails with this message."""
+
+
+# --------------------------------------------------------------------------
+# State of the running test: its temp directory, its workers, its checks.
+
+class Test:
+    def __init__(self, name):
+        self.name = name
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"ocrq-{name}-"))
+        self.results = []  # (ok, what, detail)
+
+    def check(self, ok, what, detail=""):
+        """Record one check; returns ok so a test can stop early if it must."""
+        ok = bool(ok)
+        self.results.append((ok, what, "" if ok else str(detail)))
+        print(f"{'PASS' if ok else 'FAIL'}: {what}" + ("" if ok or not detail else f"\n      {detail}"),
+              flush=True)
+        return ok
+
+    def require(self, ok, what, detail=""):
+        """A check the rest of the test depends on: raise TestFailure when it fails."""
+        if not self.check(ok, what, detail):
+            raise TestFailure(f"cannot go on: {what}")
+
+    @property
+    def failed(self):
+        return sum(1 for ok, _, _ in self.results if not ok)
+
+
+_current = None   # the Test being run
+_workers = []     # Popen objects started by start_worker(), not yet stopped
+
+
+def current():
+    if _current is None:
+        raise RuntimeError("harness.run(main) is not running")
+    return _current
+
+
+def tmpdir():
+    """The temp directory of the running test (kept when the test fails)."""
+    return current().tmp
+
+
+def run(main):
+    """Run main(t) as one test script: reset, run, stop workers, report, exit."""
+    global _current
+    name = Path(sys.argv[0]).stem
+    t = _current = Test(name)
+    print(f"== {name}  (amqp {redact(AMQP_URL)}, db {redact(DATABASE_URL)}, tmp {t.tmp})", flush=True)
+    crashed = None
+    try:
+        for binary in (SUBMIT, WORKER, ADMIN):
+            if not os.access(binary, os.X_OK):
+                raise TestFailure(f"{binary} is not built (OCRQ_BIN_DIR={BUILD_DIR})")
+        reset()
+        main(t)
+    except TestFailure as e:
+        crashed = str(e)
+    except Exception:  # a bug in the test or an unexpected error: report it as a failure
+        crashed = traceback.format_exc()
+    finally:
+        for p in list(_workers):
+            stop_worker(p)
+    if crashed:
+        t.results.append((False, "test ran to the end", crashed))
+        print(f"FAIL: test ran to the end\n{crashed}", flush=True)
+    if t.failed:
+        dump_worker_logs()
+    passed = len(t.results) - t.failed
+    print(f"{name}: {passed} passed, {t.failed} failed", flush=True)
+    if not t.results:
+        print(f"{name}: no checks ran", flush=True)
+        sys.exit(1)
+    if t.failed:
+        print(f"{name}: FAILED; files kept in {t.tmp}", flush=True)
+        sys.exit(1)
+    shutil.rmtree(t.tmp, ignore_errors=True)
+    sys.exit(0)
+
+
+def redact(url):
+    u = urllib.parse.urlsplit(url)
+    if u.password:
+        netloc = u.netloc.replace(":" + u.password + "@", ":***@")
+        return urllib.parse.urlunsplit(u._replace(netloc=netloc))
+    return url
+
+
+# --------------------------------------------------------------------------
+# Commands
+
+def env(**extra):
+    """The environment for an ocrq binary: ours, plus extra (None removes a variable)."""
+    e = dict(os.environ)
+    e["OCRQ_AMQP_URL"] = AMQP_URL
+    e["OCRQ_DATABASE_URL"] = DATABASE_URL
+    for k, v in extra.items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = str(v)
+    return e
+
+
+def run_cmd(argv, timeout=CMD_TIMEOUT_S, environ=None, stdin=subprocess.DEVNULL):
+    """Run argv to completion; returns CompletedProcess with text stdout and stderr."""
+    argv = [str(a) for a in argv]
+    try:
+        return subprocess.run(argv, stdin=stdin, capture_output=True, text=True,
+                              timeout=timeout, env=environ or env())
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure(f"{' '.join(argv)} did not finish within {timeout} s;"
+                          f" stderr: {e.stderr!r}") from None
+
+
+def submit(args, timeout=CMD_TIMEOUT_S, environ=None):
+    """Run ocrq-submit with args; returns the CompletedProcess (never raises on exit status)."""
+    return run_cmd([SUBMIT, *args], timeout=timeout, environ=environ)
+
+
+def admin(args, timeout=CMD_TIMEOUT_S, environ=None):
+    """Run ocrq-admin with args; returns the CompletedProcess."""
+    return run_cmd([ADMIN, *args], timeout=timeout, environ=environ)
+
+
+def json_lines(text):
+    """Parse one JSON object per non-empty line; raises TestFailure naming the bad line."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise TestFailure(f"line {n} of the JSON output is not JSON ({e}): {line!r}") from None
+        if not isinstance(obj, dict):
+            raise TestFailure(f"line {n} of the JSON output is not an object: {line!r}")
+        out.append(obj)
+    return out
+
+
+def submit_json(args, timeout=CMD_TIMEOUT_S, expect_rc=0):
+    """ocrq-submit --json args; checks the exit status and returns the parsed lines."""
+    r = submit(["--json", "-q", *args], timeout=timeout)
+    if r.returncode != expect_rc:
+        raise TestFailure(f"ocrq-submit {' '.join(map(str, args))} exited {r.returncode},"
+                          f" expected {expect_rc}; stderr: {r.stderr.strip()}")
+    return json_lines(r.stdout)
+
+
+def is_uuid(s):
+    try:
+        uuid.UUID(str(s))
+        return len(str(s)) == 36
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Workers
+
+def start_worker(config=None, extra_args=(), name=None, environ=None):
+    """Start ocrq-worker in the background, stderr to a log in the test's temp dir.
+
+    Returns the Popen; p.log_path is its log. Stop it with stop_worker(p)
+    (run() stops any that are left). While it is registered, wait_until()
+    fails at once if it exits.
+    """
+    n = len(list(tmpdir().glob("worker-*.log"))) + 1
+    name = name or f"{current().name}-{n}"
+    log_path = tmpdir() / f"worker-{n}.log"
+    argv = [str(WORKER), "--name", name, "--log-level", "debug"]
+    if config:
+        argv += ["-c", str(config)]
+    argv += [str(a) for a in extra_args]
+    log = open(log_path, "wb")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                         env=environ or env())
+    log.close()
+    p.log_path = log_path
+    p.worker_name = name
+    _workers.append(p)
+    return p
+
+
+def forget_worker(p):
+    """Stop watching p (e.g. before killing it on purpose)."""
+    if p in _workers:
+        _workers.remove(p)
+
+
+def stop_worker(p, timeout=STOP_TIMEOUT_S):
+    """SIGTERM p, wait for it, SIGKILL it if it hangs. Returns its exit status
+    (negative: killed by that signal); p.hung is True if it had to be killed."""
+    forget_worker(p)
+    p.hung = False
+    if p.poll() is None:
+        try:
+            os.kill(p.pid, signal.SIGCONT)  # a worker a test paused must see the SIGTERM
+            os.kill(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.hung = True
+            print(f"worker {p.pid} did not exit {timeout} s after SIGTERM: SIGKILL", flush=True)
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+    return p.returncode
+
+
+def kill_worker(p, sig=signal.SIGKILL):
+    """Send sig to p on purpose (it is no longer watched) and reap it."""
+    forget_worker(p)
+    os.kill(p.pid, sig)
+    p.wait(STOP_TIMEOUT_S)
+
+
+def log_tail(p, lines=40):
+    try:
+        return "\n".join(Path(p.log_path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"(no log: {e})"
+
+
+def dump_worker_logs(lines=40):
+    if _current is None:
+        return
+    for log in sorted(_current.tmp.glob("worker-*.log")):
+        text = log.read_text(errors="replace").splitlines()[-lines:]
+        print(f"--- last {len(text)} lines of {log}", flush=True)
+        for line in text:
+            print("    " + line)
+    sys.stdout.flush()
+
+
+def check_workers():
+    for p in _workers:
+        if p.poll() is not None:
+            forget_worker(p)
+            raise TestFailure(f"worker {p.pid} ({p.worker_name}) exited with status {p.returncode};"
+                              f" last lines of {p.log_path}:\n{log_tail(p)}")
+
+
+def wait_until(predicate, timeout=WAIT_TIMEOUT_S, what="condition", interval=0.1, ignore=()):
+    """Call predicate() until it returns something true, and return that.
+
+    Raises TestFailure after timeout seconds (a hang, not slowness: time-outs
+    are generous), or at once if a worker started by start_worker() exits.
+    Exceptions of the types in ignore count as "not yet".
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except ignore as e:
+            last = e
+        check_workers()
+        if time.monotonic() >= deadline:
+            raise TestFailure(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+# Configuration files
+
+def _conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v) + ("L" if not -2**31 <= v < 2**31 else "")
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_conf_value(x) for x in v) + "]"
+    return json.dumps(str(v))  # a libconfig string: same escapes for what tests use
+
+
+def write_config(overrides=None, path=None, **kw):
+    """Write a libconfig file from {"group.key": value} (and key=value for top-level
+    keys); e.g. {"ocr.max_pixels": 1000000} -> ocr = { max_pixels = 1000000; };
+    Lists become arrays. Returns the path (in the test's temp dir by default)."""
+    settings = dict(overrides or {})
+    settings.update(kw)
+    groups = {}
+    for key, value in settings.items():
+        *group, leaf = key.split(".")
+        node = groups
+        for g in group:
+            node = node.setdefault(g, {})
+        node[leaf] = value
+
+    def emit(node, indent):
+        lines = []
+        for k, v in node.items():
+            if isinstance(v, dict):
+                lines.append(f"{indent}{k} = {{")
+                lines += emit(v, indent + "    ")
+                lines.append(f"{indent}}};")
+            else:
+                lines.append(f"{indent}{k} = {_conf_value(v)};")
+        return lines
+
+    if path is None:
+        path = tempfile.mktemp(suffix=".conf", prefix="ocrq-", dir=tmpdir())
+    Path(path).write_text("# written by tests/integration/harness.py\n"
+                          + "\n".join(emit(groups, "")) + "\n")
+    return Path(path)
+
+
+# --------------------------------------------------------------------------
+# Images (ImageMagick, DejaVu Sans, black on white, grayscale PNG)
+
+def _convert(args, path):
+    r = run_cmd([CONVERT, *args, "-colorspace", "Gray", "-depth", "8", "-strip", str(path)],
+                timeout=120)
+    if r.returncode != 0 or not Path(path).is_file():
+        raise TestFailure(f"convert failed for {path}: {r.stderr.strip()}")
+    return Path(path)
+
+
+def make_image(text, path, pointsize=40, width=None, height=None, border=40):
+    """Render text (newlines make lines) as a PNG. width/height pad the image
+    (top left aligned) to that size. Avoid '%' and a leading '@' (ImageMagick
+    escapes) and texts over ~300 characters (label: refuses them). Returns the path."""
+    args = ["-background", "white", "-fill", "black", "-font", FONT,
+            "-pointsize", str(pointsize), "label:" + text,
+            "-bordercolor", "white", "-border", str(border)]
+    if width or height:
+        args += ["-gravity", "northwest", "-background", "white",
+                 "-extent", f"{width or ''}x{height or ''}"]
+    return _convert(args, path)
+
+
+A4_WIDTH, A4_HEIGHT = 2480, 3508  # 300 dpi
+
+A4_TEXT = [
+    "The warehouse in Leeds received forty crates of printer paper on Monday morning. "
+    "Each crate was checked against the delivery note, and two of them were returned "
+    "because the seals were broken and the paper inside had been damaged by water.",
+    "Our accounts department will send the corrected invoice before the end of the week. "
+    "Please make sure that the order number appears on every page of your reply, since "
+    "the scanning system sorts incoming letters by that number alone.",
+    "The new opening hours apply from the first of June. The reception desk will be "
+    "staffed from eight in the morning until six in the evening, and visitors are asked "
+    "to sign the book at the entrance and to wear their badge at all times.",
+    "Minutes of the meeting held on Thursday: the committee agreed to replace the old "
+    "heating system in the east wing, to repaint the corridors on the ground floor, and "
+    "to ask three local companies for quotes before the next meeting in September.",
+    "Travel expenses are paid back within thirty days when the original receipts are "
+    "attached to the form. Taxi fares need a short note that explains why public "
+    "transport could not be used, and hotel bills must show the nightly rate.",
+    "The library will close for two weeks in August while the shelves are moved to the "
+    "second floor. Books that are due during this time may be returned to the post box "
+    "next to the main door, and no late fees will be charged for them.",
+]
+
+
+def make_a4_page(path, paragraphs=None, pointsize=46):
+    """A full A4 page at 300 dpi (2480x3508) of several paragraphs of known
+    English text (11 pt, wrapped here at 72 characters); it takes Tesseract
+    about 1.5 s. Drawn with -annotate: label: refuses texts this long.
+    Returns (path, text)."""
+    paragraphs = list(paragraphs or A4_TEXT * 2)
+    lines = []
+    for para in paragraphs:
+        lines += textwrap.wrap(para, width=72) + [""]
+    text = "\n".join(lines).strip()
+    args = ["-size", f"{A4_WIDTH}x{A4_HEIGHT}", "xc:white", "-font", FONT,
+            "-pointsize", str(pointsize), "-fill", "black", "-interline-spacing", "2",
+            "-annotate", "+160+200", text]
+    return _convert(args, path), text
+
+
+def sample_files():
+    """The bundled samples: [(png path, language, expected text)]; the language is
+    the second-to-last part of the name (letter.deu.png)."""
+    out = []
+    for png in sorted(SAMPLES_DIR.glob("*.png")):
+        stem = png.name[:-len(".png")]
+        lang = stem.rsplit(".", 1)[-1]
+        out.append((png, lang, (SAMPLES_DIR / f"{stem}.expected.txt").read_text()))
+    if not out:
+        raise TestFailure(f"no samples in {SAMPLES_DIR}")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Text comparison
+
+def normalize(text):
+    return " ".join(text.split())
+
+
+def levenshtein(a, b):
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(expected, actual):
+    """Character error rate of actual against expected, whitespace-normalized."""
+    e, a = normalize(expected), normalize(actual)
+    if not e:
+        return 0.0 if not a else 1.0
+    return levenshtein(e, a) / len(e)
+
+
+# --------------------------------------------------------------------------
+# Database (a short-lived connection per call: the server may be restarted)
+
+def db_query(sql, params=None):
+    """Run one statement; returns a list of dicts (empty for statements without rows)."""
+    conn = psycopg2.connect(DATABASE_URL, connect_timeout=10)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            if cur.description is None:
+                return []
+            cols = [c.name for c in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def job_rows(ids=None):
+    """ocr_jobs rows (all, or those of ids), as dicts with job_id as text."""
+    sql = "SELECT *, job_id::text AS job_id FROM ocr_jobs"
+    if ids is not None:
+        return db_query(sql + " WHERE job_id = ANY(%s::uuid[]) ORDER BY submitted_at", (list(ids),))
+    return db_query(sql + " ORDER BY submitted_at")
+
+
+def job_row(job_id):
+    rows = job_rows([job_id])
+    return rows[0] if rows else None
+
+
+def result_rows(ids=None):
+    sql = "SELECT *, job_id::text AS job_id FROM ocr_results"
+    if ids is not None:
+        return db_query(sql + " WHERE job_id = ANY(%s::uuid[])", (list(ids),))
+    return db_query(sql)
+
+
+def count_by_status(ids=None):
+    """{"queued": n, "running": n, "succeeded": n, "failed": n} (all, or of ids)."""
+    counts = dict.fromkeys(("queued", "running", "succeeded", "failed"), 0)
+    if ids is None:
+        rows = db_query("SELECT status, count(*) AS n FROM ocr_jobs GROUP BY status")
+    else:
+        rows = db_query("SELECT status, count(*) AS n FROM ocr_jobs"
+                        " WHERE job_id = ANY(%s::uuid[]) GROUP BY status", (list(ids),))
+    for r in rows:
+        counts[r["status"]] = r["n"]
+    return counts
+
+
+def wait_finished(ids, timeout=WAIT_TIMEOUT_S, what=None):
+    """Wait until every job of ids is succeeded or failed; returns their rows."""
+    ids = list(ids)
+
+    def done():
+        c = count_by_status(ids)
+        return c["succeeded"] + c["failed"] == len(ids)
+    wait_until(done, timeout, what or f"{len(ids)} jobs to finish")
+    return job_rows(ids)
+
+
+# --------------------------------------------------------------------------
+# Broker (pika)
+
+def amqp_connection():
+    params = pika.URLParameters(AMQP_URL)
+    params.connection_attempts = 3
+    params.retry_delay = 1
+    params.blocked_connection_timeout = 30
+    return pika.BlockingConnection(params)
+
+
+def queue_counts(names=ALL_QUEUES):
+    """{queue: ready messages} for each queue that exists (passive declare)."""
+    out = {}
+    conn = amqp_connection()
+    try:
+        ch = conn.channel()
+        for q in names:
+            try:
+                out[q] = ch.queue_declare(q, passive=True).method.message_count
+            except pika.exceptions.ChannelClosedByBroker:
+                ch = conn.channel()  # 404: the queue does not exist
+    finally:
+        conn.close()
+    return out
+
+
+def purge_queues(names=ALL_QUEUES):
+    conn = amqp_connection()
+    try:
+        ch = conn.channel()
+        for q in names:
+            try:
+                ch.queue_purge(q)
+            except pika.exceptions.ChannelClosedByBroker:
+                ch = conn.channel()
+    finally:
+        conn.close()
+
+
+def publish_raw(body, props=None, routing_key=JOB_QUEUE, exchange=""):
+    """Publish one message with publisher confirms (mandatory); raises TestFailure
+    if the broker nacks or returns it. props: pika.BasicProperties or a dict."""
+    if isinstance(props, dict):
+        props = pika.BasicProperties(**props)
+    conn = amqp_connection()
+    try:
+        ch = conn.channel()
+        ch.confirm_delivery()
+        try:
+            ch.basic_publish(exchange, routing_key, body, props, mandatory=True)
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as e:
+            raise TestFailure(f"publish to {routing_key!r} was not confirmed: {e!r}") from None
+    finally:
+        conn.close()
+
+
+def get_failed_messages(queue=FAILED_QUEUE):
+    """Take (and ack) every message now in ocr.failed. Returns a list of dicts:
+    message_id, content_type, headers (dict, str values), properties, body."""
+    out = []
+    conn = amqp_connection()
+    try:
+        ch = conn.channel()
+        while True:
+            method, props, body = ch.basic_get(queue, auto_ack=False)
+            if method is None:
+                break
+            headers = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+                       for k, v in (props.headers or {}).items()}
+            out.append({"message_id": props.message_id, "content_type": props.content_type,
+                        "headers": headers, "properties": props, "body": body})
+            ch.basic_ack(method.delivery_tag)
+    finally:
+        conn.close()
+    return out
+
+
+def inline_job(document, job_id=None, priority=0, language="eng", source=None, **fields):
+    """A job message per docs/protocol.md: (body, properties) for publish_raw().
+    Body: one compact JSON line, LF, the raw document bytes."""
+    job_id = job_id or str(uuid.uuid4())
+    meta = {"schema_version": 1, "job_id": job_id, "priority": priority, "language": language,
+            "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "document": {"kind": "inline", "size": len(document)}}
+    if source is not None:
+        meta["source"] = source
+    meta.update(fields)
+    body = json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" + document
+    props = pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=2,
+                                 message_id=job_id, priority=priority)
+    return body, props
+
+
+# --------------------------------------------------------------------------
+# Reset
+
+def reset():
+    """Declare the topology and migrate (ocrq-admin setup), purge every ocr.*
+    queue, and empty the tables, so each test starts from nothing."""
+    r = admin(["setup"], timeout=120)
+    if r.returncode != 0:
+        raise TestFailure(f"ocrq-admin setup exited {r.returncode}: {r.stderr.strip()}")
+    purge_queues()
+    db_query("TRUNCATE ocr_jobs, ocr_results CASCADE")

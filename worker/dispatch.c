@@ -1,0 +1,107 @@
+/*
+ * The dispatch rule: a worker never starts a normal job while a priority job
+ * is ready. basic.get makes the check happen at the moment of the decision;
+ * consumers are used only to wake an idle worker.
+ */
+#include "dispatch.h"
+
+#include <string.h>
+
+#include "ocrq/config.h"
+#include "ocrq/log.h"
+#include "ocrq/mq.h"
+#include "ocrq/status.h"
+
+#define TAG_PRIORITY "ocrq.priority"
+#define TAG_NORMAL "ocrq.normal"
+
+/*
+ * msg was taken from the normal queue: look at the priority queue once more.
+ * If a priority job is there, put msg back (not counted as an attempt: it
+ * never started) and hand out the priority job instead.
+ */
+static int prefer_priority(struct ocrq_mq *mq, const struct ocrq_config *cfg,
+                           struct ocrq_mq_msg **msg)
+{
+    struct ocrq_mq_msg *prio = NULL;
+    int st = ocrq_mq_get(mq, cfg->queue_priority, &prio);
+
+    if (st == OCRQ_ERR_EMPTY)
+        return OCRQ_OK;
+    if (st != OCRQ_OK)
+        return st;
+    log_debug(NULL, "priority job arrived: returning the normal job to its queue");
+    st = ocrq_mq_reject(mq, (*msg)->delivery_tag, 1);
+    ocrq_mq_msg_free(*msg);
+    *msg = prio;
+    return st;
+}
+
+/* Both queues were empty: wait for a push on either, then stop consuming. */
+static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
+                     volatile sig_atomic_t *stop, struct ocrq_mq_msg **out)
+{
+    struct ocrq_mq_msg *msg = NULL;
+    int st, st2;
+
+    st = ocrq_mq_consume(mq, cfg->queue_priority, TAG_PRIORITY);
+    if (st == OCRQ_OK)
+        st = ocrq_mq_consume(mq, cfg->queue_jobs, TAG_NORMAL);
+    while (st == OCRQ_OK && !*stop) {
+        st = ocrq_mq_next(mq, cfg->idle_wait_ms, &msg);
+        if (st == OCRQ_OK)
+            break;
+        if (st == OCRQ_ERR_TIMEOUT)
+            st = OCRQ_OK;
+    }
+    /* Cancel both whatever happened; with prefetch 1 nothing else is pushed meanwhile. */
+    st2 = ocrq_mq_cancel(mq, TAG_PRIORITY);
+    if (st2 == OCRQ_OK)
+        st2 = ocrq_mq_cancel(mq, TAG_NORMAL);
+    if (st == OCRQ_OK && st2 != OCRQ_OK)
+        st = st2;
+    if (st != OCRQ_OK) {
+        ocrq_mq_msg_free(msg);
+        return st;
+    }
+    if (msg == NULL)
+        return OCRQ_ERR_EMPTY;
+    *out = msg;
+    return OCRQ_OK;
+}
+
+int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
+                       volatile sig_atomic_t *stop, struct ocrq_mq_msg **out)
+{
+    struct ocrq_mq_msg *msg = NULL;
+    int st;
+
+    *out = NULL;
+    while (!*stop) {
+        st = ocrq_mq_get(mq, cfg->queue_priority, &msg);
+        if (st == OCRQ_OK) {
+            *out = msg;
+            return OCRQ_OK;
+        }
+        if (st != OCRQ_ERR_EMPTY)
+            return st;
+        st = ocrq_mq_get(mq, cfg->queue_jobs, &msg);
+        if (st == OCRQ_ERR_EMPTY) {
+            st = wait_idle(mq, cfg, stop, &msg);
+            if (st == OCRQ_ERR_EMPTY)
+                continue;
+        }
+        if (st != OCRQ_OK)
+            return st;
+        if (strcmp(msg->queue, cfg->queue_priority) != 0) {
+            st = prefer_priority(mq, cfg, &msg);
+            if (st != OCRQ_OK) {
+                ocrq_mq_msg_free(msg);
+                return st;
+            }
+        }
+        *out = msg;
+        return OCRQ_OK;
+    }
+    return OCRQ_ERR_EMPTY;
+}

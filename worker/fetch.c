@@ -1,0 +1,169 @@
+/*
+ * Documents by reference. URLs go through libcurl with hard caps on size and
+ * time and no redirects; paths must resolve under the configured roots.
+ * (The address guard against internal targets belongs to the webhook work.)
+ */
+#include "fetch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+#include "ocrq/config.h"
+#include "ocrq/pathcheck.h"
+#include "ocrq/status.h"
+
+struct sink {
+    unsigned char *buf;
+    size_t len, cap, max;
+    int too_large;
+};
+
+int ocrq_fetch_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? OCRQ_OK : OCRQ_ERR_NOMEM;
+}
+
+void ocrq_fetch_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct sink *s = arg;
+    size_t n = size * nmemb;
+
+    if (n > s->max - s->len) {
+        s->too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 64 * 1024;
+        while (cap < s->len + n)
+            cap *= 2;
+        if (cap > s->max)
+            cap = s->max;
+        unsigned char *p = realloc(s->buf, cap);
+        if (p == NULL)
+            return 0;
+        s->buf = p;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, ptr, n);
+    s->len += n;
+    return n;
+}
+
+int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char **data,
+                   size_t *len, char *why, size_t whylen)
+{
+    struct sink s = {.max = (size_t)cfg->fetch_max_bytes};
+    CURL *h = NULL;
+    CURLcode rc;
+    long code = 0;
+    int st = OCRQ_OK;
+
+    *data = NULL;
+    *len = 0;
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        snprintf(why, whylen, "only http and https URLs are fetched");
+        return OCRQ_ERR_FETCH_PERM;
+    }
+    h = curl_easy_init();
+    if (h == NULL)
+        return OCRQ_ERR_NOMEM;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->fetch_connect_timeout_s);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->fetch_timeout_s);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->fetch_max_bytes);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ocrq-worker/" OCRQ_VERSION);
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (s.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(why, whylen, "document at URL is larger than %lld bytes",
+                 cfg->fetch_max_bytes);
+        st = OCRQ_ERR_TOO_LARGE;
+    } else if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT ||
+               rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_RECV_ERROR ||
+               rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
+               rc == CURLE_PARTIAL_FILE) {
+        snprintf(why, whylen, "fetch failed: %s", curl_easy_strerror(rc));
+        st = OCRQ_ERR_FETCH;
+    } else if (rc != CURLE_OK) {
+        snprintf(why, whylen, "fetch failed: %s", curl_easy_strerror(rc));
+        st = OCRQ_ERR_FETCH_PERM;
+    } else if (code >= 500 || code == 429 || code == 408) {
+        snprintf(why, whylen, "fetch failed: HTTP %ld", code);
+        st = OCRQ_ERR_FETCH;
+    } else if (code != 200) {
+        snprintf(why, whylen, "fetch failed: HTTP %ld%s", code,
+                 code >= 300 && code < 400 ? " (redirects are not followed)" : "");
+        st = OCRQ_ERR_FETCH_PERM;
+    }
+    curl_easy_cleanup(h);
+    if (st != OCRQ_OK) {
+        free(s.buf);
+        return st;
+    }
+    *data = s.buf;
+    *len = s.len;
+    return OCRQ_OK;
+}
+
+int ocrq_fetch_path(const struct ocrq_config *cfg, const char *path, unsigned char **data,
+                    size_t *len, char *why, size_t whylen)
+{
+    char *real = NULL;
+    unsigned char *buf = NULL;
+    FILE *f = NULL;
+    struct stat sb;
+    int st;
+
+    *data = NULL;
+    *len = 0;
+    st = ocrq_path_check(path, (const char *const *)cfg->file_roots, (size_t)cfg->n_file_roots,
+                         &real, why, whylen);
+    if (st != OCRQ_OK)
+        goto out;
+    f = fopen(real, "rb");
+    if (f == NULL || fstat(fileno(f), &sb) != 0) {
+        snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+        st = OCRQ_ERR_IO;
+        goto out;
+    }
+    if (sb.st_size > cfg->fetch_max_bytes) {
+        snprintf(why, whylen, "file is %lld bytes, over the cap of %lld", (long long)sb.st_size,
+                 cfg->fetch_max_bytes);
+        st = OCRQ_ERR_TOO_LARGE;
+        goto out;
+    }
+    buf = malloc(sb.st_size > 0 ? (size_t)sb.st_size : 1);
+    if (buf == NULL) {
+        st = OCRQ_ERR_NOMEM;
+        goto out;
+    }
+    if (sb.st_size > 0 && fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
+        snprintf(why, whylen, "short read on %s", path);
+        st = OCRQ_ERR_IO;
+        goto out;
+    }
+    *data = buf;
+    *len = (size_t)sb.st_size;
+    buf = NULL;
+out:
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    free(real);
+    return st;
+}

@@ -1,0 +1,264 @@
+/*
+ * One job, top to bottom: decode, start, load, OCR, commit. Every exit
+ * produces exactly one verdict for the message, and a verdict that lets the
+ * message go (ack) is only given after the outcome is committed.
+ */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "fetch.h"
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/job.h"
+#include "ocrq/log.h"
+#include "ocrq/mq.h"
+#include "ocrq/status.h"
+
+struct ocrq_pipeline {
+    const struct ocrq_config *cfg;
+    char *worker;
+    struct ocrq_db *db;
+    struct ocrq_engines *engines;
+};
+
+/* A document's bytes: borrowed from the message (inline) or owned (fetched). */
+struct doc {
+    const unsigned char *data;
+    size_t len;
+    unsigned char *owned;
+};
+
+int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
+                      struct ocrq_pipeline **out)
+{
+    struct ocrq_pipeline *p;
+    int st;
+
+    *out = NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return OCRQ_ERR_NOMEM;
+    p->cfg = cfg;
+    p->worker = strdup(worker);
+    if (p->worker == NULL) {
+        free(p);
+        return OCRQ_ERR_NOMEM;
+    }
+    st = ocrq_engines_new(cfg->tessdata_dir, cfg->engine_cache, &p->engines);
+    if (st != OCRQ_OK) {
+        ocrq_pipeline_free(p);
+        return st;
+    }
+    *out = p;
+    return OCRQ_OK;
+}
+
+void ocrq_pipeline_free(struct ocrq_pipeline *p)
+{
+    if (p == NULL)
+        return;
+    ocrq_engines_free(p->engines);
+    ocrq_db_free(p->db);
+    free(p->worker);
+    free(p);
+}
+
+int ocrq_pipeline_db_check(struct ocrq_pipeline *p)
+{
+    if (p->db == NULL)
+        return ocrq_db_connect(p->cfg, &p->db);
+    if (ocrq_db_alive(p->db))
+        return OCRQ_OK;
+    return ocrq_db_reconnect(p->db);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
+                        const char *message)
+{
+    out->verdict = v;
+    snprintf(out->code, sizeof(out->code), "%s", code ? code : "");
+    snprintf(out->message, sizeof(out->message), "%s", message ? message : "");
+}
+
+/*
+ * Record a permanent failure and dead-letter the message. If the failure
+ * cannot be committed the message goes back to the queue instead: it must
+ * not disappear without a record.
+ */
+static void fail_job(struct ocrq_pipeline *p, const struct ocrq_job *job, struct ocrq_outcome *out,
+                     const char *code, const char *message)
+{
+    log_warn(out->job_id[0] ? out->job_id : NULL, "failed: %s: %s", code, message);
+    if (out->job_id[0] != '\0' &&
+        ocrq_db_job_fail(p->db, out->job_id, job, p->worker, code, message) != OCRQ_OK) {
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the failure");
+        return;
+    }
+    set_verdict(out, OCRQ_VERDICT_DEADLETTER, code, message);
+}
+
+/* A transient failure: retry through the delay queues, or give up after max_attempts. */
+static void retry_job(struct ocrq_pipeline *p, const struct ocrq_job *job, int attempt,
+                      struct ocrq_outcome *out, const char *code, const char *message)
+{
+    if (attempt >= p->cfg->max_attempts) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s (gave up after %d attempts)", message, attempt);
+        fail_job(p, job, out, code, msg);
+        return;
+    }
+    log_warn(out->job_id, "attempt %d failed, will retry: %s: %s", attempt, code, message);
+    if (ocrq_db_job_retry(p->db, out->job_id, code, message) != OCRQ_OK) {
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the retry");
+        return;
+    }
+    set_verdict(out, OCRQ_VERDICT_RETRY, code, message);
+    out->next_attempt = attempt + 1;
+    out->retry_index = attempt - 1 < p->cfg->n_retry_delays ? attempt - 1
+                                                            : p->cfg->n_retry_delays - 1;
+}
+
+/* Get the document's bytes, whichever way it travels. */
+static int load_document(struct ocrq_pipeline *p, const struct ocrq_job *job, struct doc *doc,
+                         char *why, size_t whylen)
+{
+    int st = OCRQ_OK;
+
+    memset(doc, 0, sizeof(*doc));
+    switch (job->doc_kind) {
+    case OCRQ_DOC_INLINE:
+        doc->data = job->doc_data;
+        doc->len = job->doc_len;
+        break;
+    case OCRQ_DOC_URL:
+        st = ocrq_fetch_url(p->cfg, job->doc_ref, &doc->owned, &doc->len, why, whylen);
+        doc->data = doc->owned;
+        break;
+    case OCRQ_DOC_PATH:
+        st = ocrq_fetch_path(p->cfg, job->doc_ref, &doc->owned, &doc->len, why, whylen);
+        doc->data = doc->owned;
+        break;
+    }
+    return st;
+}
+
+static int is_transient(int st)
+{
+    return st == OCRQ_ERR_FETCH || st == OCRQ_ERR_IO;
+}
+
+void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
+                       struct ocrq_outcome *out)
+{
+    struct ocrq_job *job = NULL;
+    struct ocrq_db_start start;
+    struct ocrq_ocr_result ocr = {0};
+    struct doc doc = {0};
+    char why[512] = "";
+    int attempt, st;
+    long long t0;
+
+    memset(out, 0, sizeof(*out));
+    if (ocrq_pipeline_db_check(p) != OCRQ_OK) {
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "database unreachable");
+        return;
+    }
+
+    /* 1. Decode. A message we cannot read is failed under the id it carries, if any. */
+    st = ocrq_job_decode(msg->body, msg->len, (size_t)p->cfg->inline_max_bytes, &job, out->job_id,
+                         why, sizeof(why));
+    if (st != OCRQ_OK) {
+        if (out->job_id[0] == '\0' && ocrq_uuid_valid(msg->message_id)) {
+            memcpy(out->job_id, msg->message_id, OCRQ_UUID_LEN);
+            out->job_id[OCRQ_UUID_LEN] = '\0';
+        }
+        fail_job(p, NULL, out, ocrq_error_code(st), why);
+        return;
+    }
+    memcpy(out->job_id, job->job_id, sizeof(out->job_id));
+
+    /* 2. Start: running, attempts + 1. A final row means this is a repeat delivery. */
+    if (ocrq_db_job_start(p->db, job, p->worker, &start) != OCRQ_OK) {
+        if (ocrq_db_alive(p->db)) {
+            /* the database is up but refused this job's fields (e.g. \u0000 in metadata) */
+            fail_job(p, NULL, out, ocrq_error_code(OCRQ_ERR_BAD_JOB),
+                     "the database refused the job's fields");
+            goto out;
+        }
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
+        goto out;
+    }
+    if (strcmp(start.status, "running") != 0) {
+        log_info(job->job_id, "already %s: acknowledging the repeat delivery", start.status);
+        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        goto out;
+    }
+    attempt = start.attempts > msg->attempt ? start.attempts : msg->attempt;
+    if (attempt > p->cfg->max_attempts) {
+        snprintf(why, sizeof(why), "delivered %d times, more than worker.max_attempts = %d",
+                 attempt, p->cfg->max_attempts);
+        fail_job(p, job, out, "attempts", why);
+        goto out;
+    }
+    log_debug(job->job_id, "started (attempt %d, queue %s)", attempt, msg->queue);
+
+    /* 3. Load and check the document. */
+    if (!ocrq_lang_valid(job->language) ||
+        ocrq_engines_check_lang(p->engines, job->language, why, sizeof(why)) != OCRQ_OK) {
+        fail_job(p, job, out, ocrq_error_code(OCRQ_ERR_LANG), why);
+        goto out;
+    }
+    st = load_document(p, job, &doc, why, sizeof(why));
+    if (is_transient(st)) {
+        retry_job(p, job, attempt, out, ocrq_error_code(st), why);
+        goto out;
+    }
+    if (st != OCRQ_OK) {
+        fail_job(p, job, out, ocrq_error_code(st), why);
+        goto out;
+    }
+    if (doc.len == 0) {
+        fail_job(p, job, out, "empty", "the document is empty (0 bytes)");
+        goto out;
+    }
+
+    /* 4. OCR. */
+    t0 = now_ms();
+    st = ocrq_engines_recognize(p->engines, job->language, doc.data, doc.len,
+                                p->cfg->max_pixels, &ocr, why, sizeof(why));
+    if (st != OCRQ_OK) {
+        fail_job(p, job, out, ocrq_error_code(st), why);
+        goto out;
+    }
+
+    /* 5. Commit the result; only then may the message be acked. */
+    struct ocrq_db_result res = {
+        .text = ocr.text,
+        .mean_confidence = ocr.mean_confidence,
+        .duration_ms = (int)(now_ms() - t0),
+        .engine_version = ocrq_engine_version(),
+    };
+    if (ocrq_db_job_succeed(p->db, job->job_id, p->worker, &res) != OCRQ_OK) {
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
+        goto out;
+    }
+    log_info(job->job_id, "succeeded in %d ms (%dx%d, confidence %.0f, %s)", res.duration_ms,
+             ocr.width, ocr.height, ocr.mean_confidence, job->language);
+    set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+out:
+    ocrq_ocr_result_cleanup(&ocr);
+    free(doc.owned);
+    ocrq_job_free(job);
+}
