@@ -17,9 +17,12 @@ struct ocrq_mq_msg;
  * check made once it was taken found the priority queue empty. With both
  * queues empty, wait on consumers (prefetch 1 for the channel) until a job
  * arrives or *stop is set, checking *stop at least every idle_wait_ms.
+ * *last_was_priority carries state between calls (start it at 1): it only
+ * changes the order of the checks, to save a round trip per job.
  * Returns OCRQ_OK with *out, OCRQ_ERR_EMPTY when stopped, or OCRQ_ERR_MQ.
  */
 int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
-                       volatile sig_atomic_t *stop, struct ocrq_mq_msg **out);
+                       volatile sig_atomic_t *stop, int *last_was_priority,
+                       struct ocrq_mq_msg **out);
 
 #endif

@@ -218,7 +218,7 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
 {
     struct loop l = {.cfg = cfg, .opts = opts, .stop = stop};
     struct ocrq_pipeline *p = NULL;
-    int st, backoff = BACKOFF_MIN_MS, db_down = 0;
+    int st, backoff = BACKOFF_MIN_MS, db_down = 0, last_was_priority = 1;
     long done = 0;
 
     l.service_ms = cfg->amqp_heartbeat_s > 0 ? cfg->amqp_heartbeat_s * 1000 / 4 : 1000;
@@ -256,7 +256,7 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
             db_down = 0;
             continue;
         }
-        st = ocrq_dispatch_next(l.mq, cfg, stop, &msg);
+        st = ocrq_dispatch_next(l.mq, cfg, stop, &last_was_priority, &msg);
         if (st == OCRQ_ERR_EMPTY)
             continue;
         if (st != OCRQ_OK) {
