@@ -160,6 +160,7 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* c is NULL when the schema is not set up. */
 static void print_json(const struct queue_row *rows, size_t n, const char *batch,
                        const struct ocrq_db_counts *c)
 {
@@ -172,6 +173,10 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
                    rows[i].consumers);
         else
             fputs(",\"declared\":false}", stdout);
+    }
+    if (!c) {
+        fputs("],\"jobs\":null}\n", stdout);
+        return;
     }
     fputs("],\"jobs\":{\"batch\":", stdout);
     if (batch)
@@ -192,6 +197,10 @@ static void print_text(const struct queue_row *rows, size_t n, const char *batch
         else
             printf("%-32s not declared: run ocrq-admin setup\n", rows[i].name);
     }
+    if (!c) {
+        printf("\nJOBS: database schema not set up: run ocrq-admin setup\n");
+        return;
+    }
     printf("\nJOBS (%s%s)\n", batch ? "batch " : "all", batch ? batch : "");
     printf("  queued     %lld\n  running    %lld\n  succeeded  %lld\n  failed     %lld\n",
            c->queued, c->running, c->succeeded, c->failed);
@@ -204,7 +213,7 @@ int admin_status(const struct ocrq_config *cfg, int json, const char *batch)
     struct ocrq_db *db = NULL;
     struct ocrq_db_counts counts;
     size_t n;
-    int st = OCRQ_ERR_NOMEM;
+    int version = 0, st = OCRQ_ERR_NOMEM;
 
     memset(&counts, 0, sizeof counts);
     rows = calloc(STATUS_QUEUES_MAX, sizeof *rows);
@@ -217,16 +226,17 @@ int admin_status(const struct ocrq_config *cfg, int json, const char *batch)
         goto out;
     if ((st = db_open(cfg, &db)) != OCRQ_OK)
         goto out;
-    st = ocrq_db_counts(db, batch, &counts);
+    if ((st = ocrq_db_schema_version(db, &version)) == OCRQ_OK && version > 0)
+        st = ocrq_db_counts(db, batch, &counts);
     if (st != OCRQ_OK) {
-        report("cannot count the jobs (run ocrq-admin setup?)", st);
+        report("cannot count the jobs", st);
         st = OCRQ_ERR_DB;
         goto out;
     }
     if (json)
-        print_json(rows, n, batch, &counts);
+        print_json(rows, n, batch, version > 0 ? &counts : NULL);
     else
-        print_text(rows, n, batch, &counts);
+        print_text(rows, n, batch, version > 0 ? &counts : NULL);
 out:
     ocrq_db_free(db);
     free(rows);

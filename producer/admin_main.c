@@ -46,12 +46,9 @@ static const char usage_text[] =
     "  3  broker or database error\n";
 
 static const struct option long_opts[] = {
-    {"config", required_argument, NULL, 'c'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},      {"json", no_argument, NULL, OPT_JSON},
+    {"batch", required_argument, NULL, OPT_BATCH}, {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
 };
 
 struct admin_args {
@@ -78,12 +75,24 @@ static int parse(int argc, char **argv, struct admin_args *a)
 
     while ((c = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->config_path = optarg; break;
-        case OPT_JSON: a->json = 1; break;
-        case OPT_BATCH: a->batch = optarg; break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        case 'V': puts("ocrq-admin " OCRQ_VERSION); return 0;
-        default: fputs("Try 'ocrq-admin --help'.\n", stderr); return EXIT_USAGE;
+        case 'c':
+            a->config_path = optarg;
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case OPT_BATCH:
+            a->batch = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        case 'V':
+            puts("ocrq-admin " OCRQ_VERSION);
+            return 0;
+        default:
+            fputs("Try 'ocrq-admin --help'.\n", stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind >= argc)

@@ -160,9 +160,8 @@ static int walk(struct input_list *l, const char *dir, int depth)
         else if (S_ISREG(sb.st_mode))
             st = add(l, path, INPUT_FILE, NULL);
         else if (S_ISDIR(sb.st_mode))
-            st = depth < INPUTS_MAX_DEPTH
-                     ? walk(l, path, depth + 1)
-                     : add(l, path, INPUT_FILE, "directory nested too deep");
+            st = depth < INPUTS_MAX_DEPTH ? walk(l, path, depth + 1)
+                                          : add(l, path, INPUT_FILE, "directory nested too deep");
         else if (S_ISLNK(sb.st_mode) && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
             st = add(l, path, INPUT_FILE, NULL); /* links to files yes, to directories no */
         free(path);
@@ -261,7 +260,7 @@ struct name_set {
     struct slot {
         const char *name;
         unsigned next;
-    } *slots;
+    } * slots;
     size_t cap; /* a power of two, at least twice the entries */
 };
 

@@ -17,9 +17,9 @@ enum input_kind {
 };
 
 struct input {
-    char *source;         /* path as given (or built by the walk) or URL; owned */
+    char *source; /* path as given (or built by the walk) or URL; owned */
     enum input_kind kind;
-    char *error;          /* non-NULL: why this argument cannot be submitted; owned */
+    char *error; /* non-NULL: why this argument cannot be submitted; owned */
 };
 
 struct input_list {

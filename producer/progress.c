@@ -51,11 +51,12 @@ static void draw(struct progress *p, double now)
 {
     char line[256];
     char eta[32] = "";
-    size_t count = p->waiting ? p->done + p->failed : p->submitted;
+    /* failed holds the inputs that could not be submitted too: they are dealt with */
+    size_t count = p->waiting ? p->done + p->failed : p->submitted + p->failed;
     double frac = p->total ? (double)count / (double)p->total : 1.0;
     double elapsed = now - p->t_start;
     double rate = elapsed > 0.05 ? (double)count / elapsed : 0.0;
-    int filled = (int)(frac * BAR_WIDTH + 0.5);
+    int filled = (int)(frac * BAR_WIDTH); /* full only when all are */
     char bar[BAR_WIDTH + 1];
 
     if (filled > BAR_WIDTH)
@@ -70,8 +71,9 @@ static void draw(struct progress *p, double now)
         else
             snprintf(eta, sizeof eta, "  ETA %ld:%02ld", s / 60, s % 60);
     }
-    int n = snprintf(line, sizeof line, "\r[%s] %zu/%zu submitted  %zu done  %zu failed  %.0f/s%s\033[K",
-                     bar, p->submitted, p->total, p->done, p->failed, rate, eta);
+    int n = snprintf(line, sizeof line,
+                     "\r[%s] %zu/%zu submitted  %zu done  %zu failed  %.0f/s%s\033[K", bar,
+                     p->submitted, p->total, p->done, p->failed, rate, eta);
     if (n > 0)
         put(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     p->shown = 1;

@@ -13,12 +13,12 @@
 
 struct progress {
     int enabled;
-    int shown;        /* a line is on the screen */
-    int waiting;      /* in the --wait phase: rate and ETA count finished jobs */
+    int shown;   /* a line is on the screen */
+    int waiting; /* in the --wait phase: rate and ETA count finished jobs */
     size_t total;
     size_t submitted, done, failed;
-    double t_start;   /* monotonic seconds when the current phase began */
-    double t_drawn;   /* when the line was last drawn */
+    double t_start; /* monotonic seconds when the current phase began */
+    double t_drawn; /* when the line was last drawn */
 };
 
 /* Monotonic clock in seconds. Thread-safe. */

@@ -1,8 +1,8 @@
 /*
  * The ocrq-submit engine. Inputs go in chunks of submit.batch_size: build and
- * encode each job, record the chunk as queued with one INSERT, then publish
- * the chunk with at most amqp.confirm_window unconfirmed. A job counts as
- * submitted once the broker confirmed it; with --wait, wait.c takes over.
+ * encode each job, record the chunk as queued with one INSERT, then publish it
+ * with at most amqp.confirm_window unconfirmed. A job counts as submitted once
+ * the broker confirmed it; with --wait, wait.c takes over.
  */
 #include "submit.h"
 
@@ -32,20 +32,24 @@ struct chunk {
     size_t *lens;
     size_t *idx; /* input index of each job */
     size_t n, cap, bytes;
+    size_t sent; /* jobs published so far */
 };
 
 struct engine {
     struct submit_run *run;
     struct ocrq_db *db;
     struct ocrq_mq *mq;
-    const char *queue;    /* where this run's jobs go */
+    const char *queue; /* where this run's jobs go */
     const char *language;
     size_t window;
     struct chunk chunk;
-    uint32_t *seq_items;  /* input index of each publish, by seq - seq0 */
+    size_t next_input;   /* first input not yet in a chunk */
+    uint32_t *seq_items; /* input index of each publish, by seq - seq0 */
     uint64_t seq0;
     size_t nseq;
     size_t nacked;
+    int queue_checked; /* after a nack: whether the queue still exists was asked */
+    int queue_missing;
 };
 
 /* Print "ocrq-submit: <source>: <message>" on stderr. */
@@ -111,8 +115,8 @@ static void redact_url(const char *url, char *buf, size_t len)
 }
 
 /* Read a whole regular file of at most max bytes into *data (malloc'd). */
-static int read_file(const char *path, long long max, unsigned char **data, size_t *len,
-                     char *why, size_t whylen)
+static int read_file(const char *path, long long max, unsigned char **data, size_t *len, char *why,
+                     size_t whylen)
 {
     int fd = -1, st = OCRQ_OK;
     unsigned char *buf = NULL;
@@ -268,15 +272,94 @@ static int drain(struct engine *e, size_t max_pending)
 {
     int st = ocrq_mq_wait_confirms(e->mq, max_pending, SUBMIT_CONFIRM_TIMEOUT_MS, on_confirm, e);
     if (st == OCRQ_ERR_TIMEOUT)
-        submit_report(e->run, NULL, "broker: no confirm within %d s", SUBMIT_CONFIRM_TIMEOUT_MS / 1000);
+        submit_report(e->run, NULL, "broker: no confirm within %d s",
+                      SUBMIT_CONFIRM_TIMEOUT_MS / 1000);
     else if (st != OCRQ_OK)
         submit_report(e->run, NULL, "broker: connection lost: %s", ocrq_strerror(st));
-    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
+    if (st != OCRQ_OK)
+        return OCRQ_ERR_MQ;
+    if (e->nacked && !e->queue_checked) {
+        /* A publish that comes back is most often a queue deleted meanwhile: stop then. */
+        unsigned ready = 0, consumers = 0;
+        e->queue_checked = 1;
+        if (ocrq_mq_queue_info(e->mq, e->queue, &ready, &consumers) == OCRQ_ERR_NOT_FOUND) {
+            submit_report(e->run, NULL, "queue %s does not exist: run ocrq-admin setup", e->queue);
+            e->queue_missing = 1;
+            return OCRQ_ERR_MQ;
+        }
+    }
+    return OCRQ_OK;
 }
 
-static int publish(struct engine *e, size_t k)
+static void chunk_clear(struct chunk *c)
 {
-    struct chunk *c = &e->chunk;
+    for (size_t k = 0; k < c->n; k++) {
+        ocrq_job_free(c->jobs[k]);
+        c->jobs[k] = NULL;
+        free(c->bodies[k]);
+        c->bodies[k] = NULL;
+    }
+    c->n = 0;
+    c->sent = 0;
+    c->bytes = 0;
+}
+
+/*
+ * Build the chunk that starts at input e->next_input and record it as queued
+ * with one INSERT; e->next_input moves past it. Returns OCRQ_OK (the chunk may
+ * be empty at the end of the inputs), OCRQ_ERR_NOMEM or OCRQ_ERR_DB.
+ */
+static int prepare(struct engine *e, struct chunk *c)
+{
+    struct submit_run *run = e->run;
+    char why[WHY_MAX];
+    size_t i = e->next_input;
+    int st = OCRQ_OK;
+
+    chunk_clear(c);
+    for (; i < run->inputs->n && c->n < c->cap && c->bytes < SUBMIT_CHUNK_MAX_BYTES; i++) {
+        if (run->inputs->items[i].error) {
+            input_error(run, i, run->inputs->items[i].error);
+            continue;
+        }
+        st = build(e, i, &c->jobs[c->n], &c->bodies[c->n], &c->lens[c->n], why, sizeof why);
+        if (st == OCRQ_ERR_NOMEM) {
+            submit_report(run, run->inputs->items[i].source, "%s", why);
+            goto out;
+        }
+        if (st != OCRQ_OK) {
+            input_error(run, i, why);
+            st = OCRQ_OK;
+            continue;
+        }
+        memcpy(run->items[i].job_id, c->jobs[c->n]->job_id, sizeof run->items[i].job_id);
+        c->idx[c->n] = i;
+        c->bytes += c->lens[c->n];
+        c->n++;
+    }
+    e->next_input = i;
+    if (c->n == 0)
+        goto out;
+    st = ocrq_db_jobs_queue(e->db, (const struct ocrq_job *const *)c->jobs, c->n);
+    if (st != OCRQ_OK) {
+        submit_report(run, NULL, "database: cannot record jobs: %s", ocrq_strerror(st));
+        st = OCRQ_ERR_DB;
+        goto out;
+    }
+    for (size_t k = 0; k < c->n; k++) { /* recorded: only the bodies are needed now */
+        ocrq_job_free(c->jobs[k]);
+        c->jobs[k] = NULL;
+    }
+out:
+    if (st != OCRQ_OK)
+        chunk_clear(c);
+    return st;
+}
+
+/* Publish the next job of chunk c. */
+static int publish(struct engine *e, struct chunk *c)
+{
+    size_t k = c->sent++;
     size_t i = c->idx[k];
     struct submit_item *it = &e->run->items[i];
     struct ocrq_mq_pub pub = {
@@ -307,60 +390,16 @@ static int publish(struct engine *e, size_t k)
     return OCRQ_OK;
 }
 
-static void chunk_clear(struct chunk *c)
+/* Record and publish the inputs chunk by chunk. */
+static int publish_all(struct engine *e)
 {
-    for (size_t k = 0; k < c->n; k++) {
-        ocrq_job_free(c->jobs[k]);
-        c->jobs[k] = NULL;
-        free(c->bodies[k]);
-        c->bodies[k] = NULL;
-    }
-    c->n = 0;
-    c->bytes = 0;
-}
-
-/* Build the chunk that starts at input *next, record it, publish it; *next moves on. */
-static int run_chunk(struct engine *e, size_t *next)
-{
-    struct submit_run *run = e->run;
-    struct chunk *c = &e->chunk;
-    char why[WHY_MAX];
-    size_t i = *next;
     int st = OCRQ_OK;
 
-    for (; i < run->inputs->n && c->n < c->cap && c->bytes < SUBMIT_CHUNK_MAX_BYTES; i++) {
-        if (run->inputs->items[i].error) {
-            input_error(run, i, run->inputs->items[i].error);
-            continue;
-        }
-        st = build(e, i, &c->jobs[c->n], &c->bodies[c->n], &c->lens[c->n], why, sizeof why);
-        if (st == OCRQ_ERR_NOMEM) {
-            submit_report(run, run->inputs->items[i].source, "%s", why);
-            goto out;
-        }
-        if (st != OCRQ_OK) {
-            input_error(run, i, why);
-            st = OCRQ_OK;
-            continue;
-        }
-        memcpy(run->items[i].job_id, c->jobs[c->n]->job_id, sizeof run->items[i].job_id);
-        c->idx[c->n] = i;
-        c->bytes += c->lens[c->n];
-        c->n++;
+    while (st == OCRQ_OK && e->next_input < e->run->inputs->n) {
+        st = prepare(e, &e->chunk);
+        while (st == OCRQ_OK && e->chunk.sent < e->chunk.n)
+            st = publish(e, &e->chunk);
     }
-    *next = i;
-    if (c->n == 0)
-        goto out;
-    st = ocrq_db_jobs_queue(e->db, (const struct ocrq_job *const *)c->jobs, c->n);
-    if (st != OCRQ_OK) {
-        submit_report(run, NULL, "database: cannot record jobs: %s", ocrq_strerror(st));
-        st = OCRQ_ERR_DB;
-        goto out;
-    }
-    for (size_t k = 0; k < c->n && st == OCRQ_OK; k++)
-        st = publish(e, k);
-out:
-    chunk_clear(c);
     return st;
 }
 
@@ -420,25 +459,39 @@ static int connect_all(struct engine *e)
     return OCRQ_OK;
 }
 
+/* Mark one recorded but unpublished job failed, so that its row does not stay queued. */
+static void abandon_job(struct engine *e, size_t i, const char *why)
+{
+    struct submit_item *it = &e->run->items[i];
+    if (it->state != ITEM_TODO)
+        return;
+    ocrq_db_job_fail(e->db, it->job_id, NULL, "ocrq-submit", ocrq_error_code(OCRQ_ERR_MQ), why);
+    input_error(e->run, i, why);
+}
+
+/* The broker failed: the jobs recorded but not yet published will never be. */
+static void abandon(struct engine *e, const char *why)
+{
+    for (size_t k = 0; k < e->chunk.n; k++) /* the published are no longer ITEM_TODO */
+        abandon_job(e, e->chunk.idx[k], why);
+}
+
 /* Submit every input, then wait for the confirms of all. */
 static int submit_all(struct engine *e)
 {
-    size_t next = 0;
     int st = connect_all(e);
 
-    while (st == OCRQ_OK && next < e->run->inputs->n)
-        st = run_chunk(e, &next);
+    if (st == OCRQ_OK)
+        st = publish_all(e);
     if (st == OCRQ_OK)
         st = drain(e, 0);
-    if (st == OCRQ_OK && e->nacked) {
-        /* A publish that comes back is most often a queue deleted meanwhile. */
-        unsigned ready = 0, consumers = 0;
-        if (ocrq_mq_queue_info(e->mq, e->queue, &ready, &consumers) == OCRQ_ERR_NOT_FOUND) {
-            submit_report(e->run, NULL, "queue %s does not exist: run ocrq-admin setup",
-                          e->queue);
-            st = OCRQ_ERR_MQ;
-        }
-    }
+    else if (st == OCRQ_ERR_DB && e->mq)
+        (void)drain(e, 0); /* what was published still counts, and gets its --json line */
+    if (st == OCRQ_ERR_MQ && e->queue_missing)
+        (void)drain(e, 0); /* the publishes in flight come back failed: record them so */
+    if (st == OCRQ_ERR_MQ)
+        abandon(e, e->queue_missing ? "not published: queue missing"
+                                    : "not published: broker unavailable");
     if (st != OCRQ_OK && e->mq && ocrq_mq_pending(e->mq) > 0)
         submit_report(e->run, NULL, "%zu published jobs were not confirmed",
                       ocrq_mq_pending(e->mq));
@@ -513,7 +566,8 @@ out:
     progress_clear(&run.progress);
     fflush(stdout);
     res->fatal = st;
-    if (!opts->quiet && st != OCRQ_ERR_NOMEM && st != OCRQ_ERR_IO)
+    if (!opts->quiet && st != OCRQ_ERR_NOMEM && st != OCRQ_ERR_IO &&
+        (st == OCRQ_OK || res->submitted))
         summary(&run);
     chunk_cleanup(&e.chunk);
     ocrq_mq_free(e.mq);

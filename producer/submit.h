@@ -19,11 +19,11 @@ struct ocrq_config;
 
 /* What the command line asked for. Strings are borrowed from argv. */
 struct submit_opts {
-    int priority;           /* 0-9 */
-    const char *language;   /* NULL: cfg->default_language */
-    const char *webhook;    /* may be NULL */
-    const char *batch;      /* NULL: a new uuid per run */
-    const char *metadata;   /* a JSON object or NULL */
+    int priority;         /* 0-9 */
+    const char *language; /* NULL: cfg->default_language */
+    const char *webhook;  /* may be NULL */
+    const char *batch;    /* NULL: a new uuid per run */
+    const char *metadata; /* a JSON object or NULL */
     int by_path;
     int json;
     int wait;
@@ -49,13 +49,13 @@ struct submit_item {
 
 /* The outcome of a run, from which main picks the exit code. */
 struct submit_result {
-    int fatal;          /* OCRQ_OK, or why the run stopped: OCRQ_ERR_MQ / _DB (3), _IO (2) */
-    int timed_out;      /* --wait --timeout expired */
-    size_t total;       /* inputs */
-    size_t submitted;   /* confirmed by the broker */
-    size_t errors;      /* inputs that could not be submitted */
+    int fatal;        /* OCRQ_OK, or why the run stopped: OCRQ_ERR_MQ / _DB (3), _IO (2) */
+    int timed_out;    /* --wait --timeout expired */
+    size_t total;     /* inputs */
+    size_t submitted; /* confirmed by the broker */
+    size_t errors;    /* inputs that could not be submitted */
     size_t succeeded, failed, pending; /* --wait */
-    double seconds;     /* submission time */
+    double seconds;                    /* submission time */
     char batch[128];
 };
 
@@ -67,7 +67,7 @@ struct submit_run {
     struct submit_item *items; /* one per input */
     char **out_names;          /* --output: one per input, NULL where none */
     struct progress progress;
-    int stdout_tty;            /* --json lines must clear the progress line too */
+    int stdout_tty; /* --json lines must clear the progress line too */
     struct submit_result *res;
 };
 

@@ -98,8 +98,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 static int check_opts(const struct submit_opts *o)
 {
     if (o->language && !ocrq_lang_valid(o->language))
-        return usage_error("--lang: '%s' is not a language (e.g. eng, deu, eng+deu)",
-                           o->language);
+        return usage_error("--lang: '%s' is not a language (e.g. eng, deu, eng+deu)", o->language);
     if (o->webhook && strncmp(o->webhook, "http://", 7) != 0 &&
         strncmp(o->webhook, "https://", 8) != 0)
         return usage_error("--webhook: '%s' is not an http(s) URL", o->webhook);
@@ -158,28 +157,57 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "c:rp:l:w:b:m:o:qhV", long_opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'r': recursive = 1; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'r':
+            recursive = 1;
+            break;
         case 'p':
             if (parse_priority(optarg, &o.priority) != 0)
                 return usage_error("--priority: '%s' is not a number from 0 to 9", optarg);
             break;
-        case 'l': o.language = optarg; break;
-        case 'w': o.webhook = optarg; break;
-        case 'b': o.batch = optarg; break;
-        case 'm': o.metadata = optarg; break;
-        case OPT_BY_PATH: o.by_path = 1; break;
-        case OPT_JSON: o.json = 1; break;
-        case OPT_WAIT: o.wait = 1; break;
+        case 'l':
+            o.language = optarg;
+            break;
+        case 'w':
+            o.webhook = optarg;
+            break;
+        case 'b':
+            o.batch = optarg;
+            break;
+        case 'm':
+            o.metadata = optarg;
+            break;
+        case OPT_BY_PATH:
+            o.by_path = 1;
+            break;
+        case OPT_JSON:
+            o.json = 1;
+            break;
+        case OPT_WAIT:
+            o.wait = 1;
+            break;
         case OPT_TIMEOUT:
             if (parse_timeout(optarg, &o.timeout_s) != 0)
                 return usage_error("--timeout: '%s' is not a positive number of seconds", optarg);
             break;
-        case 'o': o.output_dir = optarg; o.wait = 1; break;
-        case 'q': o.quiet = 1; break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        case 'V': puts("ocrq-submit " OCRQ_VERSION); return 0;
-        default: fputs("Try 'ocrq-submit --help'.\n", stderr); return EXIT_USAGE;
+        case 'o':
+            o.output_dir = optarg;
+            o.wait = 1;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        case 'V':
+            puts("ocrq-submit " OCRQ_VERSION);
+            return 0;
+        default:
+            fputs("Try 'ocrq-submit --help'.\n", stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind >= argc)

@@ -31,7 +31,7 @@ int wait_make_dir(const char *dir)
         return OCRQ_ERR_IO;
     }
     memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
+    for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
@@ -141,9 +141,8 @@ static void on_finished(void *arg, const struct ocrq_db_finished *f)
     if (f->succeeded) {
         it->state = ITEM_SUCCEEDED;
         res->succeeded++;
-        if (run->opts->output_dir &&
-            write_output(run->opts->output_dir, run->out_names[key_idx], f->text, path,
-                         sizeof path) != OCRQ_OK) {
+        if (run->opts->output_dir && write_output(run->opts->output_dir, run->out_names[key_idx],
+                                                  f->text, path, sizeof path) != OCRQ_OK) {
             submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
             it->state = ITEM_FAILED; /* the user does not have the result */
             res->succeeded--;
@@ -188,7 +187,8 @@ static void sleep_ms(double ms)
 {
     if (ms <= 0)
         return;
-    struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(long)(ms / 1000) * 1000) * 1e6)};
+    struct timespec ts = {(time_t)(ms / 1000),
+                          (long)((ms - (double)(long)(ms / 1000) * 1000) * 1e6)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
