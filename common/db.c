@@ -201,35 +201,69 @@ static void notice_to_log(void *arg, const char *message)
 /* ---- statements --------------------------------------------------------- */
 
 /*
- * Run stmts[id] with params, preparing it first if this connection has not.
- * On OCRQ_OK *out holds a result of status want, which the caller clears.
+ * Send stmts[id] with params without waiting for the reply, preparing it
+ * first if this connection has not. The server runs (and commits) it at once.
  */
-static int stmt_run(struct ocrq_db *db, enum stmt_id id, const char *const *params,
-                    ExecStatusType want, const char *job, PGresult **out)
+static int stmt_send(struct ocrq_db *db, enum stmt_id id, const char *const *params,
+                     const char *job)
 {
     const struct stmt *s = &stmts[id];
     PGresult *res = NULL;
     int st;
 
-    *out = NULL;
     if (!(db->prepared & (1u << id))) {
         res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
         st = check(db, res, PGRES_COMMAND_OK, s->name, job);
         PQclear(res);
-        res = NULL;
         if (st != OCRQ_OK)
-            goto out;
+            return st;
         db->prepared |= 1u << id;
     }
-    res = PQexecPrepared(db->conn, s->name, s->nparams, params, NULL, NULL, 0);
-    st = check(db, res, want, s->name, job);
-    if (st != OCRQ_OK)
-        goto out;
+    if (!PQsendQueryPrepared(db->conn, s->name, s->nparams, params, NULL, NULL, 0)) {
+        log_failure(job, s->name, db->conn, NULL);
+        return OCRQ_ERR_DB;
+    }
+    return OCRQ_OK;
+}
+
+/*
+ * Wait for the reply to the statement sent by stmt_send(). On OCRQ_OK *out
+ * holds a result of status want, which the caller clears.
+ */
+static int stmt_recv(struct ocrq_db *db, enum stmt_id id, ExecStatusType want, const char *job,
+                     PGresult **out)
+{
+    PGresult *res = NULL, *extra;
+    int st;
+
+    *out = NULL;
+    res = PQgetResult(db->conn);
+    /* drain to the end of this query, so the connection is ready for the next */
+    while ((extra = PQgetResult(db->conn)) != NULL)
+        PQclear(extra);
+    st = check(db, res, want, stmts[id].name, job);
+    if (st != OCRQ_OK) {
+        PQclear(res);
+        return st;
+    }
     *out = res;
-    res = NULL;
-out:
-    PQclear(res);
-    return st;
+    return OCRQ_OK;
+}
+
+/*
+ * Run stmts[id] with params and wait for it (stmt_send + stmt_recv).
+ * On OCRQ_OK *out holds a result of status want, which the caller clears.
+ */
+static int stmt_run(struct ocrq_db *db, enum stmt_id id, const char *const *params,
+                    ExecStatusType want, const char *job, PGresult **out)
+{
+    int st;
+
+    *out = NULL;
+    st = stmt_send(db, id, params, job);
+    if (st != OCRQ_OK)
+        return st;
+    return stmt_recv(db, id, want, job, out);
 }
 
 /* ---- growable text parameters (PostgreSQL array literals) --------------- */
@@ -556,17 +590,13 @@ out:
  * status and attempts after the call. Returns OCRQ_OK, OCRQ_ERR_INVALID or
  * OCRQ_ERR_DB (logged once with the job id).
  */
-int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
-                      struct ocrq_db_start *out)
+int ocrq_db_job_start_send(struct ocrq_db *db, const struct ocrq_job *job, const char *worker)
 {
     const char *params[9];
     char pri[8];
-    PGresult *res = NULL;
     int st;
 
-    if (out)
-        memset(out, 0, sizeof *out);
-    if (!db || !job || !out)
+    if (!db || !job)
         return OCRQ_ERR_INVALID;
     st = id_ok(job->job_id, stmts[ST_START].name);
     if (st != OCRQ_OK)
@@ -580,11 +610,23 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
     params[6] = job->metadata;
     params[7] = timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
     params[8] = worker;
-    st = stmt_run(db, ST_START, params, PGRES_TUPLES_OK, job->job_id, &res);
+    return stmt_send(db, ST_START, params, job->job_id);
+}
+
+int ocrq_db_job_start_recv(struct ocrq_db *db, const char *job_id, struct ocrq_db_start *out)
+{
+    PGresult *res = NULL;
+    int st;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!db || !out)
+        return OCRQ_ERR_INVALID;
+    st = stmt_recv(db, ST_START, PGRES_TUPLES_OK, job_id, &res);
     if (st != OCRQ_OK)
         goto out;
     if (PQntuples(res) != 1) {
-        log_failure(job->job_id, stmts[ST_START].name, db->conn, NULL);
+        log_failure(job_id, stmts[ST_START].name, db->conn, NULL);
         st = OCRQ_ERR_DB;
         goto out;
     }
@@ -593,6 +635,21 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 out:
     PQclear(res);
     return st;
+}
+
+int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
+                      struct ocrq_db_start *out)
+{
+    int st;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!db || !job || !out)
+        return OCRQ_ERR_INVALID;
+    st = ocrq_db_job_start_send(db, job, worker);
+    if (st != OCRQ_OK)
+        return st;
+    return ocrq_db_job_start_recv(db, job->job_id, out);
 }
 
 /*

@@ -159,15 +159,86 @@ static int is_transient(int st)
     return st == OCRQ_ERR_FETCH || st == OCRQ_ERR_IO;
 }
 
+/*
+ * The document part of a job, which touches no database: check the
+ * language, load the bytes, recognize. Returns OCRQ_OK with *ocr filled, or
+ * an error with its code in *code and the reason in why.
+ */
+static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                     struct ocrq_ocr_result *ocr, const char **code, char *why, size_t whylen)
+{
+    struct doc doc = {0};
+    int st;
+
+    *code = NULL;
+    if (!ocrq_lang_valid(job->language) ||
+        ocrq_engines_check_lang(p->engines, job->language, why, whylen) != OCRQ_OK) {
+        st = OCRQ_ERR_LANG;
+        goto out;
+    }
+    st = load_document(p, job, &doc, why, whylen);
+    if (st != OCRQ_OK)
+        goto out;
+    if (doc.len == 0) {
+        snprintf(why, whylen, "the document is empty (0 bytes)");
+        *code = "empty";
+        st = OCRQ_ERR_DECODE;
+        goto out;
+    }
+    st = ocrq_engines_recognize(p->engines, job->language, doc.data, doc.len, p->cfg->max_pixels,
+                                ocr, why, whylen);
+out:
+    if (st != OCRQ_OK && *code == NULL)
+        *code = ocrq_error_code(st);
+    free(doc.owned);
+    return st;
+}
+
+/*
+ * Collect the reply of the start record; *attempt gets this delivery's
+ * attempt number (see docs/design.md). Returns 1 if the job should go on;
+ * 0 if *out already holds the verdict (database down, repeat delivery of a
+ * finished job, too many attempts).
+ */
+static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                   const struct ocrq_mq_msg *msg, int *attempt, struct ocrq_outcome *out)
+{
+    struct ocrq_db_start start;
+    char why[256];
+
+    if (ocrq_db_job_start_recv(p->db, job->job_id, &start) != OCRQ_OK) {
+        if (ocrq_db_alive(p->db)) {
+            /* the database is up but refused this job's fields (e.g. \u0000 in metadata) */
+            fail_job(p, NULL, out, ocrq_error_code(OCRQ_ERR_BAD_JOB),
+                     "the database refused the job's fields");
+            return 0;
+        }
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
+        return 0;
+    }
+    if (strcmp(start.status, "running") != 0) {
+        log_info(job->job_id, "already %s: acknowledging the repeat delivery", start.status);
+        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        return 0;
+    }
+    *attempt = start.attempts > msg->attempt ? start.attempts : msg->attempt;
+    if (*attempt > p->cfg->max_attempts) {
+        snprintf(why, sizeof(why), "delivered %d times, more than worker.max_attempts = %d",
+                 *attempt, p->cfg->max_attempts);
+        fail_job(p, job, out, "attempts", why);
+        return 0;
+    }
+    return 1;
+}
+
 void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
                        struct ocrq_outcome *out)
 {
     struct ocrq_job *job = NULL;
-    struct ocrq_db_start start;
     struct ocrq_ocr_result ocr = {0};
-    struct doc doc = {0};
+    const char *code = NULL;
     char why[512] = "";
-    int attempt, st;
+    int overlap, st, attempt = 0;
     long long t0;
 
     memset(out, 0, sizeof(*out));
@@ -189,61 +260,35 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     }
     memcpy(out->job_id, job->job_id, sizeof(out->job_id));
 
-    /* 2. Start: running, attempts + 1. A final row means this is a repeat delivery. */
-    if (ocrq_db_job_start(p->db, job, p->worker, &start) != OCRQ_OK) {
-        if (ocrq_db_alive(p->db)) {
-            /* the database is up but refused this job's fields (e.g. \u0000 in metadata) */
-            fail_job(p, NULL, out, ocrq_error_code(OCRQ_ERR_BAD_JOB),
-                     "the database refused the job's fields");
-            goto out;
-        }
+    /*
+     * 2. Start: running, attempts + 1; a final row means a repeat delivery.
+     * On a first delivery the start's round trip and commit overlap the OCR:
+     * the server records it at once, so a crash still counts the attempt. A
+     * redelivered message may be one that keeps killing workers, so its
+     * attempt count is checked before any OCR.
+     */
+    overlap = !msg->redelivered;
+    if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
         set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
         goto out;
     }
-    if (strcmp(start.status, "running") != 0) {
-        log_info(job->job_id, "already %s: acknowledging the repeat delivery", start.status);
-        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+    if (!overlap && !started(p, job, msg, &attempt, out))
         goto out;
-    }
-    attempt = start.attempts > msg->attempt ? start.attempts : msg->attempt;
-    if (attempt > p->cfg->max_attempts) {
-        snprintf(why, sizeof(why), "delivered %d times, more than worker.max_attempts = %d",
-                 attempt, p->cfg->max_attempts);
-        fail_job(p, job, out, "attempts", why);
-        goto out;
-    }
-    log_debug(job->job_id, "started (attempt %d, queue %s)", attempt, msg->queue);
 
-    /* 3. Load and check the document. */
-    if (!ocrq_lang_valid(job->language) ||
-        ocrq_engines_check_lang(p->engines, job->language, why, sizeof(why)) != OCRQ_OK) {
-        fail_job(p, job, out, ocrq_error_code(OCRQ_ERR_LANG), why);
-        goto out;
-    }
-    st = load_document(p, job, &doc, why, sizeof(why));
-    if (is_transient(st)) {
-        retry_job(p, job, attempt, out, ocrq_error_code(st), why);
-        goto out;
-    }
-    if (st != OCRQ_OK) {
-        fail_job(p, job, out, ocrq_error_code(st), why);
-        goto out;
-    }
-    if (doc.len == 0) {
-        fail_job(p, job, out, "empty", "the document is empty (0 bytes)");
-        goto out;
-    }
-
-    /* 4. OCR. */
+    /* 3. Load the document and recognize it. */
     t0 = now_ms();
-    st = ocrq_engines_recognize(p->engines, job->language, doc.data, doc.len,
-                                p->cfg->max_pixels, &ocr, why, sizeof(why));
+    st = recognize(p, job, &ocr, &code, why, sizeof(why));
+    if (overlap && !started(p, job, msg, &attempt, out))
+        goto out;
     if (st != OCRQ_OK) {
-        fail_job(p, job, out, ocrq_error_code(st), why);
+        if (is_transient(st))
+            retry_job(p, job, attempt, out, code, why);
+        else
+            fail_job(p, job, out, code, why);
         goto out;
     }
 
-    /* 5. Commit the result; only then may the message be acked. */
+    /* 4. Commit the result; only then may the message be acked. */
     struct ocrq_db_result res = {
         .text = ocr.text,
         .mean_confidence = ocr.mean_confidence,
@@ -254,11 +299,10 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
         goto out;
     }
-    log_info(job->job_id, "succeeded in %d ms (%dx%d, confidence %.0f, %s)", res.duration_ms,
-             ocr.width, ocr.height, ocr.mean_confidence, job->language);
+    log_info(job->job_id, "succeeded in %d ms (%dx%d, confidence %.0f, %s, attempt %d)",
+             res.duration_ms, ocr.width, ocr.height, ocr.mean_confidence, job->language, attempt);
     set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
     ocrq_ocr_result_cleanup(&ocr);
-    free(doc.owned);
     ocrq_job_free(job);
 }

@@ -57,6 +57,15 @@ struct ocrq_db_start {
 int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
                       struct ocrq_db_start *out);
 
+/*
+ * ocrq_db_job_start() in two halves, so that its round trip and commit
+ * overlap other work: _send hands the statement to the server, which runs
+ * and commits it at once (even if this process dies right after); _recv
+ * waits for the reply. Nothing else may use db between the two.
+ */
+int ocrq_db_job_start_send(struct ocrq_db *db, const struct ocrq_job *job, const char *worker);
+int ocrq_db_job_start_recv(struct ocrq_db *db, const char *job_id, struct ocrq_db_start *out);
+
 /* A result to store. */
 struct ocrq_db_result {
     const char *text;
