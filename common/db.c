@@ -55,11 +55,19 @@ static const struct stmt stmts[ST_N] = {
                   " $6::text[], $7::text[], $8::timestamptz[])"
                   " AS u(id, pri, lang, src, bat, hook, meta, sub)"
                   " ON CONFLICT (job_id) DO NOTHING"},
+    /*
+     * The start commits asynchronously (set_config(..., true) lasts until
+     * the end of this statement's transaction): no WAL flush to wait for.
+     * Losing it in a database crash only makes a redelivery count one
+     * attempt fewer. The outcome statements below commit synchronously, and
+     * their flush covers every start written before them.
+     */
     [ST_START] = {"ocrq_job_start", 9,
                   "INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
                   " webhook_url, metadata, attempts, submitted_at, started_at, worker)"
-                  " VALUES ($1::uuid, 'running', $2::smallint, $3::text, $4::text, $5::text,"
-                  " $6::text, $7::jsonb, 1, coalesce($8::timestamptz, now()), now(), $9::text)"
+                  " SELECT $1::uuid, 'running', $2::smallint, $3::text, $4::text, $5::text,"
+                  " $6::text, $7::jsonb, 1, coalesce($8::timestamptz, now()), now(), $9::text"
+                  " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
                   " ON CONFLICT (job_id) DO UPDATE SET"
                   " status = CASE WHEN " FINAL " THEN j.status ELSE 'running' END,"
                   " attempts = CASE WHEN " FINAL " THEN j.attempts ELSE j.attempts + 1 END,"
