@@ -1,8 +1,10 @@
 /*
  * ocrq-bench-raw: the raw-Tesseract baseline for bench/throughput. Forks W
- * processes, each with one engine created once, that OCR their share of the
- * files (file i goes to process i % W) through the C API, with nothing else
- * around it: no broker, no database. Prints one JSON line with the wall time
+ * processes, each with one engine created once, that OCR the files through
+ * the C API with nothing else around them: no broker, no database. Each
+ * process takes the next file not yet taken (a counter in shared memory), as
+ * ocrq workers take the next job, so an uneven file never leaves one process
+ * idle while another still has a queue of its own. Prints one JSON line with the wall time
  * from before the first fork to after the last child exited.
  */
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -66,8 +69,8 @@ out:
     return rc;
 }
 
-/* The work of child k of w: one engine, files k, k+w, k+2w, ... Returns an exit status. */
-static int run_child(int k, int w, char **files, int n, const char *lang, const char *tessdata)
+/* The work of one child: one engine, files taken from *next. Returns an exit status. */
+static int run_child(int *next, char **files, int n, const char *lang, const char *tessdata)
 {
     TessBaseAPI *api = TessBaseAPICreate();
     int st = 1;
@@ -76,7 +79,7 @@ static int run_child(int k, int w, char **files, int n, const char *lang, const 
         fprintf(stderr, "ocrq-bench-raw: cannot initialize Tesseract for '%s'\n", lang);
         goto out;
     }
-    for (int i = k; i < n; i += w)
+    for (int i; (i = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED)) < n;)
         if (ocr_file(api, files[i]) != 0)
             goto out;
     st = 0;
@@ -132,6 +135,12 @@ int main(int argc, char **argv)
     setMsgSeverity(L_SEVERITY_ERROR);
     fflush(NULL); /* nothing buffered may be written twice by the children */
 
+    int *next = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (next == MAP_FAILED) {
+        perror("ocrq-bench-raw: mmap");
+        return 1;
+    }
+    *next = 0;
     double t0 = now_s();
     for (int k = 0; k < w; k++) {
         pid_t pid = fork();
@@ -141,7 +150,7 @@ int main(int argc, char **argv)
             break;
         }
         if (pid == 0)
-            _exit(run_child(k, w, files, n, lang, tessdata));
+            _exit(run_child(next, files, n, lang, tessdata));
         pids[started++] = pid;
     }
     for (int k = 0; k < started; k++) {
