@@ -6,6 +6,7 @@
  */
 #include "ocrq/config.h"
 
+#include "ocrq/cpulist.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
@@ -24,7 +25,7 @@
 #define MAX_PATH_LEN 4096
 #define MAX_NAME_LEN 255 /* AMQP short strings: queue and exchange names */
 
-enum stype { T_STRING, T_INT, T_INT64, T_STRLIST, T_INTLIST };
+enum stype { T_STRING, T_INT, T_INT64, T_BOOL, T_STRLIST, T_INTLIST };
 
 #define F_EMPTY_IS_NULL 1u /* a string "" in the file means "not set" (NULL) */
 
@@ -47,6 +48,10 @@ struct setting {
 static const char *check_level(const char *s);
 static const char *check_lang(const char *s);
 static const char *check_absolute(const char *s);
+static const char *check_url(const char *s);
+static const char *check_cpus(const char *s);
+static const char *check_device(const char *s);
+static const char *check_listen(const char *s);
 
 static const int default_retry_delays[3] = {5, 30, 120};
 
@@ -56,6 +61,8 @@ static const int default_retry_delays[3] = {5, 30, 120};
     .def_s = d, .min = lo, .max = hi, .flags = fl, .check = chk, .doc = doc_}
 #define INT(p, f, d, lo, hi, doc_) {.path = p, .type = T_INT, .off = FIELD(f), .def = d, \
     .min = lo, .max = hi, .doc = doc_}
+#define BOOL(p, f, d, doc_) {.path = p, .type = T_BOOL, .off = FIELD(f), .def = d, .min = 0, \
+    .max = 1, .doc = doc_}
 #define INT64(p, f, d, lo, hi, doc_) {.path = p, .type = T_INT64, .off = FIELD(f), .def = d, \
     .min = lo, .max = hi, .doc = doc_}
 /* lists: defaults (an int array, or none for strings), each element's limits, how many */
@@ -67,6 +74,8 @@ static const int default_retry_delays[3] = {5, 30, 120};
 static const struct setting settings[] = {
     STR("amqp.url", amqp_url, "amqp://guest:guest@127.0.0.1:5682/", 1, MAX_URL_LEN, 0, NULL,
         "broker address; the vhost is the URL-encoded path"),
+    LIST("amqp.urls", T_STRLIST, amqp_urls, n_amqp_urls, NULL, 0, 1, MAX_URL_LEN, 0,
+         OCRQ_MAX_AMQP_URLS, check_url, "brokers tried in turn; empty: amqp.url"),
     INT("amqp.heartbeat_s", amqp_heartbeat_s, 30, 0, 3600, "AMQP heartbeat; 0 disables"),
     INT("amqp.confirm_window", amqp_confirm_window, 256, 1, 65535,
         "publishes in flight before waiting for confirms"),
@@ -95,6 +104,26 @@ static const struct setting settings[] = {
     INT("worker.omp_thread_limit", omp_thread_limit, 1, 1, 1024, "OMP_THREAD_LIMIT"),
     INT("worker.idle_wait_ms", idle_wait_ms, 1000, 10, 60000,
         "how long an idle worker waits on the broker between checks"),
+    INT("worker.processes", processes, 1, 1, 1024, "OCR processes under the supervisor"),
+    STR("worker.cpus", cpus, NULL, 0, 1024, F_EMPTY_IS_NULL, check_cpus,
+        "CPUs the children are spread over, e.g. \"0-3,6\"; empty: all allowed"),
+    STR("worker.device", device, "cpu", 1, 8, 0, check_device, "cpu or gpu"),
+    LIST("worker.gpus", T_INTLIST, gpus, n_gpus, NULL, 0, 0, 4095, 0, OCRQ_MAX_GPUS, NULL,
+         "GPU ids handed out to the children in turn (device gpu)"),
+    BOOL("worker.gpu_fallback_cpu", gpu_fallback_cpu, 0,
+         "device gpu with no GPU engine: run on the CPU instead of refusing to start"),
+    INT("worker.job_timeout_s", job_timeout_s, 300, 0, 86400,
+        "soft time limit per job (engine monitor); 0 none"),
+    INT("worker.hard_timeout_s", hard_timeout_s, 600, 0, 86400,
+        "the supervisor kills a child whose job runs longer; 0 none"),
+    INT("worker.max_jobs_per_child", max_jobs_per_child, 0, 0, 100000000,
+        "a child is replaced after this many jobs; 0 never"),
+    INT("worker.max_rss_mb", max_rss_mb, 2048, 0, 1048576,
+        "a child is replaced once its resident set is larger; 0 never"),
+    INT("worker.shutdown_timeout_s", shutdown_timeout_s, 60, 1, 86400,
+        "on SIGTERM, how long children may take to finish their job"),
+    STR("worker.metrics_listen", metrics_listen, "127.0.0.1:9464", 0, 300, F_EMPTY_IS_NULL,
+        check_listen, "host:port of /healthz, /readyz and /metrics; empty: none"),
 
     STR("ocr.default_language", default_language, "eng", 1, 64, 0, check_lang,
         "language when a job names none"),
@@ -157,6 +186,38 @@ static const char *check_lang(const char *s)
             return why;
     }
     return in_name ? NULL : why;
+}
+
+static const char *check_url(const char *s)
+{
+    return strncmp(s, "amqp://", 7) == 0 || strncmp(s, "amqps://", 8) == 0
+               ? NULL
+               : "must be an amqp:// or amqps:// URL";
+}
+
+static const char *check_cpus(const char *s)
+{
+    return ocrq_cpulist_parse(s, NULL, 0) < 0 ? "must be a CPU list such as \"0-3,6\"" : NULL;
+}
+
+static const char *check_device(const char *s)
+{
+    return strcmp(s, "cpu") == 0 || strcmp(s, "gpu") == 0 ? NULL : "must be \"cpu\" or \"gpu\"";
+}
+
+static const char *check_listen(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long port;
+
+    if (!colon || colon == s)
+        return "must be host:port, e.g. \"127.0.0.1:9464\"";
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || colon[1] == '\0' || port < 1 || port > 65535)
+        return "the port must be between 1 and 65535";
+    return NULL;
 }
 
 static const char *check_absolute(const char *s)
@@ -275,7 +336,7 @@ static int set_string(struct ocrq_config *cfg, const struct setting *st, const c
 
 static void set_number(struct ocrq_config *cfg, const struct setting *st, long long v)
 {
-    if (st->type == T_INT)
+    if (st->type == T_INT || st->type == T_BOOL)
         *(int *)field(cfg, st->off) = (int)v;
     else
         *(long long *)field(cfg, st->off) = v;
@@ -293,6 +354,7 @@ static int apply_defaults(struct ocrq_config *cfg)
             break;
         case T_INT:
         case T_INT64:
+        case T_BOOL:
             set_number(cfg, st, st->def);
             break;
         case T_INTLIST:
@@ -378,6 +440,12 @@ static int apply_setting(const struct ctx *c, struct ocrq_config *cfg, const str
         st_code = read_number(c, st, s, "an integer", &num);
         if (st_code == OCRQ_OK)
             set_number(cfg, st, num);
+        break;
+    case T_BOOL:
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            st_code = fail_at(c, s, st->path, "expected true or false");
+        else
+            set_number(cfg, st, config_setting_get_bool(s));
         break;
     case T_INTLIST:
         st_code = read_list_shape(c, st, s, "a list of integers", &len);
@@ -472,6 +540,13 @@ static int cross_check(const struct ctx *c, const struct ocrq_config *cfg, const
         strcmp(cfg->queue_jobs, cfg->queue_failed) == 0 ||
         strcmp(cfg->queue_priority, cfg->queue_failed) == 0)
         return fail(c, NULL, 0, "amqp", "queue_jobs, queue_priority and queue_failed must differ");
+    if (cfg->hard_timeout_s > 0 && cfg->job_timeout_s > 0 &&
+        cfg->hard_timeout_s <= cfg->job_timeout_s)
+        return fail(c, NULL, line_of(lc, "worker.hard_timeout_s"), "worker.hard_timeout_s",
+                    "must be greater than worker.job_timeout_s (%d), or 0", cfg->job_timeout_s);
+    if (strcmp(cfg->device, "gpu") == 0 && cfg->n_gpus == 0)
+        return fail(c, NULL, line_of(lc, "worker.gpus"), "worker.gpus",
+                    "must list at least one GPU id when worker.device is \"gpu\"");
     return OCRQ_OK;
 }
 
@@ -531,6 +606,8 @@ static int apply_env(char *err, size_t errlen, struct ocrq_config *cfg)
             return fail(&c, NULL, 0, st->path, "%s", why);
         if (set_string(cfg, st, v) != OCRQ_OK)
             return OCRQ_ERR_NOMEM;
+        if (strcmp(st->path, "amqp.url") == 0)
+            clear_value(cfg, find_setting("amqp.urls")); /* the one broker named */
     }
     return OCRQ_OK;
 }

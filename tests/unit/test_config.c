@@ -267,7 +267,7 @@ static void shipped_file_shows_every_key(void **state)
 static void misspelled_keys_refused(void **state)
 {
     (void)state;
-    expect_file_error("amqp:\n{\n  urls = \"x\";\n};\n", ":3: amqp.urls: unknown setting");
+    expect_file_error("amqp:\n{\n  uris = \"x\";\n};\n", ":3: amqp.uris: unknown setting");
     expect_file_error("database = { url = \"x\"; timeout = 3; };\n",
                       ":1: database.timeout: unknown setting");
     expect_file_error("worker = {};\nworkers = {};\n", ":2: workers: unknown setting");
@@ -323,6 +323,54 @@ static void env_overrides(void **state)
     cfg = load_ok(file);
     assert_string_equal(cfg->amqp_url, "amqp://from-file/");
     ocrq_config_free(cfg);
+
+    /* the variable names the one broker: the file's list of brokers is dropped */
+    write_file("amqp = { urls = [\"amqp://a/\", \"amqp://b/\"]; };\n");
+    cfg = load_ok(file);
+    assert_int_equal(cfg->n_amqp_urls, 2);
+    assert_string_equal(cfg->amqp_urls[1], "amqp://b/");
+    ocrq_config_free(cfg);
+    setenv("OCRQ_AMQP_URL", "amqp://env/", 1);
+    cfg = load_ok(file);
+    assert_int_equal(cfg->n_amqp_urls, 0);
+    assert_string_equal(cfg->amqp_url, "amqp://env/");
+    ocrq_config_free(cfg);
+}
+
+/* The fleet's settings: types, syntax and the checks across them. */
+static void fleet_settings(void **state)
+{
+    (void)state;
+    write_file("worker = { processes = 4; cpus = \"0-1, 3\"; device = \"gpu\"; gpus = [0, 1];\n"
+               "  gpu_fallback_cpu = true; job_timeout_s = 10; hard_timeout_s = 20;\n"
+               "  metrics_listen = \"\"; };\n");
+    struct ocrq_config *cfg = load_ok(file);
+    assert_int_equal(cfg->processes, 4);
+    assert_string_equal(cfg->cpus, "0-1, 3");
+    assert_string_equal(cfg->device, "gpu");
+    assert_int_equal(cfg->n_gpus, 2);
+    assert_int_equal(cfg->gpu_fallback_cpu, 1);
+    assert_null(cfg->metrics_listen);
+    ocrq_config_free(cfg);
+
+    expect_file_error("worker = {\n  gpu_fallback_cpu = 1;\n};\n",
+                      ":2: worker.gpu_fallback_cpu: expected true or false");
+    expect_file_error("worker = {\n  cpus = \"0-\";\n};\n",
+                      ":2: worker.cpus: must be a CPU list such as \"0-3,6\"");
+    expect_file_error("worker = {\n  cpus = \"3-1\";\n};\n",
+                      ":2: worker.cpus: must be a CPU list such as \"0-3,6\"");
+    expect_file_error("worker = {\n  device = \"tpu\";\n};\n",
+                      ":2: worker.device: must be \"cpu\" or \"gpu\"");
+    expect_file_error("worker = {\n  device = \"gpu\";\n};\n",
+                      ": worker.gpus: must list at least one GPU id when worker.device is \"gpu\"");
+    expect_file_error("worker = {\n  job_timeout_s = 30;\n  hard_timeout_s = 30;\n};\n",
+                      ":3: worker.hard_timeout_s: must be greater than worker.job_timeout_s (30), or 0");
+    expect_file_error("worker = {\n  metrics_listen = \"9464\";\n};\n",
+                      ":2: worker.metrics_listen: must be host:port, e.g. \"127.0.0.1:9464\"");
+    expect_file_error("worker = {\n  metrics_listen = \"[::1]:99999\";\n};\n",
+                      ":2: worker.metrics_listen: the port must be between 1 and 65535");
+    expect_file_error("amqp = {\n  urls = [\"http://x/\"];\n};\n",
+                      ":2: amqp.urls: must be an amqp:// or amqps:// URL");
 }
 
 static void env_config_file(void **state)
@@ -448,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup(misspelled_keys_refused, each_setup),
         cmocka_unit_test_setup(file_values_are_loaded, each_setup),
         cmocka_unit_test_setup(env_overrides, each_setup),
+        cmocka_unit_test_setup(fleet_settings, each_setup),
         cmocka_unit_test_setup(env_config_file, each_setup),
         cmocka_unit_test_setup(unknown_key, each_setup),
         cmocka_unit_test_setup(wrong_type, each_setup),

@@ -14,12 +14,16 @@
 
 #define OCRQ_MAX_RETRY_DELAYS 16
 #define OCRQ_MAX_FILE_ROOTS 16
+#define OCRQ_MAX_AMQP_URLS 16
+#define OCRQ_MAX_GPUS 64
 
 struct ocrq_config {
     char *path; /* the file loaded, or NULL for built-in defaults */
 
     /* amqp */
     char *amqp_url;          /* "amqp://guest:guest@127.0.0.1:5682/" */
+    char *amqp_urls[OCRQ_MAX_AMQP_URLS]; /* brokers tried in turn; none: amqp_url alone */
+    int n_amqp_urls;         /* 0 after OCRQ_AMQP_URL, which names the one broker */
     int amqp_heartbeat_s;    /* 30; 0 disables */
     int amqp_confirm_window; /* publishes in flight before waiting for confirms: 256 */
     int amqp_frame_max;      /* 131072 */
@@ -43,6 +47,18 @@ struct ocrq_config {
     int max_attempts;      /* deliveries before dead-lettering: 3 */
     int omp_thread_limit;  /* OMP_THREAD_LIMIT for tesseract: 1 */
     int idle_wait_ms;      /* how long an idle worker waits on the broker between checks: 1000 */
+    int processes;         /* OCR processes under the supervisor: 1 */
+    char *cpus;            /* "0-3,6"; NULL ("" in the file): the supervisor's own CPUs */
+    char *device;          /* "cpu" or "gpu" */
+    int gpus[OCRQ_MAX_GPUS]; /* device "gpu": ids handed out to the children in turn */
+    int n_gpus;
+    int gpu_fallback_cpu;  /* device "gpu" without a GPU engine: run on the CPU (logged) */
+    int job_timeout_s;     /* soft limit through the engine's monitor: 300; 0 none */
+    int hard_timeout_s;    /* the supervisor kills a child whose job runs longer: 600; 0 none */
+    int max_jobs_per_child;/* a child recycles itself after this many jobs: 0 never */
+    int max_rss_mb;        /* ... or once its resident set is larger: 2048; 0 never */
+    int shutdown_timeout_s;/* SIGTERM: how long children may take to finish their job: 60 */
+    char *metrics_listen;  /* "127.0.0.1:9464"; NULL ("" in the file): no HTTP */
 
     /* ocr */
     char *default_language; /* "eng" */
