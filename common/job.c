@@ -311,6 +311,43 @@ void ocrq_timestamp_now(char *out, size_t outlen)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
 }
 
+/* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian). */
+static long long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153LL * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int ocrq_timestamp_parse_ms(const char *s, long long *ms)
+{
+    int y, mo, d, h, mi, sec, frac_ms = 0, sign = 0, oh = 0, om = 0, n;
+    const char *p;
+
+    if (!ms || !s || !rfc3339_valid(s))
+        return OCRQ_ERR_INVALID;
+    if (sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+        return OCRQ_ERR_INVALID;
+    p = s + n;
+    if (*p == '.') {
+        int scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            frac_ms += (*p - '0') * scale;
+    }
+    if (*p == '+' || *p == '-') {
+        sign = *p == '+' ? 1 : -1;
+        oh = (p[1] - '0') * 10 + (p[2] - '0');
+        om = (p[4] - '0') * 10 + (p[5] - '0');
+    }
+    long long secs = days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec -
+                     sign * (oh * 3600LL + om * 60LL);
+    *ms = secs * 1000 + frac_ms;
+    return OCRQ_OK;
+}
+
 /*
  * A new job: schema_version 1, a fresh job_id, priority 0, submitted_at now,
  * everything else empty (doc_kind 0 must be set before encoding). Returns NULL

@@ -786,6 +786,12 @@ static int copy_topology(struct ocrq_mq *mq, const struct ocrq_config *cfg)
 
 int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq_mq **out)
 {
+    return ocrq_mq_connect_to(cfg, cfg ? cfg->amqp_url : NULL, name, out);
+}
+
+int ocrq_mq_connect_to(const struct ocrq_config *cfg, const char *broker, const char *name,
+                       struct ocrq_mq **out)
+{
     struct ocrq_mq *mq = NULL;
     char *url = NULL;
     struct amqp_connection_info ci;
@@ -793,10 +799,10 @@ int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq
 
     if (out)
         *out = NULL;
-    if (!cfg || !cfg->amqp_url || !out)
+    if (!cfg || !broker || !out)
         return OCRQ_ERR_INVALID;
     mq = calloc(1, sizeof(*mq));
-    url = strdup(cfg->amqp_url);
+    url = strdup(broker);
     if (!mq || !url) {
         st = OCRQ_ERR_NOMEM;
         goto out;
@@ -807,7 +813,7 @@ int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq
         goto out;
     amqp_default_connection_info(&ci);
     if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK || ci.ssl) {
-        log_error(NULL, "amqp: amqp.url: not an amqp://user:pass@host:port/vhost URL");
+        log_error(NULL, "amqp: not an amqp://user:pass@host:port/vhost URL (amqp.url, amqp.urls)");
         st = OCRQ_ERR_CONFIG;
         goto out;
     }

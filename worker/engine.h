@@ -1,15 +1,30 @@
 /*
- * The OCR engine: Tesseract through its C API, Leptonica for images.
- * An engine set keeps one initialized Tesseract handle per language set and
- * reuses it across jobs. Not thread-safe: one set belongs to one thread.
- * The pipeline sees only this interface, so another engine can sit behind it.
+ * The OCR engine, in two layers.
+ *
+ * An engine backend (struct ocrq_engine_ops) recognizes a decoded image with
+ * one handle made for one device and one language set: create, recognize,
+ * destroy. Tesseract is the one backend (engine_tesseract.c); a GPU engine
+ * would be another, and nothing above this header would change.
+ *
+ * An engine set (struct ocrq_engines) is what the pipeline uses: it checks
+ * the image header against the pixel cap, decodes with Leptonica, and keeps
+ * one handle per language set (LRU) of its backend on its device. Not
+ * thread-safe: one set belongs to one thread.
  */
 #ifndef OCRQ_WORKER_ENGINE_H
 #define OCRQ_WORKER_ENGINE_H
 
 #include <stddef.h>
 
+struct Pix;
 struct ocrq_engines;
+
+enum ocrq_device_kind { OCRQ_DEVICE_CPU, OCRQ_DEVICE_GPU };
+
+struct ocrq_device {
+    enum ocrq_device_kind kind;
+    int id; /* GPU id (as the child sees it after CUDA_VISIBLE_DEVICES); -1 for the CPU */
+};
 
 /* What one recognized image gives. text is malloc'd; free with ocrq_ocr_result_cleanup(). */
 struct ocrq_ocr_result {
@@ -18,39 +33,73 @@ struct ocrq_ocr_result {
     int width, height;
 };
 
-/*
- * A new engine set reading traineddata from tessdata_dir, keeping at most
- * cache_size initialized engines (least recently used goes first).
- * Returns OCRQ_OK or OCRQ_ERR_NOMEM. Free with ocrq_engines_free().
- */
-int ocrq_engines_new(const char *tessdata_dir, int cache_size, struct ocrq_engines **out);
+struct ocrq_engine_ops {
+    const char *name; /* "tesseract" */
 
-/* Free the set and every engine in it; NULL is fine. */
+    /* 1 if handles can be made for dev. */
+    int (*supports)(const struct ocrq_device *dev);
+
+    /*
+     * Every language of langs ("eng+deu") is installed in datadir: OCRQ_OK, or
+     * OCRQ_ERR_LANG with why naming the missing one and what is installed.
+     */
+    int (*check_langs)(const char *datadir, const char *langs, char *why, size_t whylen);
+
+    /* A handle for dev and langs, or OCRQ_ERR_LANG / OCRQ_ERR_NOMEM with why. */
+    int (*create)(const struct ocrq_device *dev, const char *datadir, const char *langs,
+                  void **out, char *why, size_t whylen);
+
+    /*
+     * Recognize pix (borrowed). timeout_ms > 0: give up once it has passed
+     * (OCRQ_ERR_TIMEOUT). Returns OCRQ_OK with res->text set, OCRQ_ERR_OCR,
+     * OCRQ_ERR_TIMEOUT or OCRQ_ERR_NOMEM, with a reason in why.
+     */
+    int (*recognize)(void *handle, struct Pix *pix, int timeout_ms, struct ocrq_ocr_result *res,
+                     char *why, size_t whylen);
+
+    void (*destroy)(void *handle);
+
+    /* "tesseract 5.3.0": static, thread-safe. */
+    const char *(*version)(void);
+};
+
+extern const struct ocrq_engine_ops ocrq_tesseract_engine;
+
+/* "cpu" or "gpu 1", for logs. */
+const char *ocrq_device_name(const struct ocrq_device *dev, char *buf, size_t len);
+
+/*
+ * A new engine set of backend ops on dev, reading language data from
+ * datadir, keeping at most cache_size handles (least recently used goes
+ * first). Returns OCRQ_OK, OCRQ_ERR_INVALID (ops does not support dev) or
+ * OCRQ_ERR_NOMEM. Free with ocrq_engines_free().
+ */
+int ocrq_engines_new(const struct ocrq_engine_ops *ops, const struct ocrq_device *dev,
+                     const char *datadir, int cache_size, struct ocrq_engines **out);
+
+/* Free the set and every handle in it; NULL is fine. */
 void ocrq_engines_free(struct ocrq_engines *set);
 
-/*
- * Check that every language of lang ("eng+deu") has its traineddata installed.
- * Returns OCRQ_OK, or OCRQ_ERR_LANG with why naming the missing one and the
- * installed ones.
- */
+/* See ocrq_engine_ops.check_langs. */
 int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *why,
                             size_t whylen);
 
 /*
  * Recognize one encoded image (PNG, JPEG, TIFF, ... anything Leptonica reads).
  * The header is read first: width * height over max_pixels is refused with
- * OCRQ_ERR_TOO_LARGE before any pixel is decoded. Returns OCRQ_OK,
- * OCRQ_ERR_DECODE, OCRQ_ERR_TOO_LARGE, OCRQ_ERR_LANG or OCRQ_ERR_OCR, with a
- * reason in why. *res is cleared on entry and owned by the caller.
+ * OCRQ_ERR_TOO_LARGE before any pixel is decoded. timeout_ms > 0 limits the
+ * recognition. Returns OCRQ_OK, OCRQ_ERR_DECODE, OCRQ_ERR_TOO_LARGE,
+ * OCRQ_ERR_LANG, OCRQ_ERR_OCR or OCRQ_ERR_TIMEOUT, with a reason in why.
+ * *res is cleared on entry and owned by the caller.
  */
 int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, const void *data,
-                           size_t len, long long max_pixels, struct ocrq_ocr_result *res,
-                           char *why, size_t whylen);
+                           size_t len, long long max_pixels, int timeout_ms,
+                           struct ocrq_ocr_result *res, char *why, size_t whylen);
+
+/* The set's backend name and version. */
+const char *ocrq_engines_version(const struct ocrq_engines *set);
 
 /* Free what a result holds and clear it. */
 void ocrq_ocr_result_cleanup(struct ocrq_ocr_result *res);
-
-/* The engine's name and version, e.g. "tesseract 5.3.0". Static; thread-safe. */
-const char *ocrq_engine_version(void);
 
 #endif

@@ -34,7 +34,7 @@ struct doc {
 };
 
 int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
-                      struct ocrq_pipeline **out)
+                      const struct ocrq_device *dev, struct ocrq_pipeline **out)
 {
     struct ocrq_pipeline *p;
     int st;
@@ -49,7 +49,8 @@ int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
         free(p);
         return OCRQ_ERR_NOMEM;
     }
-    st = ocrq_engines_new(cfg->tessdata_dir, cfg->engine_cache, &p->engines);
+    st = ocrq_engines_new(&ocrq_tesseract_engine, dev, cfg->tessdata_dir, cfg->engine_cache,
+                          &p->engines);
     if (st != OCRQ_OK) {
         ocrq_pipeline_free(p);
         return st;
@@ -82,6 +83,19 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds from the job's submitted_at to now, by the wall clock; -1 if unknown. */
+static long long queue_wait_ms(const struct ocrq_job *job)
+{
+    struct timespec ts;
+    long long at;
+
+    if (ocrq_timestamp_parse_ms(job->submitted_at, &at) != OCRQ_OK)
+        return -1;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long wait = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - at;
+    return wait < 0 ? 0 : wait; /* clocks of other machines may run ahead */
 }
 
 static void set_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
@@ -186,7 +200,7 @@ static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
         goto out;
     }
     st = ocrq_engines_recognize(p->engines, job->language, doc.data, doc.len, p->cfg->max_pixels,
-                                ocr, why, whylen);
+                                p->cfg->job_timeout_s * 1000, ocr, why, whylen);
 out:
     if (st != OCRQ_OK && *code == NULL)
         *code = ocrq_error_code(st);
@@ -219,6 +233,7 @@ static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
     if (strcmp(start.status, "running") != 0) {
         log_info(job->job_id, "already %s: acknowledging the repeat delivery", start.status);
         set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        out->repeat = 1;
         return 0;
     }
     *attempt = start.attempts > msg->attempt ? start.attempts : msg->attempt;
@@ -242,6 +257,8 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     long long t0;
 
     memset(out, 0, sizeof(*out));
+    out->ocr_ms = -1;
+    out->queue_wait_ms = -1;
     if (ocrq_pipeline_db_check(p) != OCRQ_OK) {
         set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "database unreachable");
         return;
@@ -259,6 +276,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         return;
     }
     memcpy(out->job_id, job->job_id, sizeof(out->job_id));
+    out->queue_wait_ms = queue_wait_ms(job);
 
     /*
      * 2. Start: running, attempts + 1; a final row means a repeat delivery.
@@ -278,6 +296,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     /* 3. Load the document and recognize it. */
     t0 = now_ms();
     st = recognize(p, job, &ocr, &code, why, sizeof(why));
+    out->ocr_ms = (int)(now_ms() - t0);
     if (overlap && !started(p, job, msg, &attempt, out))
         goto out;
     if (st != OCRQ_OK) {
@@ -292,8 +311,8 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     struct ocrq_db_result res = {
         .text = ocr.text,
         .mean_confidence = ocr.mean_confidence,
-        .duration_ms = (int)(now_ms() - t0),
-        .engine_version = ocrq_engine_version(),
+        .duration_ms = out->ocr_ms,
+        .engine_version = ocrq_engines_version(p->engines),
     };
     if (ocrq_db_job_succeed(p->db, job->job_id, p->worker, &res) != OCRQ_OK) {
         set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");

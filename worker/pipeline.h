@@ -10,6 +10,7 @@
 #include "ocrq/uuid.h"
 
 struct ocrq_config;
+struct ocrq_device;
 struct ocrq_mq_msg;
 struct ocrq_pipeline;
 
@@ -27,15 +28,19 @@ struct ocrq_outcome {
     char message[512];
     int next_attempt; /* RETRY: attempt number the retried copy carries */
     int retry_index;  /* RETRY: which of amqp.retry_delays_s */
+    int repeat;       /* ACK of a repeat delivery of a finished job */
+    int ocr_ms;       /* time in loading and recognizing the document; -1: none */
+    long long queue_wait_ms; /* from submitted_at to the start; -1: unknown */
 };
 
 /*
  * A pipeline for one worker thread: its own database connection (made
  * lazily, so a worker can start while the database is down) and its own
- * engines. cfg is borrowed and must outlive it; worker is copied.
+ * engines on dev. cfg is borrowed and must outlive it; worker is copied.
+ * Returns OCRQ_OK, OCRQ_ERR_INVALID (no engine for dev) or OCRQ_ERR_NOMEM.
  */
 int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
-                      struct ocrq_pipeline **out);
+                      const struct ocrq_device *dev, struct ocrq_pipeline **out);
 
 /* Free; NULL is fine. */
 void ocrq_pipeline_free(struct ocrq_pipeline *p);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "dispatch.h"
 #include "lane.h"
 #include "pipeline.h"
+#include "stats.h"
 #include "ocrq/config.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
@@ -31,8 +33,22 @@ struct loop {
     volatile sig_atomic_t *stop;
     struct ocrq_mq *mq;
     struct ocrq_lane *lane;
+    struct ocrq_child_slot *slot; /* NULL without a supervisor */
     int service_ms; /* how often the connection must be called into */
+    int url_next;   /* the broker of amqp.urls to try next */
+    int connected_before;
 };
+
+/* Stats for the supervisor: plain stores and adds on the shared slot, if any. */
+static void slot_set(int32_t *field, int v)
+{
+    __atomic_store_n(field, v, __ATOMIC_RELAXED);
+}
+
+static void slot_add(uint64_t *field)
+{
+    __atomic_fetch_add(field, 1, __ATOMIC_RELAXED);
+}
 
 static void sleep_ms(int ms)
 {
@@ -50,6 +66,8 @@ static void drop_mq(struct loop *l)
 {
     ocrq_mq_free(l->mq);
     l->mq = NULL;
+    if (l->slot)
+        slot_set(&l->slot->mq_up, 0);
 }
 
 /* Wait ms, keeping the connection (if any) serviced; returns early on stop. */
@@ -67,9 +85,21 @@ static void pause_serviced(struct loop *l, int ms)
     }
 }
 
-static int connect_mq(struct loop *l)
+/*
+ * Connect to the next broker of amqp.urls (or amqp.url), declare the
+ * topology and set prefetch 1. *round_done tells the caller that every broker
+ * has now been tried once since the last success: time to back off.
+ */
+static int connect_mq(struct loop *l, int *round_done)
 {
-    int st = ocrq_mq_connect(l->cfg, l->opts->name, &l->mq);
+    const struct ocrq_config *cfg = l->cfg;
+    int n = cfg->n_amqp_urls > 0 ? cfg->n_amqp_urls : 1;
+    int i = l->url_next % n;
+    const char *url = cfg->n_amqp_urls > 0 ? cfg->amqp_urls[i] : cfg->amqp_url;
+
+    l->url_next = (i + 1) % n;
+    *round_done = l->url_next == 0;
+    int st = ocrq_mq_connect_to(cfg, url, l->opts->name, &l->mq);
     if (st == OCRQ_OK)
         st = ocrq_mq_declare_topology(l->mq);
     if (st == OCRQ_OK)
@@ -78,9 +108,18 @@ static int connect_mq(struct loop *l)
         st = ocrq_mq_qos(l->mq, 1, 1);
     if (st == OCRQ_OK)
         st = ocrq_mq_confirm_select(l->mq);
-    if (st != OCRQ_OK)
+    if (st != OCRQ_OK) {
         drop_mq(l);
-    return st;
+        return st;
+    }
+    l->url_next = i; /* stay with this broker until it fails */
+    if (l->slot) {
+        slot_set(&l->slot->mq_up, 1);
+        if (l->connected_before)
+            slot_add(&l->slot->reconnects_mq);
+    }
+    l->connected_before = 1;
+    return OCRQ_OK;
 }
 
 /*
@@ -183,16 +222,59 @@ static void wait_for_db(struct loop *l)
     int backoff = BACKOFF_MIN_MS, db_status = OCRQ_ERR_DB;
 
     log_warn(NULL, "database unavailable: taking no jobs until it answers");
+    if (l->slot)
+        slot_set(&l->slot->db_up, 0);
     while (!*l->stop) {
         ocrq_lane_start_db_check(l->lane);
         wait_lane(l, NULL, &db_status);
         if (db_status == OCRQ_OK) {
             log_info(NULL, "database is back: taking jobs again");
+            if (l->slot) {
+                slot_set(&l->slot->db_up, 1);
+                slot_add(&l->slot->reconnects_db);
+            }
             return;
         }
         pause_serviced(l, jitter(backoff));
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
+}
+
+/* The job in flight, for the supervisor's hard time limit; job_id NULL: none. */
+static void slot_job(struct loop *l, const char *job_id)
+{
+    struct ocrq_child_slot *s = l->slot;
+
+    if (s == NULL)
+        return;
+    if (job_id == NULL) {
+        __atomic_store_n(&s->job_started_ms, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    snprintf(s->job_id, sizeof(s->job_id), "%.*s", OCRQ_UUID_LEN, job_id);
+    __atomic_store_n(&s->job_started_ms, ocrq_stats_now_ms(), __ATOMIC_RELEASE);
+}
+
+/* Count a settled job by kind, with its OCR time and queue wait. */
+static void slot_outcome(struct loop *l, const struct ocrq_outcome *o)
+{
+    struct ocrq_child_slot *s = l->slot;
+    enum ocrq_job_kind kind;
+
+    if (s == NULL)
+        return;
+    switch (o->verdict) {
+    case OCRQ_VERDICT_ACK: kind = o->repeat ? OCRQ_JOB_REPEAT : OCRQ_JOB_SUCCEEDED; break;
+    case OCRQ_VERDICT_DEADLETTER: kind = OCRQ_JOB_FAILED; break;
+    case OCRQ_VERDICT_RETRY: kind = OCRQ_JOB_RETRIED; break;
+    default: kind = OCRQ_JOB_REQUEUED; break;
+    }
+    slot_add(&s->jobs[kind]);
+    if (o->ocr_ms >= 0 && kind != OCRQ_JOB_REQUEUED)
+        ocrq_hist_observe(&s->ocr_duration, o->ocr_ms / 1000.0);
+    if (o->queue_wait_ms >= 0 && kind != OCRQ_JOB_REQUEUED && kind != OCRQ_JOB_REPEAT)
+        ocrq_hist_observe(&s->queue_wait, (double)o->queue_wait_ms / 1000.0);
+    slot_set(&s->db_up, kind != OCRQ_JOB_REQUEUED);
 }
 
 /* Run one job through the pipeline thread and carry out its verdict. */
@@ -201,32 +283,68 @@ static void run_job(struct loop *l, struct ocrq_mq_msg *msg, int *db_down)
     struct ocrq_outcome o;
 
     memset(&o, 0, sizeof(o));
+    slot_job(l, msg->message_id[0] ? msg->message_id : "-");
     ocrq_lane_start_job(l->lane, msg);
     wait_lane(l, &o, NULL);
-    if (l->mq == NULL)
-        return; /* the broker redelivers it; a committed outcome makes that an ack */
-    if (carry_out(l, msg, &o) != OCRQ_OK) {
+    if (l->mq != NULL && carry_out(l, msg, &o) != OCRQ_OK) {
         log_warn(o.job_id[0] ? o.job_id : NULL, "broker error while settling the job");
         drop_mq(l);
     }
+    /* with the connection lost the broker redelivers it; a committed outcome makes that an ack */
+    slot_job(l, NULL);
+    slot_outcome(l, &o);
     if (o.verdict == OCRQ_VERDICT_REQUEUE)
         *db_down = 1;
 }
 
-int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts *opts,
-                    volatile sig_atomic_t *stop)
+/* Resident set size of this process in MiB, from /proc/self/statm; -1 if unknown. */
+static long rss_mb(void)
 {
-    struct loop l = {.cfg = cfg, .opts = opts, .stop = stop};
-    struct ocrq_pipeline *p = NULL;
-    int st, backoff = BACKOFF_MIN_MS, db_down = 0, last_was_priority = 1;
-    long done = 0;
+    long pages_total, pages_rss;
+    FILE *f = fopen("/proc/self/statm", "r");
+    int n;
 
+    if (f == NULL)
+        return -1;
+    n = fscanf(f, "%ld %ld", &pages_total, &pages_rss);
+    fclose(f);
+    if (n != 2)
+        return -1;
+    return pages_rss * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+}
+
+/* Between jobs: has this process done its share (worker.max_jobs_per_child, max_rss_mb)? */
+static int time_to_recycle(const struct ocrq_config *cfg, long done)
+{
+    long rss;
+
+    if (cfg->max_jobs_per_child > 0 && done >= cfg->max_jobs_per_child) {
+        log_info(NULL, "recycling after %ld jobs (worker.max_jobs_per_child)", done);
+        return 1;
+    }
+    if (cfg->max_rss_mb > 0 && (rss = rss_mb()) > cfg->max_rss_mb) {
+        log_info(NULL, "recycling at %ld MiB resident (worker.max_rss_mb = %d)", rss,
+                 cfg->max_rss_mb);
+        return 1;
+    }
+    return 0;
+}
+
+int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts *opts,
+                    volatile sig_atomic_t *stop, enum ocrq_worker_end *end)
+{
+    struct loop l = {.cfg = cfg, .opts = opts, .stop = stop, .slot = opts->slot};
+    struct ocrq_pipeline *p = NULL;
+    int st, backoff = BACKOFF_MIN_MS, db_down = 1, last_was_priority = 1, round_done;
+    long done = 0, handled = 0;
+
+    *end = OCRQ_WORKER_STOPPED;
     l.service_ms = cfg->amqp_heartbeat_s > 0 ? cfg->amqp_heartbeat_s * 1000 / 4 : 1000;
     if (l.service_ms < 100)
         l.service_ms = 100;
     if (l.service_ms > 1000)
         l.service_ms = 1000;
-    st = ocrq_pipeline_new(cfg, opts->name, &p);
+    st = ocrq_pipeline_new(cfg, opts->name, &opts->device, &p);
     if (st == OCRQ_OK)
         st = ocrq_lane_new(p, &l.lane);
     if (st != OCRQ_OK) {
@@ -242,7 +360,9 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
         struct ocrq_mq_msg *msg = NULL;
 
         if (l.mq == NULL) {
-            if (connect_mq(&l) != OCRQ_OK) {
+            if (connect_mq(&l, &round_done) != OCRQ_OK) {
+                if (!round_done)
+                    continue; /* the next broker of amqp.urls at once */
                 log_warn(NULL, "broker unavailable: retrying in about %d ms", backoff);
                 pause_serviced(&l, jitter(backoff));
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
@@ -252,7 +372,14 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
             log_info(NULL, "connected to the broker");
         }
         if (db_down) {
-            wait_for_db(&l);
+            /* at start, and after the database went away: no job until it answers */
+            int db_status = OCRQ_ERR_DB;
+            ocrq_lane_start_db_check(l.lane);
+            wait_lane(&l, NULL, &db_status);
+            if (db_status != OCRQ_OK)
+                wait_for_db(&l);
+            else if (l.slot)
+                slot_set(&l.slot->db_up, 1);
             db_down = 0;
             continue;
         }
@@ -266,8 +393,13 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
         }
         run_job(&l, msg, &db_down);
         ocrq_mq_msg_free(msg);
+        handled++;
         if (!db_down)
             done++; /* a job handed back to its queue does not count */
+        if (!*stop && time_to_recycle(cfg, handled)) {
+            *end = OCRQ_WORKER_RECYCLE;
+            break;
+        }
     }
     log_info(NULL, "worker %s stopping after %ld jobs", opts->name, done);
     ocrq_lane_free(l.lane);

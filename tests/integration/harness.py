@@ -261,6 +261,32 @@ def start_worker(config=None, extra_args=(), name=None, environ=None):
     return p
 
 
+def worker_pids(p):
+    """p's pid and those of its OCR processes (the supervisor's direct children)."""
+    pids = [p.pid]
+    try:
+        kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+        pids += [int(k) for k in kids]
+    except OSError:
+        pass
+    return pids
+
+
+def pause_worker(p):
+    """SIGSTOP the supervisor p and its OCR processes: no job starts or finishes."""
+    for pid in worker_pids(p):
+        os.kill(pid, signal.SIGSTOP)
+
+
+def resume_worker(p):
+    """SIGCONT what pause_worker(p) stopped."""
+    for pid in worker_pids(p):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 def forget_worker(p):
     """Stop watching p (e.g. before killing it on purpose)."""
     if p in _workers:
@@ -274,7 +300,7 @@ def stop_worker(p, timeout=STOP_TIMEOUT_S):
     p.hung = False
     if p.poll() is None:
         try:
-            os.kill(p.pid, signal.SIGCONT)  # a worker a test paused must see the SIGTERM
+            resume_worker(p)  # a worker a test paused must see the SIGTERM
             os.kill(p.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass

@@ -5,11 +5,10 @@ the queues are empty, and the worker never exited.
 
 This stops the shared PostgreSQL of scripts/services (ctest runs integration
 tests one at a time); it is always started again in a finally. The worker is
-paused (SIGSTOP) while the server goes down so that jobs are certainly left
+paused (SIGSTOP to the supervisor and its OCR processes) while the server goes down so that jobs are certainly left
 for the outage, however fast this machine is. The waits add up to less than
 ctest's TIMEOUT (400 s), so the finally that restarts the server always runs."""
 
-import os
 import signal
 import subprocess
 import time
@@ -47,18 +46,18 @@ def main(t):
     t.require(len(ids) == N_JOBS, f"{N_JOBS} jobs submitted", len(ids))
     h.wait_until(lambda: h.count_by_status(ids)["succeeded"] >= 5, what="5 jobs to succeed",
                  timeout=120, interval=0.05)
-    os.kill(w.pid, signal.SIGSTOP)
+    h.pause_worker(w)
     try:
         before = h.count_by_status(ids)["succeeded"]
         t.require(before < N_JOBS, "jobs are left for the outage", f"{before} already succeeded")
         print(f"{before} jobs succeeded before the outage", flush=True)
         services("pg-stop")
-        os.kill(w.pid, signal.SIGCONT)
+        h.resume_worker(w)
         time.sleep(OUTAGE_S)
         t.check(w.poll() is None, "worker is running during the outage")
     finally:
         if w.poll() is None:
-            os.kill(w.pid, signal.SIGCONT)
+            h.resume_worker(w)
         services("pg-start")
 
     rows = h.wait_finished(ids, what=f"all {N_JOBS} jobs to finish after the outage",

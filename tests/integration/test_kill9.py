@@ -3,11 +3,10 @@ unacked message goes back to the queue, a second worker finishes the job,
 which ends succeeded with exactly one result row and attempts == 2, and no
 message is left in any queue.
 
-Worker 1 is paused (SIGSTOP) as soon as the job's row says 'running', and the
+Worker 1 is paused (SIGSTOP to the supervisor and its OCR processes) as soon as the job's row says 'running', and the
 row is checked again while it is paused, so the kill certainly lands while the
 job is in flight, however fast this machine is."""
 
-import os
 import signal
 
 import harness as h
@@ -19,7 +18,7 @@ def main(t):
     job_id = h.submit_json([page])[0]["job_id"]
     h.wait_until(lambda: (h.job_row(job_id) or {}).get("status") in ("running", "succeeded"),
                  what="worker 1 to start the job")
-    os.kill(w1.pid, signal.SIGSTOP)
+    h.pause_worker(w1)
     row = h.job_row(job_id)
     t.require(row["status"] == "running" and row["attempts"] == 1,
               "the job is running (attempt 1) when worker 1 is killed",

@@ -3,11 +3,10 @@ busy with a slow A4 page, 20 normal jobs (-p 0) and then 5 priority jobs
 (-p 9) are queued. When the page is done, the next 5 jobs the worker starts
 must be exactly the 5 priority jobs, before any of the 20 normal ones.
 
-The worker is paused (SIGSTOP) while the 25 jobs are submitted, so they are
+The worker is paused (SIGSTOP to the supervisor and its OCR processes) while the 25 jobs are submitted, so they are
 certainly all queued before it takes its next job, however fast or slow this
 machine is; SIGCONT lets it go on."""
 
-import os
 import signal
 
 import harness as h
@@ -33,13 +32,13 @@ def main(t):
     page_id = h.submit_json(["-p", "0", a4])[0]["job_id"]
     h.wait_until(lambda: (h.job_row(page_id) or {}).get("status") in ("running", "succeeded"),
                  what="the A4 page to start")
-    os.kill(w.pid, signal.SIGSTOP)
+    h.pause_worker(w)
     try:
         page_busy = h.job_row(page_id)["status"] == "running"
         normal_lines = h.submit_json(["-p", "0", *normal])
         prio_lines = h.submit_json(["-p", "9", *prio])
     finally:
-        os.kill(w.pid, signal.SIGCONT)
+        h.resume_worker(w)
     print(f"the A4 page was {'still running' if page_busy else 'already done'} when the worker was paused")
     normal_ids = [o["job_id"] for o in normal_lines]
     prio_ids = [o["job_id"] for o in prio_lines]

@@ -622,9 +622,30 @@ static void test_json_is_object(void **state)
     assert_false(ocrq_json_is_object("{} {}"));
 }
 
+/* submitted_at to epoch milliseconds, time zones and fractions included. */
+static void timestamp_parse(void **state)
+{
+    long long ms = 0;
+    (void)state;
+    assert_int_equal(ocrq_timestamp_parse_ms("1970-01-01T00:00:00Z", &ms), OCRQ_OK);
+    assert_true(ms == 0);
+    assert_int_equal(ocrq_timestamp_parse_ms("2026-11-23T10:00:00.123Z", &ms), OCRQ_OK);
+    assert_true(ms == 1795428000123LL);
+    assert_int_equal(ocrq_timestamp_parse_ms("2026-11-23T12:00:00.1234+02:00", &ms), OCRQ_OK);
+    assert_true(ms == 1795428000123LL);
+    assert_int_equal(ocrq_timestamp_parse_ms("2026-11-23T09:30:00.5-00:30", &ms), OCRQ_OK);
+    assert_true(ms == 1795428000500LL);
+    assert_int_equal(ocrq_timestamp_parse_ms("2024-02-29T00:00:00Z", &ms), OCRQ_OK);
+    assert_true(ms == 1709164800000LL);
+    assert_int_equal(ocrq_timestamp_parse_ms("2023-02-29T00:00:00Z", &ms), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_timestamp_parse_ms("2026-11-23 10:00:00Z", &ms), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_timestamp_parse_ms(NULL, &ms), OCRQ_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(timestamp_parse),
         cmocka_unit_test(test_roundtrip_inline_binary),
         cmocka_unit_test(test_roundtrip_url),
         cmocka_unit_test(test_roundtrip_path),

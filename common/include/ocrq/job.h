@@ -81,6 +81,12 @@ int ocrq_lang_valid(const char *lang);
 void ocrq_timestamp_now(char *out, size_t outlen);
 
 /*
+ * Milliseconds since the epoch of an RFC 3339 timestamp as the codec accepts
+ * it (submitted_at). Returns OCRQ_OK, or OCRQ_ERR_INVALID for anything else.
+ */
+int ocrq_timestamp_parse_ms(const char *s, long long *ms);
+
+/*
  * One compact JSON object (no trailing newline) describing a job's outcome for
  * CLI output: {"job_id":..,"source":..,"status":..[,"error":..]}. Any string may
  * be NULL and is then omitted. Returns a malloc'd string or NULL.

@@ -52,6 +52,10 @@ struct ocrq_mq_pub {
  */
 int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq_mq **out);
 
+/* The same with the broker URL given (one of amqp.urls) instead of cfg->amqp_url. */
+int ocrq_mq_connect_to(const struct ocrq_config *cfg, const char *url, const char *name,
+                       struct ocrq_mq **out);
+
 /* Close the connection politely and free; NULL is fine. */
 void ocrq_mq_free(struct ocrq_mq *mq);
 

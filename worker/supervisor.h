@@ -1,0 +1,30 @@
+/*
+ * The supervisor: starts worker.processes OCR processes (this program again,
+ * with --child), restarts them, enforces the hard time limit, stops them in
+ * order and serves /healthz, /readyz and /metrics. See docs/fleet.md.
+ */
+#ifndef OCRQ_WORKER_SUPERVISOR_H
+#define OCRQ_WORKER_SUPERVISOR_H
+
+struct ocrq_config;
+
+#define OCRQ_EXIT_RECYCLE 75 /* a child that recycled itself (EX_TEMPFAIL) */
+
+struct ocrq_supervisor_opts {
+    int processes;        /* children to run */
+    long max_jobs;        /* --max-jobs for each child; 0: none */
+    const char *name;     /* worker name; with several children "<name>/<k>" */
+    const char *config;   /* -c FILE, handed on to the children; NULL: none */
+    const char *log_level;/* --log-level, handed on; NULL: none */
+    int gpu_fallback;     /* device gpu without a GPU engine: children use the CPU */
+};
+
+/*
+ * Run in the foreground until told to stop (SIGTERM, SIGINT) or until every
+ * child has finished its --max-jobs. Returns the process exit status: 0 if
+ * every child stopped cleanly, 1 if some had to be killed, 3 if it could not
+ * start.
+ */
+int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervisor_opts *opts);
+
+#endif
