@@ -89,15 +89,14 @@ static int parse_count(const char *opt, const char *arg, long min, long *out)
     return 0;
 }
 
-/* --device of a child: "cpu", "cpu-fallback" (asked for a GPU, runs on the CPU) or "gpu:N". */
-static int parse_device(const char *arg, struct ocrq_device *dev, int *fallback)
+/* --device of a child: "cpu" or "gpu:N" (the GPU the supervisor assigned it). */
+static int parse_device(const char *arg, struct ocrq_device *dev)
 {
     char *end;
 
     dev->kind = OCRQ_DEVICE_CPU;
     dev->id = -1;
-    *fallback = strcmp(arg, "cpu-fallback") == 0;
-    if (strcmp(arg, "cpu") == 0 || *fallback)
+    if (strcmp(arg, "cpu") == 0)
         return 0;
     if (strncmp(arg, "gpu:", 4) != 0)
         return -1;
@@ -196,8 +195,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ocrq-worker: unexpected argument: %s\n", argv[optind]);
         return 2;
     }
-    if (parse_device(device_arg, &opts.device, &fallback) != 0) {
-        fprintf(stderr, "ocrq-worker: --device: not cpu, cpu-fallback or gpu:N: %s\n", device_arg);
+    if (parse_device(device_arg, &opts.device) != 0) {
+        fprintf(stderr, "ocrq-worker: --device: not cpu or gpu:N: %s\n", device_arg);
         return 2;
     }
     if (ocrq_config_load(config_path, &cfg, err, sizeof(err)) != OCRQ_OK) {
@@ -216,18 +215,16 @@ int main(int argc, char **argv)
     if (name == NULL)
         name = cfg->worker_name;
 
-    if (child < 0) {
-        /* the engine must be able to run where the configuration asks */
-        if (ocrq_placement_check_device(cfg, &ocrq_tesseract_engine, &fallback, err,
-                                        sizeof(err)) != OCRQ_OK) {
-            fprintf(stderr, "ocrq-worker: %s\n", err);
-            ocrq_config_free(cfg);
-            return 2;
-        }
-        if (fallback)
-            log_warn(NULL, "worker.device = \"gpu\": the %s engine has no GPU backend; running "
-                     "on the CPU (worker.gpu_fallback_cpu = true)", ocrq_tesseract_engine.name);
+    /* the engine must be able to run where the configuration asks */
+    if (ocrq_placement_check_device(cfg, &ocrq_tesseract_engine, &fallback, err, sizeof(err)) !=
+        OCRQ_OK) {
+        fprintf(stderr, "ocrq-worker: %s\n", err);
+        ocrq_config_free(cfg);
+        return 2;
     }
+    if (fallback && child < 0)
+        log_warn(NULL, "worker.device = \"gpu\": the %s engine has no GPU backend; running "
+                 "on the CPU (worker.gpu_fallback_cpu = true)", ocrq_tesseract_engine.name);
     if (child < 0 && !no_supervisor) {
         struct ocrq_supervisor_opts so = {
             .processes = (int)(processes > 0 ? processes : cfg->processes),
@@ -235,7 +232,6 @@ int main(int argc, char **argv)
             .name = name,
             .config = config_path,
             .log_level = level_arg,
-            .gpu_fallback = fallback,
         };
         rc = ocrq_supervisor_run(cfg, &so);
         ocrq_config_free(cfg);
@@ -258,13 +254,16 @@ int main(int argc, char **argv)
             return 2;
         }
         opts.slot = &stats->slot[child];
-        if (fallback)
-            log_info(NULL, "asked for a GPU: the %s engine has none, running on the CPU",
-                     ocrq_tesseract_engine.name);
-    } else if (fallback) {
-        opts.device.kind = OCRQ_DEVICE_CPU;
     } else {
         opts.device = ocrq_placement_device(cfg, 0);
+    }
+    if (opts.device.kind == OCRQ_DEVICE_GPU && fallback) {
+        const char *cuda = getenv("CUDA_VISIBLE_DEVICES");
+        log_info(NULL, "assigned GPU %d (CUDA_VISIBLE_DEVICES=%s); the %s engine has no GPU "
+                 "backend: running on the CPU (worker.gpu_fallback_cpu)", opts.device.id,
+                 cuda ? cuda : "unset", ocrq_tesseract_engine.name);
+        opts.device.kind = OCRQ_DEVICE_CPU;
+        opts.device.id = -1;
     }
     rc = run_worker(cfg, &opts, child >= 0);
     ocrq_stats_unmap(stats);

@@ -48,7 +48,12 @@ struct ocrq_child_slot {
 
     /* child */
     int64_t job_started_ms; /* CLOCK_MONOTONIC ms at the start of the current job; 0: none */
-    char job_id[OCRQ_UUID_LEN + 1]; /* the current job, written before job_started_ms */
+    /*
+     * The current job: written before job_started_ms is stored (release); a
+     * reader loads job_started_ms (acquire), copies job_id, and trusts the
+     * copy only if job_started_ms still holds the same value.
+     */
+    char job_id[OCRQ_UUID_LEN + 1];
     int32_t mq_up;          /* connected to a broker */
     int32_t db_up;          /* the last database statement or check succeeded */
     uint64_t jobs[OCRQ_JOB_KINDS];

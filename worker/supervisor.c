@@ -132,10 +132,10 @@ static int spawn(struct sup *s, int k)
 
     snprintf(kbuf, sizeof(kbuf), "%d", k);
     snprintf(fdbuf, sizeof(fdbuf), "%d", s->stats_fd);
-    if (dev.kind == OCRQ_DEVICE_GPU && !s->opts->gpu_fallback)
+    if (dev.kind == OCRQ_DEVICE_GPU)
         snprintf(devbuf, sizeof(devbuf), "gpu:%d", dev.id);
     else
-        snprintf(devbuf, sizeof(devbuf), dev.kind == OCRQ_DEVICE_GPU ? "cpu-fallback" : "cpu");
+        snprintf(devbuf, sizeof(devbuf), "cpu");
     argv[argc++] = "ocrq-worker";
     argv[argc++] = "--child";
     argv[argc++] = kbuf;
@@ -299,6 +299,8 @@ static void enforce_hard_limit(struct sup *s)
         char job[OCRQ_UUID_LEN + 1];
         memcpy(job, slot->job_id, sizeof(job));
         job[OCRQ_UUID_LEN] = '\0';
+        if (__atomic_load_n(&slot->job_started_ms, __ATOMIC_ACQUIRE) != t0)
+            continue; /* that job ended while we looked; the next one is young */
         log_error(job, "supervisor: job has run %lld s, over worker.hard_timeout_s = %d: "
                   "killing child %d (pid %d); the broker redelivers the job",
                   (now - t0) / 1000, s->cfg->hard_timeout_s, k, (int)c->pid);

@@ -16,7 +16,6 @@ struct ocrq_supervisor_opts {
     const char *name;     /* worker name; with several children "<name>/<k>" */
     const char *config;   /* -c FILE, handed on to the children; NULL: none */
     const char *log_level;/* --log-level, handed on; NULL: none */
-    int gpu_fallback;     /* device gpu without a GPU engine: children use the CPU */
 };
 
 /*
