@@ -224,6 +224,7 @@ static void count_restart(struct sup *s, int k, enum ocrq_restart_reason why)
 static void ended(struct sup *s, int k, int status)
 {
     struct child *c = &s->kids[k];
+    pid_t pid = c->pid;
     long long now = now_ms(), lived = now - c->started_ms;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -263,8 +264,9 @@ static void ended(struct sup *s, int k, int status)
     if (c->backoff_ms > RESTART_MAX_MS)
         c->backoff_ms = RESTART_MAX_MS;
     count_restart(s, k, OCRQ_RESTART_CRASH);
-    log_warn(NULL, "supervisor: child %d (pid lived %lld ms) ended with %s %d: restarting in %d ms",
-             k, lived, sig ? "signal" : "exit status", sig ? sig : code, c->backoff_ms);
+    log_warn(NULL, "supervisor: child %d (pid %d, up %lld ms) ended with %s %d: restarting in "
+             "%d ms", k, (int)pid, lived, sig ? "signal" : "exit status", sig ? sig : code,
+             c->backoff_ms);
     c->restart_at_ms = now + c->backoff_ms;
 }
 

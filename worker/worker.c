@@ -391,6 +391,13 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
             drop_mq(&l);
             continue;
         }
+        if (*stop) {
+            /* told to stop while taking it: it never started, so it goes back as it was */
+            if (ocrq_mq_reject(l.mq, msg->delivery_tag, 1) != OCRQ_OK)
+                drop_mq(&l);
+            ocrq_mq_msg_free(msg);
+            break;
+        }
         run_job(&l, msg, &db_down);
         ocrq_mq_msg_free(msg);
         handled++;
@@ -401,7 +408,7 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
             break;
         }
     }
-    log_info(NULL, "worker %s stopping after %ld jobs", opts->name, done);
+    log_info(NULL, "worker %s stopping after %ld job%s", opts->name, done, done == 1 ? "" : "s");
     ocrq_lane_free(l.lane);
     ocrq_mq_free(l.mq);
     return OCRQ_OK;

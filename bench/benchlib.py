@@ -1,0 +1,386 @@
+"""Shared pieces of the ocrq benchmarks (bench/throughput, bench/scaling, bench/rss).
+
+Settings as scripts/lib.sh resolves them, the processes a benchmark starts
+(stopped by pid, never by name), the broker and database (reset, submit,
+wait until every job is final, check that every job succeeded), the raw
+baseline, the input sets, and how a benchmark ends (its exit code).
+"""
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import pika
+import psycopg2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOB_QUEUES = ("ocr.jobs.priority", "ocr.jobs")
+RETRY_DELAYS_S = (5, 30, 120)
+ALL_QUEUES = JOB_QUEUES + ("ocr.failed",) + tuple(
+    f"{q}.retry.{d}s" for q in JOB_QUEUES for d in RETRY_DELAYS_S)
+POLL_S = 0.01
+STALL_S = 120       # no job finished for this long: give up (a hang, not a slow run)
+CMD_TIMEOUT_S = 1800
+FINISHED_SQL = "SELECT count(*) FROM ocr_jobs WHERE status IN ('succeeded', 'failed')"
+
+
+class Failure(Exception):
+    """Something did not work; the run has no valid figure."""
+
+
+class Unavailable(Exception):
+    """The broker or the database cannot be reached."""
+
+
+def say(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def lib_settings():
+    """OCRQ_AMQP_URL, OCRQ_DATABASE_URL, OCRQ_RUN_DIR, OCRQ_BUILD_DIR as scripts/lib.sh
+    resolves them (the environment first, then its defaults)."""
+    script = ('. "$1/scripts/lib.sh"; printf "%s\\n" "$OCRQ_AMQP_URL" "$OCRQ_DATABASE_URL" '
+              '"$OCRQ_RUN_DIR" "$OCRQ_BUILD_DIR"')
+    out = subprocess.run(["bash", "-c", script, "lib", ROOT], check=True, text=True,
+                         stdout=subprocess.PIPE).stdout.split("\n")
+    return dict(zip(("amqp_url", "database_url", "run_dir", "build_dir"), out))
+
+
+def binaries(ap, build, names):
+    """{name: path} of the binaries in build/bin; a usage error (exit 2) if one is missing."""
+    bins = {b: os.path.join(build, "bin", b) for b in names}
+    missing = [p for p in bins.values() if not os.access(p, os.X_OK)]
+    if missing:
+        ap.error(f"not built: {', '.join(missing)} (cmake --build {build}, or --build DIR)")
+    return bins
+
+
+def bench_env(s):
+    """The environment every binary runs in: OMP_THREAD_LIMIT=1, the two URLs, no
+    OCRQ_CONFIG (built-in defaults, or a config the benchmark writes: the same for
+    everybody). Also turns SIGTERM into KeyboardInterrupt, so that cleanup runs."""
+    # libgomp reads it when it loads, so it must be in the children's environment from the start.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    env = dict(os.environ, OCRQ_AMQP_URL=s["amqp_url"], OCRQ_DATABASE_URL=s["database_url"])
+    env.pop("OCRQ_CONFIG", None)
+    signal.signal(signal.SIGTERM, on_signal)
+    return env
+
+
+def on_signal(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(cmd, env, timeout=CMD_TIMEOUT_S):
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout)
+
+
+def redact(url):
+    """The URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        rest = user + ":***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+def children_cpu():
+    """CPU seconds of every descendant reaped so far (theirs and, once waited for, theirs')."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+class Procs:
+    """The long-running processes (workers) a benchmark started, each with its log file."""
+
+    def __init__(self, prog):
+        self.prog = prog
+        self.procs = []     # (Popen, log file)
+
+    def start(self, cmd, env, log_path):
+        log = open(log_path, "w")
+        try:
+            p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=subprocess.STDOUT)
+        except BaseException:
+            log.close()
+            raise
+        self.procs.append((p, log))
+        return p
+
+    def all_exited(self):
+        return all(p.poll() is not None for p, _ in self.procs)
+
+    def stop(self, grace_s=30):
+        """SIGTERM every process still running (by pid), then SIGKILL what is left after
+        grace_s. Closes the logs and forgets the processes; returns their exit codes."""
+        for p, _ in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for p, _ in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"{self.prog}: worker pid {p.pid} ignored SIGTERM; killing it")
+                p.kill()
+                p.wait()
+        codes = [p.returncode for p, _ in self.procs]
+        for _, log in self.procs:
+            log.close()
+        self.procs.clear()
+        return codes
+
+
+def child_pids(pid):
+    """Direct children of pid (its main thread's, which is where a single-threaded
+    supervisor forks), from /proc/PID/task/PID/children."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def proc_status_kib(pid, fields=("VmRSS", "RssAnon", "RssFile", "VmHWM")):
+    """{field: KiB} from /proc/PID/status; None if the process is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key in fields:
+                    out[key] = int(val.split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return out
+
+
+LOG_PROBLEM = re.compile(r"\b(WARN|ERROR)\b")
+
+
+def log_problems(paths, limit=5):
+    """(count, first `limit` lines) of the WARN and ERROR lines in the given logs."""
+    n, first = 0, []
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if LOG_PROBLEM.search(line):
+                        n += 1
+                        if len(first) < limit:
+                            first.append(f"{os.path.basename(path)}: {line.rstrip()}")
+        except FileNotFoundError:
+            pass
+    return n, first
+
+
+def say_log_problems(prog, paths):
+    n, first = log_problems(paths)
+    if n:
+        say(f"{prog}: {n} WARN/ERROR line(s) in the worker log; the first:")
+        for line in first:
+            say(f"  {line}")
+
+
+# --------------------------------------------------------------------------
+# Broker and database
+
+class Services:
+    def __init__(self, s, env, bins):
+        self.s, self.env, self.bins = s, env, bins
+        try:
+            self.db = psycopg2.connect(s["database_url"], connect_timeout=10)
+        except psycopg2.Error as e:
+            raise Unavailable(f"database {s['database_url']}: {str(e).strip()}") from None
+        self.db.autocommit = True
+
+    def close(self):
+        self.db.close()
+
+    def amqp(self):
+        try:
+            return pika.BlockingConnection(pika.URLParameters(self.s["amqp_url"]))
+        except pika.exceptions.AMQPError as e:
+            raise Unavailable(f"broker {redact(self.s['amqp_url'])}: {e!r}") from None
+
+    def query(self, sql, args=None):
+        with self.db.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+
+    def queues(self):
+        """{queue: (ready messages, consumers)} for the job queues."""
+        out, conn = {}, self.amqp()
+        try:
+            ch = conn.channel()
+            for q in JOB_QUEUES:
+                m = ch.queue_declare(q, passive=True).method
+                out[q] = (m.message_count, m.consumer_count)
+        finally:
+            conn.close()
+        return out
+
+    def reset(self):
+        """Topology and schema (ocrq-admin setup), then no messages and no rows."""
+        r = run([self.bins["ocrq-admin"], "setup"], self.env, timeout=120)
+        if r.returncode == 3:
+            raise Unavailable(f"ocrq-admin setup: {r.stderr.strip()}")
+        if r.returncode != 0:
+            raise Failure(f"ocrq-admin setup exited {r.returncode}: {r.stderr.strip()}")
+        conn = self.amqp()
+        try:
+            ch = conn.channel()
+            for q in ALL_QUEUES:
+                try:
+                    ch.queue_purge(q)
+                except pika.exceptions.ChannelClosedByBroker:
+                    ch = conn.channel()  # 404: not declared under this configuration
+        finally:
+            conn.close()
+        self.query("TRUNCATE ocr_jobs, ocr_results CASCADE")
+        busy = {q: c for q, (_, c) in self.queues().items() if c}
+        if busy:
+            raise Failure(f"other consumers are on the job queues {busy}: stop them, or use "
+                          "a vhost of its own (bench/README.md)")
+
+    def submit(self, directory, n, total=None):
+        """ocrq-submit -r DIR -q (n files); checks that `total` (default n) rows are queued
+        and as many messages ready afterwards. Returns its seconds."""
+        total = n if total is None else total
+        t0 = time.monotonic()
+        r = run([self.bins["ocrq-submit"], "-r", directory, "-q"], self.env)
+        secs = time.monotonic() - t0
+        if r.returncode != 0:
+            raise Failure(f"ocrq-submit exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+        rows = self.query("SELECT count(*) FILTER (WHERE status = 'queued'), count(*) "
+                          "FROM ocr_jobs")[0]
+        msgs = sum(m for m, _ in self.queues().values())
+        if rows != (total, total) or msgs != total:
+            raise Failure(f"after submitting {total} files: {rows[1]} rows ({rows[0]} queued), "
+                          f"{msgs} messages")
+        return secs
+
+    def wait_finished(self, n, procs, t0, logdir, limit_s=None, each=None):
+        """Polls every POLL_S until n jobs are succeeded or failed; returns the seconds from
+        t0 to the poll that saw it. each(done, now), if given, is called after every poll
+        (the last included). Failure if every process in procs exited, if no job finished
+        for STALL_S, or after limit_s seconds."""
+        last, last_change = -1, t0
+        while True:
+            done = self.query(FINISHED_SQL)[0][0]
+            now = time.monotonic()
+            if each:
+                each(done, now)
+            if done >= n:
+                return now - t0
+            if done != last:
+                last, last_change = done, now
+            if procs.all_exited():
+                raise Failure(f"every worker exited with {done}/{n} jobs finished; see {logdir}")
+            if now - last_change > STALL_S:
+                raise Failure(f"no job finished for {STALL_S} s ({done}/{n}); see {logdir}")
+            if limit_s and now - t0 > limit_s:
+                raise Failure(f"not finished after {limit_s:.0f} s ({done}/{n}); see {logdir}")
+            time.sleep(POLL_S)
+
+    def check_succeeded(self, n, tag, logdir):
+        """Failure unless there are exactly n jobs, all succeeded, each with non-empty text."""
+        by = self.query("SELECT status, coalesce(error_code, ''), count(*) FROM ocr_jobs "
+                        "GROUP BY 1, 2 ORDER BY 1, 2")
+        texts = self.query("SELECT count(*) FROM ocr_results WHERE length(btrim(text)) > 0")[0][0]
+        if by != [("succeeded", "", n)] or texts != n:
+            raise Failure(f"{tag}: expected {n} succeeded jobs with text, got {by} and {texts} "
+                          f"non-empty results; see {logdir}")
+
+    def jobs_per_worker(self):
+        return dict(self.query("SELECT worker, count(*) FROM ocr_jobs GROUP BY 1 ORDER BY 1"))
+
+
+# --------------------------------------------------------------------------
+# Inputs and the raw baseline
+
+def make_images(cache, pages=0, snippets=0, tiny=0):
+    """bench/gen_images into cache (files already there are kept)."""
+    gen = [os.path.join(ROOT, "bench", "gen_images"), "--pages", str(pages),
+           "--snippets", str(snippets), "--tiny", str(tiny), cache]
+    if subprocess.run(gen).returncode != 0:
+        raise Failure("bench/gen_images failed")
+
+
+def exact_set(cache, kind, n):
+    """A directory of exactly the first n files of cache/kind (hard links), so that
+    ocrq-submit -r takes the same set as ocrq-bench-raw, whatever else the cache holds."""
+    src, dst = os.path.join(cache, kind), os.path.join(cache, f"{kind}-{n}")
+    names = sorted(f for f in os.listdir(src) if f.endswith(".png"))[:n]
+    if not os.path.isdir(dst) or sorted(os.listdir(dst)) != names:
+        shutil.rmtree(dst, ignore_errors=True)
+        os.makedirs(dst)
+        for f in names:
+            os.link(os.path.join(src, f), os.path.join(dst, f))
+    return dst
+
+
+def files_in(directory):
+    return [os.path.join(directory, f) for f in sorted(os.listdir(directory))]
+
+
+def measure_raw(bins, env, files, w):
+    """ocrq-bench-raw -j W FILES. Returns (images/s, seconds, CPU seconds of the W processes)."""
+    cpu0 = children_cpu()
+    r = run([bins["ocrq-bench-raw"], "-j", str(w), *files], env)
+    if r.returncode != 0:
+        raise Failure(f"ocrq-bench-raw exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    return res["images_per_s"], res["seconds"], children_cpu() - cpu0
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, unit=""):
+    return "-" if x is None else f"{x:,.2f}{unit}" if x < 1000 else f"{x:,.0f}{unit}"
+
+
+# --------------------------------------------------------------------------
+# How a benchmark ends
+
+def guarded(prog, procs, logdir, body):
+    """Runs body() and returns (exit code, what body returned or None): 0 it returned,
+    1 Failure, 3 broker or database unreachable (or lost), 130 interrupted. Stops every
+    process in procs either way. The worker logs in logdir are kept (and their path
+    printed) only when something went wrong after a worker was started."""
+    ok = False
+    try:
+        result = body()
+        ok = True
+        return 0, result
+    except Unavailable as e:
+        say(f"{prog}: unavailable: {e} (scripts/services start?)")
+        return 3, None
+    except (psycopg2.Error, pika.exceptions.AMQPError) as e:
+        say(f"{prog}: lost the database or the broker: {str(e).strip() or repr(e)}")
+        return 3, None
+    except Failure as e:
+        say(f"{prog}: FAILED: {e}")
+        return 1, None
+    except KeyboardInterrupt:
+        say(f"{prog}: interrupted")
+        return 130, None
+    finally:
+        procs.stop()
+        if ok or not any(f.endswith(".log") for f in os.listdir(logdir)):
+            shutil.rmtree(logdir, ignore_errors=True)
+        else:
+            say(f"{prog}: worker logs kept in {logdir}")
