@@ -359,7 +359,8 @@ static int apply_defaults(struct ocrq_config *cfg)
             break;
         case T_INTLIST:
             n = field(cfg, st->n_off);
-            memcpy(field(cfg, st->off), st->def_list, (size_t)st->def_n * sizeof(int));
+            if (st->def_n > 0)
+                memcpy(field(cfg, st->off), st->def_list, (size_t)st->def_n * sizeof(int));
             *n = st->def_n;
             break;
         case T_STRLIST: /* calloc'd empty */

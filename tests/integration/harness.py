@@ -139,6 +139,9 @@ def run(main):
     finally:
         for p in list(_workers):
             stop_worker(p)
+    for log, line in sanitizer_reports():
+        t.results.append((False, f"no sanitizer report in {log.name}", line))
+        print(f"FAIL: no sanitizer report in {log}: {line}", flush=True)
     if crashed:
         t.results.append((False, "test ran to the end", crashed))
         print(f"FAIL: test ran to the end\n{crashed}", flush=True)
@@ -298,6 +301,7 @@ def stop_worker(p, timeout=STOP_TIMEOUT_S):
     (negative: killed by that signal); p.hung is True if it had to be killed."""
     forget_worker(p)
     p.hung = False
+    kids = worker_pids(p)[1:] if p.poll() is None else []
     if p.poll() is None:
         try:
             resume_worker(p)  # a worker a test paused must see the SIGTERM
@@ -311,7 +315,31 @@ def stop_worker(p, timeout=STOP_TIMEOUT_S):
             print(f"worker {p.pid} did not exit {timeout} s after SIGTERM: SIGKILL", flush=True)
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
+    _kill_leftovers(kids)
     return p.returncode
+
+
+def _kill_leftovers(pids, grace=10):
+    """SIGKILL those of pids (OCR processes of a supervisor that has exited) that
+    are still ocrq-worker processes after grace seconds: nothing a test started
+    may outlive it."""
+    deadline = time.monotonic() + grace
+    def ours(k):
+        argv = proc_cmdline(k)
+        return proc_alive(k) and bool(argv) and Path(argv[0]).name == WORKER.name
+
+    left = list(pids)
+    while left and time.monotonic() < deadline:
+        left = [k for k in left if ours(k)]
+        if left:
+            time.sleep(0.1)
+    for k in left:
+        if ours(k):
+            print(f"OCR process {k} outlived its supervisor: SIGKILL", flush=True)
+            try:
+                os.kill(k, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def kill_worker(p, sig=signal.SIGKILL):
@@ -337,6 +365,24 @@ def dump_worker_logs(lines=40):
         for line in text:
             print("    " + line)
     sys.stdout.flush()
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_reports():
+    """(log, first line) for each worker log of this test in which AddressSanitizer or
+    UBSan reported something: a child that died of it is restarted by its supervisor, so
+    the test itself might not notice."""
+    found = []
+    if _current is None:
+        return found
+    for log in sorted(_current.tmp.glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if any(m in line for m in SANITIZER_MARKS):
+                found.append((log, line.strip()))
+                break
+    return found
 
 
 def check_workers():
@@ -687,3 +733,295 @@ def reset():
         raise TestFailure(f"ocrq-admin setup exited {r.returncode}: {r.stderr.strip()}")
     purge_queues()
     db_query("TRUNCATE ocr_jobs, ocr_results CASCADE")
+
+
+# --------------------------------------------------------------------------
+# The worker fleet (docs/fleet.md): a supervisor's children, /proc, HTTP,
+# Prometheus text, long pages, scripts/services
+
+def proc_stat_fields(pid):
+    """Fields of /proc/<pid>/stat after the command name: [state, ppid, ...];
+    None if the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def proc_alive(pid):
+    """True while pid exists and is not a zombie."""
+    f = proc_stat_fields(pid)
+    return f is not None and f[0] not in ("Z", "X")
+
+
+def proc_children(pid):
+    """The direct children of pid, zombies included (sorted pids)."""
+    kids = set()
+    task_dir = Path(f"/proc/{pid}/task")
+    have_children_file = False
+    try:
+        for task in task_dir.iterdir():
+            try:
+                kids.update(int(x) for x in (task / "children").read_text().split())
+                have_children_file = True
+            except OSError:
+                pass
+    except OSError:
+        return []
+    if not have_children_file:  # a kernel without CONFIG_PROC_CHILDREN: scan /proc
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                f = proc_stat_fields(d.name)
+                if f and int(f[1]) == pid:
+                    kids.add(int(d.name))
+    return sorted(kids)
+
+
+def proc_cmdline(pid):
+    """argv of pid as a list of str ([] if it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]]
+
+
+def proc_status(pid):
+    """/proc/<pid>/status as {field: value}, e.g. ["Cpus_allowed_list"] == "0-1"."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def proc_environ(pid):
+    """The environment pid was executed with, as a dict."""
+    out = {}
+    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if item:
+            k, _, v = item.decode(errors="replace").partition("=")
+            out[k] = v
+    return out
+
+
+def cpu_list(text):
+    """"0-2,5" -> {0, 1, 2, 5} (the kernel's list format, as in Cpus_allowed_list)."""
+    cpus = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def worker_children(p):
+    """The live OCR children of supervisor p: direct children that are not
+    zombies and have executed themselves (argv differs from the supervisor's:
+    `ocrq-worker --child K`), so their affinity and environment are final."""
+    parent = proc_cmdline(p.pid)
+    return [c for c in proc_children(p.pid)
+            if proc_alive(c) and proc_cmdline(c) and proc_cmdline(c) != parent]
+
+
+def wait_children(p, n, timeout=60, what=None):
+    """Wait until supervisor p has exactly n live, executed children; returns their pids."""
+    return wait_until(lambda: (lambda k: k if len(k) == n else None)(worker_children(p)),
+                      timeout, what or f"{n} OCR children of the supervisor", interval=0.05)
+
+
+def signal_pids(pids, sig):
+    """Send sig to each pid that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def log_text(p):
+    """Everything worker p has logged so far."""
+    return Path(p.log_path).read_text(errors="replace")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path, timeout=10):
+    """GET http://127.0.0.1:port/path; returns (status, content type, body text).
+    Connection errors raise OSError."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type") or "", r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def parse_metrics(text):
+    """Parse Prometheus text format 0.0.4. Returns {(name, ((label, value), ...)): float}
+    with labels sorted; raises TestFailure naming the first line that does not parse."""
+    import re
+    name_re = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+    label_re = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\\n]|\\[\\"n])*)"\s*(,|(?=\}))')
+    out = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            parts = line.split(None, 3)
+            if len(parts) >= 2 and parts[1] in ("HELP", "TYPE"):
+                if len(parts) < 3 or not name_re.fullmatch(parts[2]):
+                    raise TestFailure(f"metrics line {n}: bad {parts[1]}: {line!r}")
+                if parts[1] == "TYPE" and (len(parts) < 4 or parts[3].strip() not in (
+                        "counter", "gauge", "histogram", "summary", "untyped")):
+                    raise TestFailure(f"metrics line {n}: bad TYPE: {line!r}")
+            continue
+        m = name_re.match(line)
+        if not m:
+            raise TestFailure(f"metrics line {n} does not start with a metric name: {line!r}")
+        name, rest = m.group(0), line[m.end():]
+        labels = []
+        if rest.startswith("{"):
+            rest = rest[1:]
+            while not rest.lstrip().startswith("}"):
+                lm = label_re.match(rest)
+                if not lm:
+                    raise TestFailure(f"metrics line {n}: bad labels: {line!r}")
+                value = lm.group(2).replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+                labels.append((lm.group(1), value))
+                rest = rest[lm.end():]
+            rest = rest.lstrip()[1:]
+        fields = rest.split()
+        if not rest[:1].isspace() or len(fields) not in (1, 2):
+            raise TestFailure(f"metrics line {n}: expected 'name{{labels}} value [timestamp]': {line!r}")
+        try:
+            value = float(fields[0])  # accepts NaN, +Inf, -Inf as the format does
+            if len(fields) == 2:
+                int(fields[1])
+        except ValueError:
+            raise TestFailure(f"metrics line {n}: bad value: {line!r}") from None
+        key = (name, tuple(sorted(labels)))
+        if key in out:
+            raise TestFailure(f"metrics line {n}: the same series twice: {line!r}")
+        out[key] = value
+    return out
+
+
+def metric(metrics, name, **labels):
+    """The value of the series name{labels} in parse_metrics() output, or None."""
+    return metrics.get((name, tuple(sorted(labels.items()))))
+
+
+def metric_series(metrics, name):
+    """[(labels dict, value)] of every series called name."""
+    return [(dict(l), v) for (n, l), v in metrics.items() if n == name]
+
+
+def get_metrics(port):
+    """GET /metrics and parse it; raises TestFailure unless the answer is 200."""
+    status, _, body = http_get(port, "/metrics")
+    if status != 200:
+        raise TestFailure(f"GET /metrics answered {status}: {body[:200]!r}")
+    return parse_metrics(body)
+
+
+def make_long_page(path, pages=3, pointsize=46):
+    """pages A4 pages of text stacked into one tall image (2480 x 3508*pages at
+    300 dpi), each page like make_a4_page(); Tesseract needs about pages times
+    as long as for one page. Returns (path, text)."""
+    paragraphs = A4_TEXT * 2
+    lines = []
+    for para in paragraphs:
+        lines += textwrap.wrap(para, width=72) + [""]
+    page_text = "\n".join(lines).strip()
+    args = ["-size", f"{A4_WIDTH}x{A4_HEIGHT * pages}", "xc:white", "-font", FONT,
+            "-pointsize", str(pointsize), "-fill", "black", "-interline-spacing", "2"]
+    for k in range(pages):
+        args += ["-annotate", f"+160+{200 + k * A4_HEIGHT}", page_text]
+    return _convert(args, path), "\n\n".join([page_text] * pages)
+
+
+SERVICES = SOURCE_DIR / "scripts" / "services"
+
+
+def services(cmd, timeout=180):
+    """Run scripts/services cmd (e.g. "pg-stop", "mq-start") against the services
+    of OCRQ_AMQP_PORT / OCRQ_PG_PORT / OCRQ_RUN_DIR. Refuses pg-* / mq-* when
+    OCRQ_DATABASE_URL / OCRQ_AMQP_URL point elsewhere (it would stop a server
+    the test does not use). Output goes to a file: a started broker keeps the
+    script's stdout open."""
+    url, port, var = ((DATABASE_URL, PG_PORT, "OCRQ_PG_PORT") if cmd.startswith("pg-")
+                      else (AMQP_URL, AMQP_PORT, "OCRQ_AMQP_PORT") if cmd.startswith("mq-")
+                      else (None, None, None))
+    if url is not None:
+        actual = urllib.parse.urlsplit(url).port
+        if actual != port:
+            raise TestFailure(f"{redact(url)} is not the scripts/services server (port {port}):"
+                              f" set {var}, or scripts/services {cmd} would hit another server")
+    log_path = tmpdir() / "services.log"
+    with open(log_path, "ab") as log:
+        try:
+            r = subprocess.run([str(SERVICES), cmd], stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=subprocess.STDOUT, timeout=timeout,
+                               env=env(OCRQ_AMQP_PORT=AMQP_PORT, OCRQ_PG_PORT=PG_PORT))
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"scripts/services {cmd} did not finish within {timeout} s") from None
+    if r.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
+        raise TestFailure(f"scripts/services {cmd} exited {r.returncode}: {tail}")
+
+
+def fleet_config(overrides=None, **kw):
+    """write_config() for a supervisor: worker.metrics_listen is "" (no HTTP)
+    unless given, so tests never clash on the default 127.0.0.1:9464."""
+    settings = {"worker.metrics_listen": ""}
+    settings.update(overrides or {})
+    return write_config(settings, **kw)
+
+
+def broker_connections(fields=("peer_port", "timeout", "state")):
+    """The broker's client connections (scripts/services ctl list_connections),
+    as a list of {field: text}. Needs OCRQ_AMQP_URL to be the scripts/services broker."""
+    if urllib.parse.urlsplit(AMQP_URL).port != AMQP_PORT:
+        raise TestFailure(f"{redact(AMQP_URL)} is not the scripts/services broker (port {AMQP_PORT})")
+    r = run_cmd([SERVICES, "ctl", "list_connections", *fields], timeout=60,
+                environ=env(OCRQ_AMQP_PORT=AMQP_PORT, OCRQ_PG_PORT=PG_PORT))
+    if r.returncode != 0:
+        raise TestFailure(f"rabbitmqctl list_connections exited {r.returncode}: {r.stderr.strip()}")
+    out = []
+    for line in r.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == len(fields):
+            out.append(dict(zip(fields, parts)))
+    return out
+
+
+def consumer_count(queue=JOB_QUEUE):
+    """Consumers of queue now (an idle OCR process consumes both job queues:
+    design.md "Idle"); 0 if the queue does not exist."""
+    conn = amqp_connection()
+    try:
+        ch = conn.channel()
+        try:
+            return ch.queue_declare(queue, passive=True).method.consumer_count
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0
+    finally:
+        conn.close()
+
+
+def wait_idle_consumers(n, timeout=60, queue=JOB_QUEUE):
+    """Wait until queue has n consumers: n OCR processes connected and idle."""
+    return wait_until(lambda: consumer_count(queue) == n, timeout,
+                      f"{n} idle consumers on {queue}", interval=0.1)
