@@ -124,6 +124,12 @@ static int run_worker(const struct ocrq_config *cfg, struct ocrq_worker_opts *op
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the supervisor starts children with these blocked until now: one that came is handled */
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &stops, NULL);
 
     if (ocrq_fetch_global_init() != OCRQ_OK) {
         fprintf(stderr, "ocrq-worker: cannot initialize libcurl\n");

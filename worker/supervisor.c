@@ -188,9 +188,16 @@ static int spawn(struct sup *s, int k)
         return OCRQ_ERR_IO;
     }
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        /*
+         * SIGTERM and SIGINT stay blocked through the exec: the child unblocks
+         * them once its handlers are in place, so a stop that comes while it
+         * starts is a clean stop, not a death by the default action.
+         */
+        sigset_t stops;
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTERM);
+        sigaddset(&stops, SIGINT);
+        sigprocmask(SIG_SETMASK, &stops, NULL);
         setpgid(0, 0); /* terminal signals go to the supervisor only */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
