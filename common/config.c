@@ -8,6 +8,8 @@
 
 #include "ocrq/cpulist.h"
 #include "ocrq/log.h"
+#include "ocrq/netguard.h"
+#include "ocrq/sign.h"
 #include "ocrq/status.h"
 
 #include <ctype.h>
@@ -24,6 +26,11 @@
 #define MAX_URL_LEN 4096
 #define MAX_PATH_LEN 4096
 #define MAX_NAME_LEN 255 /* AMQP short strings: queue and exchange names */
+#define MAX_CIDR_LEN 64    /* "ffff:...:ffff/128" is 43 */
+#define MAX_SECRET_LEN 128 /* "whsec_" + base64 of 64 bytes is 94 */
+
+_Static_assert(OCRQ_MAX_URL_ALLOWLIST <= OCRQ_NETGUARD_MAX_ALLOW, "allow-list over the guard's");
+_Static_assert(OCRQ_MAX_WEBHOOK_SECRETS <= OCRQ_SIGN_MAX_KEYS, "more secrets than ocrq_sign takes");
 
 enum stype { T_STRING, T_INT, T_INT64, T_BOOL, T_STRLIST, T_INTLIST };
 
@@ -49,11 +56,17 @@ static const char *check_level(const char *s);
 static const char *check_lang(const char *s);
 static const char *check_absolute(const char *s);
 static const char *check_url(const char *s);
+static const char *check_http_url(const char *s);
 static const char *check_cpus(const char *s);
 static const char *check_device(const char *s);
 static const char *check_listen(const char *s);
+static const char *check_cidr(const char *s);
+static const char *check_secret(const char *s);
 
 static const int default_retry_delays[3] = {5, 30, 120};
+/* the Standard Webhooks example: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h */
+static const int default_webhook_retries[9] = {5, 300, 1800, 7200, 18000, 36000, 50400, 72000,
+                                               86400};
 
 /* clang-format off */
 #define FIELD(f) offsetof(struct ocrq_config, f)
@@ -143,6 +156,28 @@ static const struct setting settings[] = {
     LIST("documents.file_roots", T_STRLIST, file_roots, n_file_roots, NULL, 0, 1, MAX_PATH_LEN, 0,
          OCRQ_MAX_FILE_ROOTS, check_absolute, "directories file-path documents may come from"),
 
+    LIST("security.url_allowlist", T_STRLIST, url_allowlist, n_url_allowlist, NULL, 0, 1,
+         MAX_CIDR_LEN, 0, OCRQ_MAX_URL_ALLOWLIST, check_cidr,
+         "addresses and CIDR ranges that URL fetches and webhooks may reach although internal"),
+
+    LIST("webhooks.secrets", T_STRLIST, webhook_secrets, n_webhook_secrets, NULL, 0, 1,
+         MAX_SECRET_LEN, 0, OCRQ_MAX_WEBHOOK_SECRETS, check_secret,
+         "whsec_ signing secrets; each one signs every webhook"),
+    STR("webhooks.default_url", webhook_default_url, NULL, 0, MAX_URL_LEN, F_EMPTY_IS_NULL,
+        check_http_url, "events of jobs without a webhook_url go here; empty: none"),
+    BOOL("webhooks.dispatcher", webhook_dispatcher, 1,
+         "ocrq-worker runs a webhook dispatcher beside its OCR processes"),
+    INT("webhooks.concurrency", webhook_concurrency, 8, 1, 256, "deliveries in flight"),
+    INT("webhooks.connect_timeout_s", webhook_connect_timeout_s, 5, 1, 300, "connect timeout"),
+    INT("webhooks.timeout_s", webhook_timeout_s, 15, 1, 3600, "time limit of one attempt"),
+    INT("webhooks.max_response_bytes", webhook_max_response_bytes, 65536, 0, 16777216,
+        "bytes of a receiver's answer read"),
+    INT("webhooks.text_max_chars", webhook_text_max_chars, 65536, 0, 100000000,
+        "text in a payload; cut beyond, with text_truncated"),
+    LIST("webhooks.retry_schedule_s", T_INTLIST, webhook_retry_s, n_webhook_retry_s,
+         default_webhook_retries, 9, 1, 7 * 86400, 0, OCRQ_MAX_WEBHOOK_RETRIES, NULL,
+         "waits before the retries of a delivery"),
+
     INT("submit.batch_size", submit_batch_size, 500, 1, 5000, "jobs recorded in one INSERT"),
     INT("submit.wait_poll_ms", wait_poll_ms, 250, 10, 60000, "--wait polling interval"),
 
@@ -155,9 +190,12 @@ static const struct setting settings[] = {
 static const struct {
     const char *var;
     const char *path;
+    const char *seps; /* lists: the characters between values (blanks around them are dropped) */
 } env_overrides[] = {
-    {"OCRQ_AMQP_URL", "amqp.url"},
-    {"OCRQ_DATABASE_URL", "database.url"},
+    {"OCRQ_AMQP_URL", "amqp.url", NULL},
+    {"OCRQ_DATABASE_URL", "database.url", NULL},
+    {"OCRQ_URL_ALLOWLIST", "security.url_allowlist", ","},
+    {"OCRQ_WEBHOOK_SECRETS", "webhooks.secrets", " \t\n"},
 };
 
 /* Where an error is reported: the file (or "defaults"/the variable) and the caller's buffer. */
@@ -186,6 +224,13 @@ static const char *check_lang(const char *s)
             return why;
     }
     return in_name ? NULL : why;
+}
+
+static const char *check_http_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0
+               ? NULL
+               : "must be an http:// or https:// URL";
 }
 
 static const char *check_url(const char *s)
@@ -223,6 +268,23 @@ static const char *check_listen(const char *s)
 static const char *check_absolute(const char *s)
 {
     return s[0] == '/' ? NULL : "must be absolute paths";
+}
+
+static const char *check_cidr(const char *s)
+{
+    struct ocrq_cidr cidr;
+    const char *why;
+    return ocrq_netguard_parse_cidr(s, &cidr, &why) == OCRQ_OK ? NULL : why;
+}
+
+/* The reason never quotes the secret. */
+static const char *check_secret(const char *s)
+{
+    struct ocrq_secret key;
+    const char *why;
+    int rc = ocrq_sign_parse_secret(s, &key, &why);
+    memset(&key, 0, sizeof key);
+    return rc == OCRQ_OK ? NULL : why;
 }
 
 /* Write "where:line: key: reason" (line omitted when <= 0) into the caller's buffer. */
@@ -592,6 +654,58 @@ out:
     return rc;
 }
 
+/*
+ * Replace string list st with the values in v: split at any of seps, blanks
+ * around each value dropped, empty values skipped. On error cfg is left
+ * half-set (the caller discards it). Errors name the value by its position,
+ * never by its text (it may be a secret).
+ */
+static int apply_env_list(const struct ctx *c, struct ocrq_config *cfg, const struct setting *st,
+                          const char *v, const char *seps)
+{
+    char *copy = strdup(v), *save = NULL, buf[160];
+    char **arr = field(cfg, st->off);
+    int *n = field(cfg, st->n_off);
+    int pos = 0, rc = OCRQ_OK;
+
+    if (!copy)
+        return OCRQ_ERR_NOMEM;
+    clear_value(cfg, st);
+    for (char *tok = strtok_r(copy, seps, &save); tok; tok = strtok_r(NULL, seps, &save)) {
+        char *end = tok + strlen(tok);
+        while (isspace((unsigned char)*tok))
+            tok++;
+        while (end > tok && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        if (*tok == '\0')
+            continue;
+        pos++;
+        if (*n >= st->max_n) {
+            rc = fail(c, NULL, 0, st->path, "must have between %d and %d values", st->min_n,
+                      st->max_n);
+            goto out;
+        }
+        const char *why = string_problem(st, tok, buf, sizeof buf);
+        if (why) {
+            rc = fail(c, NULL, 0, st->path, "value %d: %s", pos, why);
+            goto out;
+        }
+        arr[*n] = strdup(tok);
+        if (!arr[*n]) {
+            rc = OCRQ_ERR_NOMEM;
+            goto out;
+        }
+        (*n)++;
+    }
+    if (*n < st->min_n)
+        rc = fail(c, NULL, 0, st->path, "must have between %d and %d values", st->min_n,
+                  st->max_n);
+out:
+    memset(copy, 0, strlen(v)); /* it may hold secrets */
+    free(copy);
+    return rc;
+}
+
 /* Apply OCRQ_AMQP_URL and friends when set and non-empty. */
 static int apply_env(char *err, size_t errlen, struct ocrq_config *cfg)
 {
@@ -602,6 +716,12 @@ static int apply_env(char *err, size_t errlen, struct ocrq_config *cfg)
         char buf[160];
         if (!v || !*v || !st)
             continue;
+        if (env_overrides[i].seps) {
+            int rc = apply_env_list(&c, cfg, st, v, env_overrides[i].seps);
+            if (rc != OCRQ_OK)
+                return rc;
+            continue;
+        }
         const char *why = string_problem(st, v, buf, sizeof buf);
         if (why)
             return fail(&c, NULL, 0, st->path, "%s", why);

@@ -7,7 +7,9 @@
  */
 #include "ocrq/db.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,12 @@ enum stmt_id {
     ST_COUNTS_BATCH,
     ST_POLL,
     ST_POLL_TEXT,
+    ST_HOOK_CLAIM,
+    ST_HOOK_DONE,
+    ST_HOOK_LIST,
+    ST_HOOK_LIST_FAILED,
+    ST_HOOK_RETRY,
+    ST_HOOK_RETRY_FAILED,
     ST_N
 };
 
@@ -44,6 +52,33 @@ struct stmt {
 
 /* Final rows ('succeeded', 'failed') are never reopened by start, fail or retry. */
 #define FINAL "j.status IN ('succeeded', 'failed')"
+
+/*
+ * The webhook event of a finished job, inserted by the statement that
+ * finishes it (the transactional outbox): at most one per job and type, to
+ * the job's webhook_url or else the default URL (none: no event). The body
+ * is built here, once, and sent unchanged on every attempt (docs/webhooks.md).
+ */
+/* Deliveries for ocrq-admin webhooks list, newest first, at most $1. */
+#define HOOK_LIST_SQL(where)                                                                       \
+    "SELECT d.id, d.event_id, d.job_id, d.event_type, d.url, d.status, d.attempts,"               \
+    " d.last_http_status, d.last_error,"                                                         \
+    " to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
+    " to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"           \
+    " to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"               \
+    " FROM ocr_webhook_deliveries AS d WHERE " where " ORDER BY d.id DESC LIMIT $1::integer"
+
+#define HOOK_INSERT(type, status, code, message, conf, text, cut, default_url)                    \
+    " INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type, url, body)"              \
+    " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), job.job_id, '" type "',"       \
+    " coalesce(job.webhook_url, " default_url "),"                                               \
+    " jsonb_build_object('type', '" type "', 'timestamp',"                                        \
+    " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'data',"             \
+    " jsonb_build_object('job_id', job.job_id, 'status', '" status "', 'batch', job.batch,"       \
+    " 'metadata', job.metadata, 'mean_confidence', " conf ", 'error_code', " code ","            \
+    " 'error_message', " message ", 'text', " text ", 'text_truncated', " cut "))::text"         \
+    " FROM job WHERE coalesce(job.webhook_url, " default_url ") IS NOT NULL"                     \
+    " ON CONFLICT (job_id, event_type) DO NOTHING"
 
 static const struct stmt stmts[ST_N] = {
     [ST_QUEUE] = {"ocrq_jobs_queue", 8,
@@ -80,14 +115,15 @@ static const struct stmt stmts[ST_N] = {
      * not, the upsert creates it (language ''), so the result row's foreign
      * key always holds and the outcome is never lost.
      */
-    [ST_SUCCEED] = {"ocrq_job_succeed", 6,
+    [ST_SUCCEED] = {"ocrq_job_succeed", 8,
                     "WITH job AS ("
                     " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker)"
                     " VALUES ($1::uuid, 'succeeded', '', now(), $2::text)"
                     " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
                     " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
                     " error_code = NULL, error_message = NULL, updated_at = now()"
-                    " RETURNING j.job_id)"
+                    " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
+                    " result AS ("
                     " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms,"
                     " engine_version, worker)"
                     " SELECT job.job_id, $3::text, $4::real, $5::integer, $6::text, $2::text"
@@ -96,10 +132,14 @@ static const struct stmt stmts[ST_N] = {
                     " mean_confidence = EXCLUDED.mean_confidence,"
                     " duration_ms = EXCLUDED.duration_ms,"
                     " engine_version = EXCLUDED.engine_version, worker = EXCLUDED.worker,"
-                    " created_at = now()"},
+                    " created_at = now())"
+                    HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
+                                "$4::real", "left($3::text, $8::integer)",
+                                "length($3::text) > $8::integer", "$7::text")},
     /* A succeeded row stays succeeded: its result row is the truth. */
-    [ST_FAIL] = {"ocrq_job_fail", 11,
-                 "INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
+    [ST_FAIL] = {"ocrq_job_fail", 12,
+                 "WITH job AS ("
+                 " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
                  " webhook_url, metadata, submitted_at, finished_at, worker, error_code,"
                  " error_message)"
                  " VALUES ($1::uuid, 'failed', coalesce($2::smallint, 0), coalesce($3::text, ''),"
@@ -109,7 +149,11 @@ static const struct stmt stmts[ST_N] = {
                  " worker = coalesce(EXCLUDED.worker, j.worker),"
                  " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
                  " updated_at = now()"
-                 " WHERE j.status <> 'succeeded'"},
+                 " WHERE j.status <> 'succeeded'"
+                 " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url, j.error_code,"
+                 " j.error_message)"
+                 HOOK_INSERT("job.failed", "failed", "job.error_code", "job.error_message",
+                             "NULL::real", "NULL::text", "false", "$12::text")},
     [ST_RETRY] = {"ocrq_job_retry", 3,
                   "UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
                   " error_message = $3::text, updated_at = now()"
@@ -127,11 +171,54 @@ static const struct stmt stmts[ST_N] = {
                       " r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
                       " ON r.job_id = j.job_id"
                       " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
+    /*
+     * Webhook dispatchers: take up to $2 due deliveries for $1 seconds. SKIP
+     * LOCKED lets dispatchers on many machines claim side by side; the lease
+     * (locked_until) keeps a claimed one from being sent twice at once, and
+     * lets another dispatcher take it over if this one dies.
+     */
+    [ST_HOOK_CLAIM] = {"ocrq_hook_claim", 2,
+                       "UPDATE ocr_webhook_deliveries AS d"
+                       " SET locked_until = now() + make_interval(secs => $1::integer),"
+                       " attempts = d.attempts + 1"
+                       " WHERE d.id IN (SELECT id FROM ocr_webhook_deliveries"
+                       " WHERE status = 'pending' AND next_attempt_at <= now()"
+                       " AND (locked_until IS NULL OR locked_until <= now())"
+                       " ORDER BY next_attempt_at LIMIT $2::integer FOR UPDATE SKIP LOCKED)"
+                       " RETURNING d.id, d.event_id, d.url, d.body, d.attempts,"
+                       " d.attempts - d.retry_base"},
+    /* One attempt's outcome: the attempt row, and the delivery's new state, together. */
+    [ST_HOOK_DONE] = {"ocrq_hook_done", 8,
+                      "WITH attempt AS (INSERT INTO ocr_webhook_attempts"
+                      " (delivery_id, attempt, started_at, http_status, error, duration_ms)"
+                      " VALUES ($1::bigint, $2::integer, to_timestamp($3::double precision),"
+                      " $4::integer, $5::text, $6::integer))"
+                      " UPDATE ocr_webhook_deliveries SET status = $7::text,"
+                      " last_http_status = $4::integer, last_error = $5::text,"
+                      " next_attempt_at = CASE WHEN $7::text = 'pending'"
+                      " THEN now() + make_interval(secs => $8::double precision)"
+                      " ELSE next_attempt_at END,"
+                      " delivered_at = CASE WHEN $7::text = 'delivered' THEN now() END,"
+                      " locked_until = NULL"
+                      " WHERE id = $1::bigint"},
+    [ST_HOOK_LIST] = {"ocrq_hook_list", 1, HOOK_LIST_SQL("TRUE")},
+    [ST_HOOK_LIST_FAILED] = {"ocrq_hook_list_failed", 1, HOOK_LIST_SQL("d.status = 'failed'")},
+    /* ocrq-admin webhooks retry: due now, with the whole schedule again */
+    [ST_HOOK_RETRY] = {"ocrq_hook_retry", 1,
+                       "UPDATE ocr_webhook_deliveries SET status = 'pending',"
+                       " next_attempt_at = now(), retry_base = attempts, locked_until = NULL"
+                       " WHERE id = $1::bigint AND status <> 'delivered' RETURNING id"},
+    [ST_HOOK_RETRY_FAILED] = {"ocrq_hook_retry_failed", 0,
+                              "UPDATE ocr_webhook_deliveries SET status = 'pending',"
+                              " next_attempt_at = now(), retry_base = attempts,"
+                              " locked_until = NULL WHERE status = 'failed' RETURNING id"},
 };
 
 struct ocrq_db {
     PGconn *conn;
     unsigned prepared; /* bit i set: stmts[i] is prepared on this connection */
+    char *hook_url;    /* webhooks.default_url; NULL: none */
+    char hook_cap[16]; /* webhooks.text_max_chars, as a parameter */
 };
 
 /* ---- errors and logging ------------------------------------------------- */
@@ -441,10 +528,11 @@ int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
     vals[4] = NULL;
 
     db = calloc(1, sizeof *db);
-    if (!db) {
+    if (!db || (cfg->webhook_default_url && !(db->hook_url = strdup(cfg->webhook_default_url)))) {
         st = OCRQ_ERR_NOMEM;
         goto out;
     }
+    snprintf(db->hook_cap, sizeof db->hook_cap, "%d", cfg->webhook_text_max_chars);
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
         log_connect_failure(db->conn);
@@ -465,6 +553,7 @@ void ocrq_db_free(struct ocrq_db *db)
     if (!db)
         return;
     PQfinish(db->conn);
+    free(db->hook_url);
     free(db);
 }
 
@@ -668,7 +757,7 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res)
 {
-    const char *params[6];
+    const char *params[8];
     char conf[32];
     char ms[16];
     PGresult *pr = NULL;
@@ -687,6 +776,8 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
     params[3] = conf;
     params[4] = ms;
     params[5] = res->engine_version;
+    params[6] = db->hook_url;
+    params[7] = db->hook_cap;
     st = stmt_run(db, ST_SUCCEED, params, PGRES_COMMAND_OK, job_id, &pr);
     PQclear(pr);
     return st;
@@ -701,7 +792,7 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
 int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_job *job,
                      const char *worker, const char *code, const char *message)
 {
-    const char *params[11] = {0};
+    const char *params[12] = {0};
     char pri[8];
     char msg[MAX_ERROR_MESSAGE];
     PGresult *res = NULL;
@@ -725,6 +816,7 @@ int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_j
     params[8] = worker;
     params[9] = code;
     params[10] = capped(message, msg, sizeof msg);
+    params[11] = db->hook_url;
     st = stmt_run(db, ST_FAIL, params, PGRES_COMMAND_OK, job_id, &res);
     PQclear(res);
     return st;
@@ -846,4 +938,181 @@ out:
     PQclear(res);
     free(arr.p);
     return st;
+}
+
+/* ---- the webhook outbox --------------------------------------------------- */
+
+static char *dup_value(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+int ocrq_db_hooks_claim(struct ocrq_db *db, int lease_s, int max, struct ocrq_db_hook **out,
+                        int *n)
+{
+    char lease[16], limit[16];
+    const char *params[2] = {lease, limit};
+    PGresult *res = NULL;
+    struct ocrq_db_hook *hooks = NULL;
+    int st, rows;
+
+    *out = NULL;
+    *n = 0;
+    if (!db || lease_s < 1 || max < 1)
+        return OCRQ_ERR_INVALID;
+    snprintf(lease, sizeof lease, "%d", lease_s);
+    snprintf(limit, sizeof limit, "%d", max);
+    st = stmt_run(db, ST_HOOK_CLAIM, params, PGRES_TUPLES_OK, NULL, &res);
+    if (st != OCRQ_OK)
+        return st;
+    rows = PQntuples(res);
+    if (rows > 0 && !(hooks = calloc((size_t)rows, sizeof *hooks))) {
+        PQclear(res);
+        return OCRQ_ERR_NOMEM; /* the leases run out and the rows are claimed again */
+    }
+    for (int i = 0; i < rows; i++) {
+        struct ocrq_db_hook *h = &hooks[i];
+        h->id = atoll(PQgetvalue(res, i, 0));
+        snprintf(h->event_id, sizeof h->event_id, "%s", PQgetvalue(res, i, 1));
+        h->url = dup_value(res, i, 2);
+        h->body = dup_value(res, i, 3);
+        h->attempt = atoi(PQgetvalue(res, i, 4));
+        h->round_attempt = atoi(PQgetvalue(res, i, 5));
+        if (!h->url || !h->body) {
+            ocrq_db_hooks_free(hooks, rows);
+            PQclear(res);
+            return OCRQ_ERR_NOMEM;
+        }
+    }
+    PQclear(res);
+    *out = hooks;
+    *n = rows;
+    return OCRQ_OK;
+}
+
+void ocrq_db_hooks_free(struct ocrq_db_hook *hooks, int n)
+{
+    for (int i = 0; hooks && i < n; i++) {
+        free(hooks[i].url);
+        free(hooks[i].body);
+    }
+    free(hooks);
+}
+
+int ocrq_db_hook_done(struct ocrq_db *db, const struct ocrq_db_hook *hook,
+                      const struct ocrq_db_hook_outcome *o)
+{
+    char id[24], attempt[16], started[32], http[16], ms[16], retry[32], err[MAX_ERROR_MESSAGE];
+    const char *params[8] = {id, attempt, started, o->http_status ? http : NULL,
+                             o->error ? capped(o->error, err, sizeof err) : NULL, ms, o->status,
+                             retry};
+    PGresult *res = NULL;
+
+    snprintf(id, sizeof id, "%lld", hook->id);
+    snprintf(attempt, sizeof attempt, "%d", hook->attempt);
+    snprintf(started, sizeof started, "%.3f", o->started_at);
+    snprintf(http, sizeof http, "%d", o->http_status);
+    snprintf(ms, sizeof ms, "%d", o->duration_ms);
+    snprintf(retry, sizeof retry, "%.3f", o->retry_in_s > 0 ? o->retry_in_s : 0.0);
+    int st = stmt_run(db, ST_HOOK_DONE, params, PGRES_COMMAND_OK, NULL, &res);
+    PQclear(res);
+    return st;
+}
+
+int ocrq_db_hooks_list(struct ocrq_db *db, int failed_only, int limit, ocrq_db_hook_info_fn fn,
+                       void *arg)
+{
+    char lim[16];
+    const char *params[1] = {lim};
+    PGresult *res = NULL;
+
+    snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 100);
+    int st = stmt_run(db, failed_only ? ST_HOOK_LIST_FAILED : ST_HOOK_LIST, params,
+                      PGRES_TUPLES_OK, NULL, &res);
+    if (st != OCRQ_OK)
+        return st;
+    for (int i = 0; i < PQntuples(res); i++) {
+#define COL(c) (PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c))
+        struct ocrq_db_hook_info h = {
+            .id = atoll(PQgetvalue(res, i, 0)),
+            .event_id = COL(1),
+            .job_id = COL(2),
+            .event_type = COL(3),
+            .url = COL(4),
+            .status = COL(5),
+            .attempts = atoi(PQgetvalue(res, i, 6)),
+            .last_http_status = PQgetisnull(res, i, 7) ? 0 : atoi(PQgetvalue(res, i, 7)),
+            .last_error = COL(8),
+            .created_at = COL(9),
+            .next_attempt_at = COL(10),
+            .delivered_at = COL(11),
+        };
+#undef COL
+        fn(arg, &h);
+    }
+    PQclear(res);
+    return OCRQ_OK;
+}
+
+int ocrq_db_hooks_retry(struct ocrq_db *db, long long id, long long *count)
+{
+    char idbuf[24];
+    const char *params[1] = {idbuf};
+    PGresult *res = NULL;
+
+    *count = 0;
+    snprintf(idbuf, sizeof idbuf, "%lld", id);
+    int st = stmt_run(db, id > 0 ? ST_HOOK_RETRY : ST_HOOK_RETRY_FAILED, params, PGRES_TUPLES_OK,
+                      NULL, &res);
+    if (st == OCRQ_OK)
+        *count = PQntuples(res);
+    PQclear(res);
+    return st;
+}
+
+int ocrq_db_socket(const struct ocrq_db *db)
+{
+    return db && db->conn ? PQsocket(db->conn) : -1;
+}
+
+int ocrq_db_listen(struct ocrq_db *db, const char *channel)
+{
+    char sql[128];
+
+    if (!db || !channel)
+        return OCRQ_ERR_INVALID;
+    snprintf(sql, sizeof sql, "LISTEN %s", channel); /* a fixed identifier of ours */
+    return ocrq_db_exec(db, sql, 0, "listen");
+}
+
+int ocrq_db_wait_notify(struct ocrq_db *db, int timeout_ms)
+{
+    PGnotify *nt;
+    int got = 0;
+
+    if (!db || !db->conn)
+        return OCRQ_ERR_INVALID;
+    for (;;) {
+        if (PQconsumeInput(db->conn) == 0) {
+            log_failure(NULL, "wait for notifications", db->conn, NULL);
+            return OCRQ_ERR_DB;
+        }
+        while ((nt = PQnotifies(db->conn)) != NULL) {
+            PQfreemem(nt);
+            got = 1;
+        }
+        if (got)
+            return OCRQ_OK;
+        if (timeout_ms <= 0)
+            return OCRQ_ERR_TIMEOUT;
+        struct pollfd pf = {.fd = PQsocket(db->conn), .events = POLLIN};
+        int r = poll(&pf, 1, timeout_ms);
+        if (r == 0)
+            return OCRQ_ERR_TIMEOUT;
+        if (r < 0 && errno != EINTR)
+            return OCRQ_ERR_DB;
+        timeout_ms = 0; /* read what came, then return */
+        if (r < 0)
+            return OCRQ_ERR_TIMEOUT;
+    }
 }

@@ -89,8 +89,67 @@ static const char m1_jobs_results[] =
     "COMMENT ON COLUMN ocr_results.engine_version IS 'Tesseract version that produced the text';"
     "COMMENT ON COLUMN ocr_results.worker IS 'worker that produced the text';";
 
+/*
+ * The webhook outbox: one delivery per finished job and event type, written
+ * in the transaction that finishes the job; every attempt recorded. A
+ * statement trigger wakes the dispatchers (LISTEN ocrq_webhooks).
+ */
+static const char m2_webhooks[] =
+    "CREATE TABLE ocr_webhook_deliveries ("
+    "  id               bigserial PRIMARY KEY,"
+    "  event_id         text NOT NULL UNIQUE,"
+    "  job_id           uuid NOT NULL REFERENCES ocr_jobs (job_id) ON DELETE CASCADE,"
+    "  event_type       text NOT NULL CHECK (event_type IN ('job.succeeded', 'job.failed')),"
+    "  url              text NOT NULL,"
+    "  body             text NOT NULL,"
+    "  status           text NOT NULL DEFAULT 'pending'"
+    "                   CHECK (status IN ('pending', 'delivered', 'failed')),"
+    "  attempts         integer NOT NULL DEFAULT 0,"
+    "  retry_base       integer NOT NULL DEFAULT 0,"
+    "  next_attempt_at  timestamptz NOT NULL DEFAULT now(),"
+    "  locked_until     timestamptz,"
+    "  last_http_status integer,"
+    "  last_error       text,"
+    "  created_at       timestamptz NOT NULL DEFAULT now(),"
+    "  delivered_at     timestamptz,"
+    "  UNIQUE (job_id, event_type)"
+    ");"
+    "CREATE TABLE ocr_webhook_attempts ("
+    "  delivery_id bigint NOT NULL REFERENCES ocr_webhook_deliveries (id) ON DELETE CASCADE,"
+    "  attempt     integer NOT NULL,"
+    "  started_at  timestamptz NOT NULL,"
+    "  http_status integer,"
+    "  error       text,"
+    "  duration_ms integer NOT NULL,"
+    "  PRIMARY KEY (delivery_id, attempt)"
+    ");"
+    /* the dispatcher's claim: pending and due, oldest first */
+    "CREATE INDEX ocr_webhook_deliveries_due_idx ON ocr_webhook_deliveries (next_attempt_at)"
+    "  WHERE status = 'pending';"
+    /* ocrq-admin webhooks list --failed */
+    "CREATE INDEX ocr_webhook_deliveries_failed_idx ON ocr_webhook_deliveries (id)"
+    "  WHERE status = 'failed';"
+    "CREATE FUNCTION ocrq_webhooks_notify() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN PERFORM pg_notify('ocrq_webhooks', ''); RETURN NULL; END$$;"
+    "CREATE TRIGGER ocr_webhook_deliveries_notify AFTER INSERT OR UPDATE OF next_attempt_at"
+    "  ON ocr_webhook_deliveries FOR EACH STATEMENT EXECUTE FUNCTION ocrq_webhooks_notify();"
+    "COMMENT ON TABLE ocr_webhook_deliveries IS"
+    "  'Webhook outbox: one event per finished job and type, inserted in the transaction"
+    " that finishes the job, sent by the dispatchers of ocrq-worker.';"
+    "COMMENT ON COLUMN ocr_webhook_deliveries.event_id IS"
+    "  'webhook-id header, the same on every attempt';"
+    "COMMENT ON COLUMN ocr_webhook_deliveries.body IS 'the JSON sent, the same on every attempt';"
+    "COMMENT ON COLUMN ocr_webhook_deliveries.attempts IS 'attempts made so far';"
+    "COMMENT ON COLUMN ocr_webhook_deliveries.retry_base IS"
+    "  'attempts before the latest ocrq-admin webhooks retry: the schedule starts again';"
+    "COMMENT ON COLUMN ocr_webhook_deliveries.locked_until IS"
+    "  'a dispatcher is sending it until then; another may take it over after';"
+    "COMMENT ON TABLE ocr_webhook_attempts IS"
+    "  'Every delivery attempt: HTTP status or error, and how long it took.';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
+    {2, "webhook outbox", m2_webhooks},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -24,4 +24,18 @@ int admin_migrate(const struct ocrq_config *cfg);
  */
 int admin_status(const struct ocrq_config *cfg, int json, const char *batch);
 
+/*
+ * Print the newest limit webhook deliveries (only failed ones with
+ * failed_only), a table or one JSON object per line. Returns OCRQ_OK or
+ * OCRQ_ERR_DB.
+ */
+int admin_webhooks_list(const struct ocrq_config *cfg, int failed_only, int json, int limit);
+
+/*
+ * Make delivery id (0: every failed one) due again now with the whole retry
+ * schedule. Returns OCRQ_OK, OCRQ_ERR_NOT_FOUND (id unknown or delivered) or
+ * OCRQ_ERR_DB.
+ */
+int admin_webhooks_retry(const struct ocrq_config *cfg, long long id);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
@@ -13,7 +14,7 @@
 #include "ocrq/status.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
-enum { OPT_JSON = 256, OPT_BATCH };
+enum { OPT_JSON = 256, OPT_BATCH, OPT_FAILED, OPT_ALL_FAILED, OPT_LIMIT };
 
 static const char usage_text[] =
     "Usage: ocrq-admin [-c FILE] COMMAND [OPTIONS]\n"
@@ -26,11 +27,17 @@ static const char usage_text[] =
     "  status [--json] [--batch B]\n"
     "                        ready messages and consumers per queue, jobs by status\n"
     "                        (of batch B only with --batch)\n"
+    "  webhooks list [--failed] [--json] [--limit N]\n"
+    "                        webhook deliveries, newest first (default 50): status,\n"
+    "                        attempts, last HTTP status or error\n"
+    "  webhooks retry ID | --all-failed\n"
+    "                        send delivery ID (or every failed one) again now, with the\n"
+    "                        whole retry schedule; a delivered one is left alone\n"
     "  help                  show this help\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE     config file (else $OCRQ_CONFIG, else built-in defaults)\n"
-    "      --json            status: one JSON object on stdout\n"
+    "      --json            status: one JSON object; webhooks list: one JSON line each\n"
     "      --batch B         status: count the jobs of batch B only\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
@@ -42,12 +49,15 @@ static const char usage_text[] =
     "\n"
     "Exit codes:\n"
     "  0  ok\n"
+    "  1  webhooks retry: no such delivery, or it was delivered already\n"
     "  2  usage or configuration error\n"
     "  3  broker or database error\n";
 
 static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},      {"json", no_argument, NULL, OPT_JSON},
     {"batch", required_argument, NULL, OPT_BATCH}, {"help", no_argument, NULL, 'h'},
+    {"failed", no_argument, NULL, OPT_FAILED},     {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
+    {"limit", required_argument, NULL, OPT_LIMIT},
     {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
 };
 
@@ -56,6 +66,10 @@ struct admin_args {
     const char *command;
     int json;
     const char *batch;
+    const char *sub;  /* webhooks: list or retry */
+    long long id;     /* webhooks retry ID */
+    int failed, all_failed;
+    int limit;
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -63,6 +77,39 @@ static int usage_error(const char *what, const char *arg)
     fprintf(stderr, "ocrq-admin: %s%s%s\nTry 'ocrq-admin --help'.\n", what, arg ? ": " : "",
             arg ? arg : "");
     return EXIT_USAGE;
+}
+
+/* The rest of "webhooks list|retry ...". */
+static int parse_webhooks(int argc, char **argv, struct admin_args *a)
+{
+    if (optind >= argc)
+        return usage_error("webhooks: say list or retry", NULL);
+    a->sub = argv[optind++];
+    if (strcmp(a->sub, "list") == 0) {
+        if (optind < argc)
+            return usage_error("unexpected argument", argv[optind]);
+        if (a->all_failed || a->batch)
+            return usage_error("webhooks list takes --failed, --json and --limit", NULL);
+        return -1;
+    }
+    if (strcmp(a->sub, "retry") != 0)
+        return usage_error("webhooks: unknown command", a->sub);
+    if (a->failed || a->json || a->limit || a->batch)
+        return usage_error("webhooks retry takes an ID or --all-failed", NULL);
+    if (a->all_failed) {
+        if (optind < argc)
+            return usage_error("webhooks retry: an ID or --all-failed, not both", argv[optind]);
+        return -1;
+    }
+    if (optind >= argc)
+        return usage_error("webhooks retry: which delivery? (an ID, or --all-failed)", NULL);
+    char *end;
+    a->id = strtoll(argv[optind], &end, 10);
+    if (*end || end == argv[optind] || a->id < 1)
+        return usage_error("webhooks retry: not a delivery ID", argv[optind]);
+    if (++optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
 }
 
 /*
@@ -84,6 +131,20 @@ static int parse(int argc, char **argv, struct admin_args *a)
         case OPT_BATCH:
             a->batch = optarg;
             break;
+        case OPT_FAILED:
+            a->failed = 1;
+            break;
+        case OPT_ALL_FAILED:
+            a->all_failed = 1;
+            break;
+        case OPT_LIMIT: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 100000)
+                return usage_error("--limit: not a count between 1 and 100000", optarg);
+            a->limit = (int)v;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             return 0;
@@ -97,18 +158,22 @@ static int parse(int argc, char **argv, struct admin_args *a)
     }
     if (optind >= argc)
         return usage_error("no command given", NULL);
-    if (optind + 1 < argc)
-        return usage_error("unexpected argument", argv[optind + 1]);
-    a->command = argv[optind];
+    a->command = argv[optind++];
+    if (strcmp(a->command, "webhooks") == 0)
+        return parse_webhooks(argc, argv, a);
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
     if (strcmp(a->command, "help") == 0) {
         fputs(usage_text, stdout);
         return 0;
     }
     if (strcmp(a->command, "setup") != 0 && strcmp(a->command, "migrate") != 0 &&
-        strcmp(a->command, "status") != 0)
+        strcmp(a->command, "status") != 0 && strcmp(a->command, "webhooks") != 0)
         return usage_error("unknown command", a->command);
     if ((a->json || a->batch) && strcmp(a->command, "status") != 0)
         return usage_error("--json and --batch go with status only", NULL);
+    if (a->failed || a->all_failed || a->limit)
+        return usage_error("--failed, --all-failed and --limit go with webhooks only", NULL);
     if (a->batch && !*a->batch)
         return usage_error("--batch", "empty batch name");
     return -1;
@@ -136,6 +201,10 @@ int main(int argc, char **argv)
         st = admin_setup(cfg);
     else if (strcmp(a.command, "migrate") == 0)
         st = admin_migrate(cfg);
+    else if (strcmp(a.command, "webhooks") == 0 && strcmp(a.sub, "list") == 0)
+        st = admin_webhooks_list(cfg, a.failed, a.json, a.limit ? a.limit : 50);
+    else if (strcmp(a.command, "webhooks") == 0)
+        st = admin_webhooks_retry(cfg, a.all_failed ? 0 : a.id);
     else
         st = admin_status(cfg, a.json, a.batch);
     ocrq_config_free(cfg);

@@ -1,7 +1,7 @@
 /*
  * Documents by reference. URLs go through libcurl with hard caps on size and
- * time and no redirects; paths must resolve under the configured roots.
- * (The address guard against internal targets belongs to the webhook work.)
+ * time, no redirects, and the SSRF guard (netguard.h) on every address
+ * connected to; paths must resolve under the configured roots.
  */
 #include "fetch.h"
 
@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <curl/curl.h>
 
 #include "ocrq/config.h"
+#include "ocrq/netguard.h"
 #include "ocrq/pathcheck.h"
 #include "ocrq/status.h"
 
@@ -63,6 +65,8 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
                    size_t *len, char *why, size_t whylen)
 {
     struct sink s = {.max = (size_t)cfg->fetch_max_bytes};
+    struct ocrq_netguard guard;
+    struct ocrq_netguard_result guarded;
     CURL *h = NULL;
     CURLcode rc;
     long code = 0;
@@ -70,16 +74,22 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
 
     *data = NULL;
     *len = 0;
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
         snprintf(why, whylen, "only http and https URLs are fetched");
         return OCRQ_ERR_FETCH_PERM;
     }
+    if (ocrq_netguard_init(&guard, (const char *const *)cfg->url_allowlist, cfg->n_url_allowlist,
+                           why, whylen) != OCRQ_OK)
+        return OCRQ_ERR_FETCH_PERM; /* not reached: the config checked the list */
     h = curl_easy_init();
     if (h == NULL)
         return OCRQ_ERR_NOMEM;
+    if (ocrq_netguard_curl_apply(h, &guard, &guarded) != OCRQ_OK) {
+        snprintf(why, whylen, "cannot set up the address guard");
+        curl_easy_cleanup(h);
+        return OCRQ_ERR_FETCH_PERM;
+    }
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->fetch_connect_timeout_s);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->fetch_timeout_s);
@@ -93,6 +103,10 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
         snprintf(why, whylen, "document at URL is larger than %lld bytes",
                  cfg->fetch_max_bytes);
         st = OCRQ_ERR_TOO_LARGE;
+    } else if (rc == CURLE_COULDNT_CONNECT && guarded.refused > 0) {
+        /* permanent: the host's addresses will not turn into allowed ones */
+        snprintf(why, whylen, "URL refused: %s (not in security.url_allowlist)", guarded.why);
+        st = OCRQ_ERR_FETCH_PERM;
     } else if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT ||
                rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_RECV_ERROR ||
                rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||

@@ -14,11 +14,14 @@ int ocrq_fetch_global_init(void);
 void ocrq_fetch_global_cleanup(void);
 
 /*
- * GET url (http or https only, no redirects, TLS verified) into a malloc'd
- * buffer of at most cfg->fetch_max_bytes, with the configured connect and
- * total time-outs. Returns OCRQ_OK, OCRQ_ERR_FETCH (transient: time-out,
- * connection failure, HTTP 5xx or 429), OCRQ_ERR_FETCH_PERM (other HTTP
- * errors, 3xx, bad URL) or OCRQ_ERR_TOO_LARGE, with a reason in why.
+ * GET url (http or https only, no redirects, no proxy, TLS verified) into a
+ * malloc'd buffer of at most cfg->fetch_max_bytes, with the configured
+ * connect and total time-outs. Every address connected to must pass the SSRF
+ * guard (netguard.h) with cfg->url_allowlist. Returns OCRQ_OK, OCRQ_ERR_FETCH
+ * (transient: time-out, connection failure, HTTP 5xx or 429),
+ * OCRQ_ERR_FETCH_PERM (other HTTP errors, 3xx, bad URL, an address refused by
+ * the guard: "URL refused: 127.0.0.1 is a loopback address ...") or
+ * OCRQ_ERR_TOO_LARGE, with a reason in why.
  * The caller frees *data. Thread-safe (one easy handle per call).
  */
 int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char **data,

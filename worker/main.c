@@ -16,6 +16,7 @@
 #include "pinning.h"
 #include "stats.h"
 #include "supervisor.h"
+#include "webhooks.h"
 #include "worker.h"
 #include "ocrq/config.h"
 #include "ocrq/log.h"
@@ -111,12 +112,10 @@ static void on_signal(int sig)
     stop_requested = 1; /* SA_RESETHAND: a second signal ends the process at once */
 }
 
-/* Run the job loop in this process (a child of the supervisor, or --no-supervisor). */
-static int run_worker(const struct ocrq_config *cfg, struct ocrq_worker_opts *opts, int child)
+/* SIGTERM/SIGINT set stop_requested; the supervisor starts children with them blocked. */
+static void install_stop_handlers(void)
 {
     struct sigaction sa;
-    enum ocrq_worker_end end = OCRQ_WORKER_STOPPED;
-    int st;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -130,7 +129,15 @@ static int run_worker(const struct ocrq_config *cfg, struct ocrq_worker_opts *op
     sigaddset(&stops, SIGTERM);
     sigaddset(&stops, SIGINT);
     sigprocmask(SIG_UNBLOCK, &stops, NULL);
+}
 
+/* Run the job loop in this process (a child of the supervisor, or --no-supervisor). */
+static int run_worker(const struct ocrq_config *cfg, struct ocrq_worker_opts *opts, int child)
+{
+    enum ocrq_worker_end end = OCRQ_WORKER_STOPPED;
+    int st;
+
+    install_stop_handlers();
     if (ocrq_fetch_global_init() != OCRQ_OK) {
         fprintf(stderr, "ocrq-worker: cannot initialize libcurl\n");
         return 3;
@@ -146,7 +153,8 @@ static int run_worker(const struct ocrq_config *cfg, struct ocrq_worker_opts *op
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MAX_JOBS = 256, OPT_NO_SUPERVISOR, OPT_CHILD, OPT_STATS_FD, OPT_DEVICE };
+    enum { OPT_MAX_JOBS = 256, OPT_NO_SUPERVISOR, OPT_CHILD, OPT_STATS_FD, OPT_DEVICE,
+           OPT_DISPATCHER };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"processes", required_argument, NULL, 'p'},
@@ -157,6 +165,7 @@ int main(int argc, char **argv)
         {"child", required_argument, NULL, OPT_CHILD},     /* internal: set by the supervisor */
         {"stats-fd", required_argument, NULL, OPT_STATS_FD},
         {"device", required_argument, NULL, OPT_DEVICE},
+        {"dispatcher", no_argument, NULL, OPT_DISPATCHER}, /* internal: the webhook dispatcher */
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -167,7 +176,7 @@ int main(int argc, char **argv)
     struct ocrq_stats *stats = NULL;
     char err[1024], default_name[300], host[256];
     long processes = 0, child = -1, stats_fd = -1;
-    int c, level, rc, no_supervisor = 0, fallback = 0;
+    int c, level, rc, no_supervisor = 0, fallback = 0, dispatcher = 0;
 
     while ((c = getopt_long(argc, argv, "c:p:n:L:hV", longopts, NULL)) != -1) {
         switch (c) {
@@ -192,6 +201,7 @@ int main(int argc, char **argv)
                 return 2;
             break;
         case OPT_DEVICE: device_arg = optarg; break;
+        case OPT_DISPATCHER: dispatcher = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("ocrq-worker %s\n", OCRQ_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -220,6 +230,19 @@ int main(int argc, char **argv)
     ocrq_log_init("worker", level);
     if (name == NULL)
         name = cfg->worker_name;
+
+    if (dispatcher) {
+        install_stop_handlers();
+        if (ocrq_fetch_global_init() != OCRQ_OK) {
+            fprintf(stderr, "ocrq-worker: cannot initialize libcurl\n");
+            ocrq_config_free(cfg);
+            return 3;
+        }
+        rc = ocrq_dispatcher_run(cfg, name ? name : "webhooks", &stop_requested);
+        ocrq_fetch_global_cleanup();
+        ocrq_config_free(cfg);
+        return rc == OCRQ_OK ? 0 : rc == OCRQ_ERR_CONFIG ? 2 : 3;
+    }
 
     /* the engine must be able to run where the configuration asks */
     if (ocrq_placement_check_device(cfg, &ocrq_tesseract_engine, &fallback, err, sizeof(err)) !=

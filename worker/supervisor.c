@@ -53,8 +53,9 @@ struct sup {
     struct ocrq_placement pl;
     struct ocrq_stats *stats;
     int stats_fd;
-    struct child *kids;
-    int n;
+    struct child *kids;    /* the OCR processes, then the webhook dispatcher if any */
+    int n;                 /* OCR processes */
+    int n_kids;            /* n, plus 1 with the dispatcher */
     int stopping;          /* 1 after the first signal, 2 after the second */
     long long stop_deadline_ms;
     int unclean;           /* some child had to be killed, or failed */
@@ -119,6 +120,11 @@ static char **env_with(char **base, const char *const *sets, int nsets)
  * fork: between fork and exec it only makes system calls (the HTTP thread
  * may hold locks that the forked copy would never release).
  */
+static int is_dispatcher(const struct sup *s, int k)
+{
+    return k >= s->n;
+}
+
 static int spawn(struct sup *s, int k)
 {
     const struct ocrq_config *cfg = s->cfg;
@@ -126,7 +132,7 @@ static int spawn(struct sup *s, int k)
     char kbuf[16], fdbuf[16], devbuf[32], jobsbuf[32], namebuf[300], omp[48], cuda[64];
     const char *argv[20];
     const char *sets[2];
-    int argc = 0, nsets = 0, ncpus;
+    int argc = 0, nsets = 0;
     cpu_set_t cpus;
     pid_t parent = getpid();
 
@@ -137,12 +143,16 @@ static int spawn(struct sup *s, int k)
     else
         snprintf(devbuf, sizeof(devbuf), "cpu");
     argv[argc++] = "ocrq-worker";
-    argv[argc++] = "--child";
-    argv[argc++] = kbuf;
-    argv[argc++] = "--stats-fd";
-    argv[argc++] = fdbuf;
-    argv[argc++] = "--device";
-    argv[argc++] = devbuf;
+    if (is_dispatcher(s, k)) {
+        argv[argc++] = "--dispatcher";
+    } else {
+        argv[argc++] = "--child";
+        argv[argc++] = kbuf;
+        argv[argc++] = "--stats-fd";
+        argv[argc++] = fdbuf;
+        argv[argc++] = "--device";
+        argv[argc++] = devbuf;
+    }
     if (s->opts->config) {
         argv[argc++] = "--config";
         argv[argc++] = s->opts->config;
@@ -151,13 +161,15 @@ static int spawn(struct sup *s, int k)
         argv[argc++] = "--log-level";
         argv[argc++] = s->opts->log_level;
     }
-    if (s->opts->max_jobs > 0) {
+    if (s->opts->max_jobs > 0 && !is_dispatcher(s, k)) {
         snprintf(jobsbuf, sizeof(jobsbuf), "%ld", s->opts->max_jobs);
         argv[argc++] = "--max-jobs";
         argv[argc++] = jobsbuf;
     }
     if (s->opts->name) {
-        if (s->n == 1)
+        if (is_dispatcher(s, k))
+            snprintf(namebuf, sizeof(namebuf), "%s/webhooks", s->opts->name);
+        else if (s->n == 1)
             snprintf(namebuf, sizeof(namebuf), "%s", s->opts->name);
         else
             snprintf(namebuf, sizeof(namebuf), "%s/%d", s->opts->name, k);
@@ -166,9 +178,10 @@ static int spawn(struct sup *s, int k)
     }
     argv[argc] = NULL;
 
-    ncpus = ocrq_placement_child_cpus(&s->pl, s->n, k, &cpus);
-    (void)ncpus;
-    if (getenv("OMP_THREAD_LIMIT") == NULL) {
+    CPU_ZERO(&cpus);
+    if (!is_dispatcher(s, k))
+        ocrq_placement_child_cpus(&s->pl, s->n, k, &cpus);
+    if (getenv("OMP_THREAD_LIMIT") == NULL && !is_dispatcher(s, k)) {
         snprintf(omp, sizeof(omp), "OMP_THREAD_LIMIT=%d",
                  ocrq_placement_threads(cfg, &s->pl, s->n, k));
         sets[nsets++] = omp;
@@ -202,7 +215,7 @@ static int spawn(struct sup *s, int k)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1); /* the supervisor is already gone */
-        if (s->pl.pin)
+        if (s->pl.pin && !is_dispatcher(s, k))
             sched_setaffinity(0, sizeof(cpus), &cpus);
         execve("/proc/self/exe", (char *const *)argv, env);
         _exit(127);
@@ -212,6 +225,10 @@ static int spawn(struct sup *s, int k)
     s->kids[k].started_ms = now_ms();
     s->kids[k].restart_at_ms = 0;
     s->kids[k].killed_for_time = 0;
+    if (is_dispatcher(s, k)) {
+        log_info(NULL, "supervisor: started the webhook dispatcher (pid %d)", (int)pid);
+        return OCRQ_OK;
+    }
     __atomic_store_n(&s->stats->slot[k].pid, pid, __ATOMIC_RELAXED);
     __atomic_store_n(&s->stats->slot[k].job_started_ms, 0, __ATOMIC_RELAXED);
     set_running(s, 1);
@@ -224,6 +241,8 @@ static int spawn(struct sup *s, int k)
 
 static void count_restart(struct sup *s, int k, enum ocrq_restart_reason why)
 {
+    if (is_dispatcher(s, k))
+        return;
     __atomic_fetch_add(&s->stats->slot[k].restarts[why], 1, __ATOMIC_RELAXED);
 }
 
@@ -237,10 +256,12 @@ static void ended(struct sup *s, int k, int status)
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 
     c->pid = 0;
-    __atomic_store_n(&s->stats->slot[k].pid, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->stats->slot[k].job_started_ms, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->stats->slot[k].mq_up, 0, __ATOMIC_RELAXED);
-    set_running(s, -1);
+    if (!is_dispatcher(s, k)) {
+        __atomic_store_n(&s->stats->slot[k].pid, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->stats->slot[k].job_started_ms, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->stats->slot[k].mq_up, 0, __ATOMIC_RELAXED);
+        set_running(s, -1);
+    }
 
     if (s->stopping) {
         if (code != 0 && code != OCRQ_EXIT_RECYCLE)
@@ -251,7 +272,8 @@ static void ended(struct sup *s, int k, int status)
         return;
     }
     if (code == 0) {
-        log_info(NULL, "supervisor: child %d finished its jobs", k);
+        log_info(NULL, is_dispatcher(s, k) ? "supervisor: the webhook dispatcher stopped"
+                                           : "supervisor: child %d finished its jobs", k);
         c->done = 1;
         return;
     }
@@ -283,7 +305,7 @@ static void reap(struct sup *s)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int k = 0; k < s->n; k++) {
+        for (int k = 0; k < s->n_kids; k++) {
             if (s->kids[k].pid == pid) {
                 ended(s, k, status);
                 break;
@@ -320,7 +342,7 @@ static void enforce_hard_limit(struct sup *s)
 
 static void signal_children(struct sup *s, int sig)
 {
-    for (int k = 0; k < s->n; k++)
+    for (int k = 0; k < s->n_kids; k++)
         if (s->kids[k].pid > 0)
             kill(s->kids[k].pid, sig);
 }
@@ -345,11 +367,30 @@ static void on_stop_signal(struct sup *s, int sig)
     }
 }
 
-static int alive(const struct sup *s)
+/* Some OCR process runs or is to be started again (the dispatcher does not count). */
+static int ocr_alive(const struct sup *s)
 {
     for (int k = 0; k < s->n; k++)
         if (s->kids[k].pid > 0 || (!s->kids[k].done && !s->stopping))
             return 1;
+    return 0;
+}
+
+static int alive(struct sup *s)
+{
+    if (ocr_alive(s))
+        return 1;
+    for (int k = s->n; k < s->n_kids; k++) {
+        struct child *c = &s->kids[k];
+        if (c->pid > 0 && !c->done) {
+            /* every OCR process is done (--max-jobs): the dispatcher stops too */
+            log_info(NULL, "supervisor: no OCR process left: stopping the webhook dispatcher");
+            c->done = 1;
+            kill(c->pid, SIGTERM);
+        }
+        if (c->pid > 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -513,7 +554,7 @@ static void loop(struct sup *s)
         }
         if (!s->stopping) {
             enforce_hard_limit(s);
-            for (int k = 0; k < s->n; k++) {
+            for (int k = 0; k < s->n_kids; k++) {
                 struct child *c = &s->kids[k];
                 if (c->pid == 0 && !c->done && c->restart_at_ms > 0 && now >= c->restart_at_ms &&
                     spawn(s, k) != OCRQ_OK)
@@ -526,6 +567,8 @@ static void loop(struct sup *s)
 int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervisor_opts *opts)
 {
     struct sup s = {.cfg = cfg, .opts = opts, .n = opts->processes, .stats_fd = -1};
+
+    s.n_kids = s.n + (cfg->webhook_dispatcher ? 1 : 0);
     struct ocrq_http *http = NULL;
     char why[512], list[256];
     int rc = 3;
@@ -534,7 +577,7 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
         log_error(NULL, "supervisor: %s", why);
         return 2;
     }
-    s.kids = calloc((size_t)s.n, sizeof(*s.kids));
+    s.kids = calloc((size_t)s.n_kids, sizeof(*s.kids));
     if (s.kids == NULL || ocrq_stats_create(s.n, &s.stats, &s.stats_fd) != OCRQ_OK ||
         setup_signals() != OCRQ_OK) {
         log_error(NULL, "supervisor: cannot set up (%s)", strerror(errno));
@@ -554,7 +597,7 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
     log_info(NULL, "supervisor: %d OCR process%s, %s cpus %s", s.n, s.n == 1 ? "" : "es",
              s.pl.pin ? "pinned to" : "unpinned, sharing",
              ocrq_cpulist_format(s.pl.cpus, s.pl.n_cpus, list, sizeof(list)));
-    for (int k = 0; k < s.n; k++)
+    for (int k = 0; k < s.n_kids; k++)
         if (spawn(&s, k) != OCRQ_OK)
             s.kids[k].restart_at_ms = now_ms() + RESTART_MIN_MS;
     loop(&s);

@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/config.c: built-in defaults, the shipped
  * conf/ocrq.conf (every key present, equal to the defaults), $OCRQ_CONFIG and
- * the environment overrides, and the "file:line: key: reason" errors.
+ * the environment overrides (strings and lists), and the "file:line: key:
+ * reason" errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,6 +52,8 @@ static const char *const all_keys[] = {
     "documents.fetch_connect_timeout_s",
     "documents.fetch_timeout_s",
     "documents.file_roots",
+    "security.url_allowlist",
+    "webhooks.secrets",
     "submit.batch_size",
     "submit.wait_poll_ms",
     "log.level",
@@ -61,6 +64,8 @@ static void clear_env(void)
     unsetenv("OCRQ_CONFIG");
     unsetenv("OCRQ_AMQP_URL");
     unsetenv("OCRQ_DATABASE_URL");
+    unsetenv("OCRQ_URL_ALLOWLIST");
+    unsetenv("OCRQ_WEBHOOK_SECRETS");
 }
 
 static int setup(void **state)
@@ -179,6 +184,12 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_int_equal(a->n_file_roots, b->n_file_roots);
     for (int i = 0; i < a->n_file_roots; i++)
         assert_string_equal(a->file_roots[i], b->file_roots[i]);
+    assert_int_equal(a->n_url_allowlist, b->n_url_allowlist);
+    for (int i = 0; i < a->n_url_allowlist; i++)
+        assert_string_equal(a->url_allowlist[i], b->url_allowlist[i]);
+    assert_int_equal(a->n_webhook_secrets, b->n_webhook_secrets);
+    for (int i = 0; i < a->n_webhook_secrets; i++)
+        assert_string_equal(a->webhook_secrets[i], b->webhook_secrets[i]);
     assert_int_equal(a->submit_batch_size, b->submit_batch_size);
     assert_int_equal(a->wait_poll_ms, b->wait_poll_ms);
     assert_string_equal(a->log_level, b->log_level);
@@ -218,6 +229,8 @@ static void defaults(void **state)
     assert_int_equal(cfg->fetch_connect_timeout_s, 10);
     assert_int_equal(cfg->fetch_timeout_s, 60);
     assert_int_equal(cfg->n_file_roots, 0);
+    assert_int_equal(cfg->n_url_allowlist, 0);
+    assert_int_equal(cfg->n_webhook_secrets, 0);
     assert_int_equal(cfg->submit_batch_size, 500);
     assert_int_equal(cfg->wait_poll_ms, 250);
     assert_string_equal(cfg->log_level, "info");
@@ -373,6 +386,108 @@ static void fleet_settings(void **state)
                       ":2: amqp.urls: must be an amqp:// or amqps:// URL");
 }
 
+#define SECRET_A "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SECRET_B "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+/* security.url_allowlist and webhooks.secrets: loaded, checked, and replaced by the environment. */
+static void allowlist_and_secrets(void **state)
+{
+    (void)state;
+    write_file("security = { url_allowlist = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\", "
+               "\"fd00::/8\"]; };\n"
+               "webhooks = { secrets = [\"" SECRET_A "\", \"" SECRET_B "\"]; };\n");
+    struct ocrq_config *cfg = load_ok(file);
+    assert_int_equal(cfg->n_url_allowlist, 4);
+    assert_string_equal(cfg->url_allowlist[0], "127.0.0.1");
+    assert_string_equal(cfg->url_allowlist[3], "fd00::/8");
+    assert_int_equal(cfg->n_webhook_secrets, 2);
+    assert_string_equal(cfg->webhook_secrets[0], SECRET_A);
+    assert_string_equal(cfg->webhook_secrets[1], SECRET_B);
+    ocrq_config_free(cfg);
+
+    /* the variables replace the lists; blanks around values and empty values are dropped */
+    setenv("OCRQ_URL_ALLOWLIST", " 192.168.0.0/16 ,, 8.8.8.8,", 1);
+    setenv("OCRQ_WEBHOOK_SECRETS", "  " SECRET_B " \t" SECRET_A "\n" SECRET_B " ", 1);
+    cfg = load_ok(file);
+    assert_int_equal(cfg->n_url_allowlist, 2);
+    assert_string_equal(cfg->url_allowlist[0], "192.168.0.0/16");
+    assert_string_equal(cfg->url_allowlist[1], "8.8.8.8");
+    assert_int_equal(cfg->n_webhook_secrets, 3);
+    assert_string_equal(cfg->webhook_secrets[0], SECRET_B);
+    assert_string_equal(cfg->webhook_secrets[1], SECRET_A);
+    assert_string_equal(cfg->webhook_secrets[2], SECRET_B);
+    ocrq_config_free(cfg);
+
+    setenv("OCRQ_URL_ALLOWLIST", "127.0.0.1", 1); /* without a file too */
+    unsetenv("OCRQ_WEBHOOK_SECRETS");
+    cfg = load_ok(NULL);
+    assert_int_equal(cfg->n_url_allowlist, 1);
+    assert_string_equal(cfg->url_allowlist[0], "127.0.0.1");
+    assert_int_equal(cfg->n_webhook_secrets, 0);
+    ocrq_config_free(cfg);
+
+    setenv("OCRQ_URL_ALLOWLIST", "", 1); /* empty: not an override */
+    cfg = load_ok(file);
+    assert_int_equal(cfg->n_url_allowlist, 4);
+    ocrq_config_free(cfg);
+}
+
+/* Load with the environment as set; expect exactly err. */
+static void expect_env_error(const char *want)
+{
+    struct ocrq_config *cfg = (struct ocrq_config *)&cfg;
+    char err[512];
+    assert_int_equal(ocrq_config_load(NULL, &cfg, err, sizeof err), OCRQ_ERR_CONFIG);
+    assert_null(cfg);
+    assert_string_equal(err, want);
+}
+
+static void allowlist_and_secrets_refused(void **state)
+{
+    (void)state;
+    expect_file_error("security = {\n  url_allowlist = [\"10.0.0.0/33\"];\n};\n",
+                      ":2: security.url_allowlist: the prefix length after '/' must be 0 to 32 "
+                      "for IPv4");
+    expect_file_error("security = {\n  url_allowlist = [\"127.0.0.1\", \"abc\"];\n};\n",
+                      ":2: security.url_allowlist: must be an IP address or CIDR range, e.g. "
+                      "\"127.0.0.1\", \"10.0.0.0/8\" or \"fd00::/8\"");
+    expect_file_error("security = {\n  url_allowlist = [\"10.1.2.3/8\"];\n};\n",
+                      ":2: security.url_allowlist: the address has bits set past the prefix "
+                      "length (e.g. \"10.0.0.0/8\", not \"10.1.2.3/8\")");
+    expect_file_error("security = {\n  url_allowlist = \"127.0.0.1\";\n};\n",
+                      ":2: security.url_allowlist: expected a list of strings");
+    expect_file_error("webhooks = {\n  secrets = [\"hunter2\"];\n};\n",
+                      ":2: webhooks.secrets: must start with \"whsec_\"");
+    expect_file_error("webhooks = {\n  secrets = [\"whsec_c2VjcmV0\"];\n};\n",
+                      ":2: webhooks.secrets: the key must be at least 24 bytes (32 base64 "
+                      "characters)");
+    expect_file_error("webhooks = {\n  secrets = [\"whsec_!!!!\"];\n};\n",
+                      ":2: webhooks.secrets: the part after \"whsec_\" must be base64");
+    expect_file_error("webhooks = {\n  secret = [];\n};\n",
+                      ":2: webhooks.secret: unknown setting");
+
+    setenv("OCRQ_URL_ALLOWLIST", "127.0.0.1, ::1/129", 1);
+    expect_env_error("OCRQ_URL_ALLOWLIST: security.url_allowlist: value 2: the prefix length "
+                     "after '/' must be 0 to 128 for IPv6");
+    setenv("OCRQ_URL_ALLOWLIST", "0x7f.1", 1);
+    expect_env_error("OCRQ_URL_ALLOWLIST: security.url_allowlist: value 1: must be an IP address "
+                     "or CIDR range, e.g. \"127.0.0.1\", \"10.0.0.0/8\" or \"fd00::/8\"");
+    unsetenv("OCRQ_URL_ALLOWLIST");
+
+    /* the message never shows the secret */
+    setenv("OCRQ_WEBHOOK_SECRETS", SECRET_A " whsec_hunter2", 1);
+    expect_env_error("OCRQ_WEBHOOK_SECRETS: webhooks.secrets: value 2: the key must be at least 24 "
+                     "bytes (32 base64 characters)");
+    setenv("OCRQ_WEBHOOK_SECRETS", SECRET_A "," SECRET_B, 1); /* commas do not separate secrets */
+    expect_env_error("OCRQ_WEBHOOK_SECRETS: webhooks.secrets: value 1: the part after \"whsec_\" "
+                     "must be base64");
+    setenv("OCRQ_WEBHOOK_SECRETS",
+           SECRET_A " " SECRET_A " " SECRET_A " " SECRET_A " " SECRET_A " " SECRET_A " " SECRET_A
+                    " " SECRET_A " " SECRET_A,
+           1);
+    expect_env_error("OCRQ_WEBHOOK_SECRETS: webhooks.secrets: must have between 0 and 8 values");
+}
+
 static void env_config_file(void **state)
 {
     (void)state;
@@ -497,6 +612,8 @@ int main(void)
         cmocka_unit_test_setup(file_values_are_loaded, each_setup),
         cmocka_unit_test_setup(env_overrides, each_setup),
         cmocka_unit_test_setup(fleet_settings, each_setup),
+        cmocka_unit_test_setup(allowlist_and_secrets, each_setup),
+        cmocka_unit_test_setup(allowlist_and_secrets_refused, each_setup),
         cmocka_unit_test_setup(env_config_file, each_setup),
         cmocka_unit_test_setup(unknown_key, each_setup),
         cmocka_unit_test_setup(wrong_type, each_setup),

@@ -2,8 +2,10 @@
  * The one configuration of every ocrq binary. Loaded from a libconfig file
  * (-c FILE, else $OCRQ_CONFIG, else built-in defaults), then overridden by
  * the environment for addresses and secrets:
- *   OCRQ_AMQP_URL      -> amqp.url
- *   OCRQ_DATABASE_URL  -> database.url
+ *   OCRQ_AMQP_URL         -> amqp.url
+ *   OCRQ_DATABASE_URL     -> database.url
+ *   OCRQ_URL_ALLOWLIST    -> security.url_allowlist (comma-separated; replaces the list)
+ *   OCRQ_WEBHOOK_SECRETS  -> webhooks.secrets (space-separated; replaces the list)
  * Every key is declared once in a table in config.c with its type, default
  * and limits; conf/ocrq.conf documents them all.
  */
@@ -16,6 +18,9 @@
 #define OCRQ_MAX_FILE_ROOTS 16
 #define OCRQ_MAX_AMQP_URLS 16
 #define OCRQ_MAX_GPUS 64
+#define OCRQ_MAX_WEBHOOK_RETRIES 32
+#define OCRQ_MAX_URL_ALLOWLIST 64
+#define OCRQ_MAX_WEBHOOK_SECRETS 8
 
 struct ocrq_config {
     char *path; /* the file loaded, or NULL for built-in defaults */
@@ -73,6 +78,24 @@ struct ocrq_config {
     int fetch_timeout_s;        /* 60 */
     char *file_roots[OCRQ_MAX_FILE_ROOTS]; /* directories file-path documents may come from: none */
     int n_file_roots;
+
+    /* security */
+    char *url_allowlist[OCRQ_MAX_URL_ALLOWLIST]; /* addresses and CIDR ranges the SSRF guard
+                                                    lets through (netguard.h): none */
+    int n_url_allowlist;
+
+    /* webhooks */
+    char *webhook_secrets[OCRQ_MAX_WEBHOOK_SECRETS]; /* "whsec_..." (sign.h); each one signs */
+    int n_webhook_secrets;
+    char *webhook_default_url;     /* events of jobs without webhook_url go here; NULL: none */
+    int webhook_dispatcher;        /* ocrq-worker runs a dispatcher beside the OCR processes: 1 */
+    int webhook_concurrency;       /* deliveries in flight per dispatcher: 8 */
+    int webhook_connect_timeout_s; /* 5 */
+    int webhook_timeout_s;         /* a whole attempt: 15 */
+    int webhook_max_response_bytes;/* read of the receiver's answer: 65536 */
+    int webhook_text_max_chars;    /* text in a payload, cut beyond (text_truncated): 65536 */
+    int webhook_retry_s[OCRQ_MAX_WEBHOOK_RETRIES]; /* waits before the retries */
+    int n_webhook_retry_s;
 
     /* submit */
     int submit_batch_size;  /* jobs recorded in one INSERT: 500 */

@@ -1,0 +1,209 @@
+/*
+ * Standard Webhooks 1.0 signing with OpenSSL: secrets "whsec_<base64>",
+ * HMAC-SHA256 over "{id}.{timestamp}.{body}" sent as "v1,<base64>" per key,
+ * a constant-time check of such a header, and random "msg_..." event ids.
+ */
+#include "ocrq/sign.h"
+
+#include "ocrq/status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define MAC_BYTES 32   /* SHA-256 */
+#define MAC_B64_LEN 44 /* base64 of 32 bytes, padded */
+
+static const char prefix[] = "whsec_";
+
+/* Value of one standard base64 character, or -1. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/*
+ * Decode standard base64 (padding optional, nothing else allowed) into
+ * out[0..cap-1]. Returns the byte count, -1 on bad input, -2 if over cap.
+ */
+static long b64_decode(const char *s, unsigned char *out, size_t cap)
+{
+    size_t n = strlen(s), pad = 0, len = 0;
+    unsigned acc = 0;
+    int bits = 0;
+
+    if (n >= 1 && s[n - 1] == '=')
+        pad++;
+    if (n >= 2 && s[n - 2] == '=')
+        pad++;
+    if (pad && n % 4 != 0)
+        return -1;
+    n -= pad;
+    if (n % 4 == 1)
+        return -1; /* 6 bits cannot end a byte */
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (len == cap)
+                return -2;
+            out[len++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return (long)len;
+}
+
+/* Parse "whsec_<base64>" into *out; *why gets a static reason on error. Thread-safe. */
+int ocrq_sign_parse_secret(const char *s, struct ocrq_secret *out, const char **why)
+{
+    long n;
+
+    memset(out, 0, sizeof *out);
+    *why = NULL;
+    if (!s || strncmp(s, prefix, sizeof prefix - 1) != 0) {
+        *why = "must start with \"whsec_\"";
+        return OCRQ_ERR_INVALID;
+    }
+    s += sizeof prefix - 1;
+    n = b64_decode(s, out->key, sizeof out->key);
+    if (s[0] == '\0') {
+        *why = "the key after \"whsec_\" is empty";
+    } else if (n == -2) {
+        *why = "the key must be at most 64 bytes";
+    } else if (n < 0) {
+        *why = "the part after \"whsec_\" must be base64";
+    } else if (n < OCRQ_SECRET_MIN_BYTES) {
+        *why = "the key must be at least 24 bytes (32 base64 characters)";
+    } else {
+        out->len = (size_t)n;
+        return OCRQ_OK;
+    }
+    memset(out, 0, sizeof *out);
+    return OCRQ_ERR_INVALID;
+}
+
+/* HMAC-SHA256 of "<id>.<ts>.<body>" under each key, base64 into sig[i] (45 bytes each). */
+static int compute(const struct ocrq_secret *keys, int n, const char *msg_id, long long timestamp,
+                   const char *body, size_t len, char (*sig)[MAC_B64_LEN + 1])
+{
+    char digest[] = OSSL_DIGEST_NAME_SHA2_256;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC *mac = NULL;
+    EVP_MAC_CTX *ctx = NULL;
+    char ts[32];
+    unsigned char md[MAC_BYTES];
+    size_t mdlen;
+    int st = OCRQ_ERR_NOMEM;
+
+    snprintf(ts, sizeof ts, ".%lld.", timestamp);
+    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (!mac)
+        goto out;
+    ctx = EVP_MAC_CTX_new(mac);
+    if (!ctx)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        if (!EVP_MAC_init(ctx, keys[i].key, keys[i].len, params) ||
+            !EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) ||
+            !EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts)) ||
+            (len > 0 && !EVP_MAC_update(ctx, (const unsigned char *)body, len)) ||
+            !EVP_MAC_final(ctx, md, &mdlen, sizeof md) || mdlen != MAC_BYTES)
+            goto out;
+        EVP_EncodeBlock((unsigned char *)sig[i], md, MAC_BYTES);
+    }
+    st = OCRQ_OK;
+out:
+    OPENSSL_cleanse(md, sizeof md);
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return st;
+}
+
+/* Write "v1,<sig> v1,<sig>..." for keys[0..n-1] into out. Thread-safe. */
+int ocrq_sign(const struct ocrq_secret *keys, int n, const char *msg_id, long long timestamp,
+              const char *body, size_t len, char *out, size_t outlen)
+{
+    char sig[OCRQ_SIGN_MAX_KEYS][MAC_B64_LEN + 1];
+    size_t used = 0;
+    int st;
+
+    if (out && outlen)
+        out[0] = '\0';
+    if (!keys || n < 1 || n > OCRQ_SIGN_MAX_KEYS || !msg_id || (!body && len > 0) || !out ||
+        outlen < OCRQ_SIGNATURE_MAX(n))
+        return OCRQ_ERR_INVALID;
+    st = compute(keys, n, msg_id, timestamp, body, len, sig);
+    if (st != OCRQ_OK)
+        return st;
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, outlen - used, "%sv1,%s", i ? " " : "", sig[i]);
+    return OCRQ_OK;
+}
+
+/* OCRQ_OK if one "v1,<sig>" entry of header matches one of the keys. Thread-safe. */
+int ocrq_sign_verify(const struct ocrq_secret *keys, int n, const char *msg_id, long long timestamp,
+                     const char *body, size_t len, const char *header)
+{
+    char sig[OCRQ_SIGN_MAX_KEYS][MAC_B64_LEN + 1];
+    int found = 0;
+
+    if (!keys || n < 1 || n > OCRQ_SIGN_MAX_KEYS || !msg_id || (!body && len > 0) || !header)
+        return OCRQ_ERR_INVALID;
+    if (compute(keys, n, msg_id, timestamp, body, len, sig) != OCRQ_OK)
+        return OCRQ_ERR_INVALID;
+    for (const char *p = header; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchrnul(p, ' ');
+        if (end - p == 3 + MAC_B64_LEN && strncmp(p, "v1,", 3) == 0)
+            for (int i = 0; i < n; i++)
+                found |= CRYPTO_memcmp(p + 3, sig[i], MAC_B64_LEN) == 0;
+        p = end;
+    }
+    return found ? OCRQ_OK : OCRQ_ERR_INVALID;
+}
+
+/* "msg_" + base62 characters from RAND_bytes (rejection sampling: no bias). Thread-safe. */
+int ocrq_sign_event_id(char *out, size_t outlen)
+{
+    static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    unsigned char rnd[64];
+    size_t have = 0;
+
+    if (out && outlen)
+        out[0] = '\0';
+    if (!out || outlen < OCRQ_EVENT_ID_SIZE)
+        return OCRQ_ERR_INVALID;
+    memcpy(out, "msg_", 4);
+    while (have < OCRQ_EVENT_ID_CHARS) {
+        if (RAND_bytes(rnd, (int)sizeof rnd) != 1) {
+            out[0] = '\0';
+            return OCRQ_ERR_IO;
+        }
+        for (size_t i = 0; i < sizeof rnd && have < OCRQ_EVENT_ID_CHARS; i++)
+            if (rnd[i] < 248) /* 248 = 4 * 62 */
+                out[4 + have++] = base62[rnd[i] % 62];
+    }
+    out[4 + OCRQ_EVENT_ID_CHARS] = '\0';
+    return OCRQ_OK;
+}

@@ -1,0 +1,141 @@
+/*
+ * ocrq-admin webhooks list|retry: the operator's view of the webhook outbox
+ * (docs/webhooks.md). The dispatchers of ocrq-worker do the sending.
+ */
+#include "admin.h"
+
+#include <stdio.h>
+
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/status.h"
+
+static void report(const char *what, int st)
+{
+    fprintf(stderr, "ocrq-admin: %s: %s\n", what, ocrq_strerror(st));
+}
+
+static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
+{
+    int version = 0, st = ocrq_db_connect(cfg, db);
+
+    if (st == OCRQ_OK)
+        st = ocrq_db_schema_version(*db, &version);
+    if (st != OCRQ_OK) {
+        report("cannot connect to the database", st);
+        return OCRQ_ERR_DB;
+    }
+    if (version < 2) {
+        fprintf(stderr, "ocrq-admin: the database has no webhook outbox yet: run ocrq-admin "
+                        "setup\n");
+        return OCRQ_ERR_DB;
+    }
+    return OCRQ_OK;
+}
+
+/* s as a JSON string, or null. */
+static void json_str(const char *s)
+{
+    if (s == NULL) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void print_json(void *arg, const struct ocrq_db_hook_info *h)
+{
+    (void)arg;
+    printf("{\"id\":%lld,\"event_id\":", h->id);
+    json_str(h->event_id);
+    fputs(",\"job_id\":", stdout);
+    json_str(h->job_id);
+    fputs(",\"type\":", stdout);
+    json_str(h->event_type);
+    fputs(",\"url\":", stdout);
+    json_str(h->url);
+    fputs(",\"status\":", stdout);
+    json_str(h->status);
+    printf(",\"attempts\":%d,\"last_http_status\":", h->attempts);
+    if (h->last_http_status)
+        printf("%d", h->last_http_status);
+    else
+        fputs("null", stdout);
+    fputs(",\"last_error\":", stdout);
+    json_str(h->last_error);
+    fputs(",\"created_at\":", stdout);
+    json_str(h->created_at);
+    fputs(",\"next_attempt_at\":", stdout);
+    json_str(h->status && h->status[0] == 'p' ? h->next_attempt_at : NULL);
+    fputs(",\"delivered_at\":", stdout);
+    json_str(h->delivered_at);
+    fputs("}\n", stdout);
+}
+
+static void print_row(void *arg, const struct ocrq_db_hook_info *h)
+{
+    int *rows = arg;
+    char last[64];
+
+    if ((*rows)++ == 0)
+        printf("%-8s %-10s %-14s %8s  %-20s %-36s %s\n", "ID", "STATUS", "TYPE", "ATTEMPTS",
+               "LAST", "JOB", "URL");
+    if (h->last_http_status)
+        snprintf(last, sizeof(last), "HTTP %d", h->last_http_status);
+    else
+        snprintf(last, sizeof(last), "%.20s", h->last_error ? h->last_error : "-");
+    printf("%-8lld %-10s %-14s %8d  %-20s %-36s %s\n", h->id, h->status, h->event_type,
+           h->attempts, last, h->job_id, h->url);
+}
+
+int admin_webhooks_list(const struct ocrq_config *cfg, int failed_only, int json, int limit)
+{
+    struct ocrq_db *db = NULL;
+    int rows = 0, st = db_open(cfg, &db);
+
+    if (st == OCRQ_OK)
+        st = ocrq_db_hooks_list(db, failed_only, limit, json ? print_json : print_row, &rows);
+    if (st == OCRQ_OK && !json && rows == 0)
+        printf("no %swebhook deliveries\n", failed_only ? "failed " : "");
+    if (st != OCRQ_OK && db != NULL)
+        report("cannot list the deliveries", st);
+    ocrq_db_free(db);
+    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_DB;
+}
+
+int admin_webhooks_retry(const struct ocrq_config *cfg, long long id)
+{
+    struct ocrq_db *db = NULL;
+    long long n = 0;
+    int st = db_open(cfg, &db);
+
+    if (st == OCRQ_OK)
+        st = ocrq_db_hooks_retry(db, id, &n);
+    if (st != OCRQ_OK) {
+        if (db != NULL)
+            report("cannot schedule the retry", st);
+        ocrq_db_free(db);
+        return OCRQ_ERR_DB;
+    }
+    ocrq_db_free(db);
+    if (id > 0 && n == 0) {
+        fprintf(stderr, "ocrq-admin: webhooks retry: no delivery %lld that is not delivered "
+                        "already\n", id);
+        return OCRQ_ERR_NOT_FOUND;
+    }
+    if (id > 0)
+        printf("delivery %lld is due again now\n", id);
+    else
+        printf("%lld failed deliver%s due again now\n", n, n == 1 ? "y is" : "ies are");
+    return OCRQ_OK;
+}
