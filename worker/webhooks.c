@@ -173,6 +173,9 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
         if (f->guard.refused > 0) {
             snprintf(err, sizeof(err), "refused by the SSRF guard: %s", f->guard.why);
             permanent = 1; /* the same address would be refused on every retry */
+        } else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
+            snprintf(err, sizeof(err), "%s (only http and https URLs)", curl_easy_strerror(rc));
+            permanent = 1; /* the URL itself is wrong: no retry can help */
         } else if (rc != CURLE_OK) {
             snprintf(err, sizeof(err), "%s", curl_easy_strerror(rc));
         } else {

@@ -821,10 +821,20 @@ def cpu_list(text):
 def worker_children(p):
     """The live OCR children of supervisor p: direct children that are not
     zombies and have executed themselves (argv differs from the supervisor's:
-    `ocrq-worker --child K`), so their affinity and environment are final."""
+    `ocrq-worker --child K`), so their affinity and environment are final.
+    The webhook dispatcher (`ocrq-worker --dispatcher`) is not one of them."""
     parent = proc_cmdline(p.pid)
     return [c for c in proc_children(p.pid)
-            if proc_alive(c) and proc_cmdline(c) and proc_cmdline(c) != parent]
+            if proc_alive(c) and proc_cmdline(c) and proc_cmdline(c) != parent
+            and "--dispatcher" not in proc_cmdline(c)]
+
+
+def dispatcher_pid(p):
+    """The pid of supervisor p's webhook dispatcher, or None."""
+    for c in proc_children(p.pid):
+        if proc_alive(c) and "--dispatcher" in (proc_cmdline(c) or []):
+            return c
+    return None
 
 
 def wait_children(p, n, timeout=60, what=None):
@@ -1025,3 +1035,249 @@ def wait_idle_consumers(n, timeout=60, queue=JOB_QUEUE):
     """Wait until queue has n consumers: n OCR processes connected and idle."""
     return wait_until(lambda: consumer_count(queue) == n, timeout,
                       f"{n} idle consumers on {queue}", interval=0.1)
+
+
+# --------------------------------------------------------------------------
+# Webhooks (docs/webhooks.md): a receiver, secrets, an independent verifier
+
+def make_webhook_secret(nbytes=32):
+    """A Standard Webhooks secret: "whsec_" + base64 of nbytes random bytes."""
+    import base64
+    return "whsec_" + base64.b64encode(os.urandom(nbytes)).decode()
+
+
+def verify_webhook(secrets, headers, body, tolerance=300, now=None):
+    """Check a webhook request the way docs/webhooks.md tells receivers to, with
+    Python's hmac (independent of ocrq's C code). secrets: a list of whsec_...;
+    headers: {lower-case name: value}; body: the raw bytes. Returns None when the
+    webhook-signature holds a v1 signature that matches one of the secrets and the
+    webhook-timestamp is within tolerance seconds of now, else the reason."""
+    import base64
+    import hashlib
+    import hmac
+    msg_id, ts, sigs = (headers.get(k) for k in
+                        ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    if not msg_id or not ts or not sigs:
+        return f"missing headers: id {msg_id!r}, timestamp {ts!r}, signature {sigs!r}"
+    try:
+        skew = abs((time.time() if now is None else now) - int(ts))
+    except ValueError:
+        return f"webhook-timestamp is not an integer: {ts!r}"
+    if skew > tolerance:
+        return f"webhook-timestamp {ts} is {skew:.0f} s from now"
+    signed = f"{msg_id}.{ts}.".encode() + body
+    wants = [base64.b64encode(hmac.new(base64.b64decode(s[len("whsec_"):]), signed,
+                                       hashlib.sha256).digest()).decode() for s in secrets]
+    for sig in sigs.split():
+        version, _, value = sig.partition(",")
+        if version == "v1" and any(hmac.compare_digest(value, w) for w in wants):
+            return None
+    return f"no v1 signature matches: {sigs!r}"
+
+
+class WebhookRequest:
+    """One request a Receiver got: when (time.time() at arrival), method, path,
+    headers ({lower-case name: value}), body (bytes), and the status answered."""
+
+    def __init__(self, at, method, path, headers, body):
+        self.at, self.method, self.path, self.headers, self.body = at, method, path, headers, body
+        self.status = None
+
+    @property
+    def id(self):
+        return self.headers.get("webhook-id")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A webhook receiver: a real HTTP server (ThreadingHTTPServer: a thread per
+    connection) on host:port (port 0: any free one) in a background thread.
+
+    Every request is recorded (self.requests, a list of WebhookRequest, in arrival
+    order) before it is answered. answer(req) decides the answer: it returns a
+    status, or (status, {header: value}), and may sleep; the default answers 200
+    at once. Use it as a context manager, or start() and stop() it; it is stopped
+    when the test process exits anyway (daemon threads)."""
+
+    def __init__(self, answer=None, port=0, host="127.0.0.1"):
+        import threading
+        self.host, self.port = host, port
+        self.answer = answer or (lambda req: 200)
+        self.requests = []
+        self.lock = threading.Lock()
+        self.server = None
+        self.thread = None
+
+    def url(self, path="/hook"):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+    def start(self):
+        import http.server
+        import socket
+        import threading
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _serve(self):
+                at = time.time()
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                req = WebhookRequest(at, self.command, self.path,
+                                     {k.lower(): v for k, v in self.headers.items()}, body)
+                with receiver.lock:
+                    receiver.requests.append(req)
+                try:
+                    out = receiver.answer(req)
+                except Exception:
+                    traceback.print_exc()
+                    out = 599
+                status, headers = out if isinstance(out, tuple) else (out, {})
+                req.status = status
+                payload = b"ok\n"
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, str(v))
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up (its time limit)
+
+            do_POST = do_GET = do_PUT = _serve
+
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 128
+
+        self.server = Server((self.host, self.port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def __enter__(self):
+        return self.start() if self.server is None else self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+    def ids(self):
+        """The webhook-id of every request so far, in arrival order."""
+        return [r.id for r in self.snapshot()]
+
+    def by_job(self):
+        """{data.job_id: [requests]} of the requests whose body parses as an event."""
+        out = {}
+        for r in self.snapshot():
+            try:
+                job = r.json()["data"]["job_id"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            out.setdefault(job, []).append(r)
+        return out
+
+    def wait_for(self, predicate, timeout=WAIT_TIMEOUT_S, what="webhook requests"):
+        """wait_until(predicate(self.snapshot())); returns the snapshot."""
+        return wait_until(lambda: (lambda s: s if predicate(s) else None)(self.snapshot()),
+                          timeout, what, interval=0.05)
+
+
+class Listener:
+    """A bare TCP listener (no HTTP) that records every connection accepted, for
+    checking that nothing connects: listen on host:port in a thread, accept and
+    close. self.connections: [(time, peer address)]."""
+
+    def __init__(self, host="127.0.0.1", port=0):
+        import socket
+        import threading
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import socket
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.connections.append((time.time(), peer))
+            conn.close()
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def webhook_deliveries(job_ids=None):
+    """ocr_webhook_deliveries rows (all, or of job_ids) as dicts, job_id as text, by id."""
+    sql = "SELECT *, job_id::text AS job_id FROM ocr_webhook_deliveries"
+    if job_ids is not None:
+        return db_query(sql + " WHERE job_id = ANY(%s::uuid[]) ORDER BY id", (list(job_ids),))
+    return db_query(sql + " ORDER BY id")
+
+
+def webhook_attempts(delivery_id=None):
+    """ocr_webhook_attempts rows (all, or of one delivery), by delivery and attempt."""
+    sql = "SELECT * FROM ocr_webhook_attempts"
+    if delivery_id is not None:
+        return db_query(sql + " WHERE delivery_id = %s ORDER BY attempt", (delivery_id,))
+    return db_query(sql + " ORDER BY delivery_id, attempt")
+
+
+def dispatcher_pids(p):
+    """The webhook dispatcher(s) of supervisor p: live direct children run as
+    `ocrq-worker --dispatcher` (docs/fleet.md)."""
+    return [c for c in proc_children(p.pid) if proc_alive(c) and "--dispatcher" in proc_cmdline(c)]
+
+
+def webhook_config(overrides=None, secrets=(), allow=("127.0.0.1",), **kw):
+    """fleet_config() with webhooks.secrets = secrets and security.url_allowlist =
+    allow (the receiver on 127.0.0.1 must be reachable); overrides win."""
+    settings = {"security.url_allowlist": list(allow), "webhooks.secrets": list(secrets)}
+    settings.update(overrides or {})
+    return fleet_config(settings, **kw)
+
+
+def webhook_env(**extra):
+    """env() without OCRQ_WEBHOOK_SECRETS and OCRQ_URL_ALLOWLIST (they would replace
+    the config's webhooks.secrets and security.url_allowlist), plus extra."""
+    settings = {"OCRQ_WEBHOOK_SECRETS": None, "OCRQ_URL_ALLOWLIST": None}
+    settings.update(extra)
+    return env(**settings)
