@@ -144,9 +144,13 @@ out:
     return st;
 }
 
-/* s as a JSON string. */
-static void json_str(const char *s)
+/* s as a JSON string on stdout, or null for NULL. */
+void admin_json_str(const char *s)
 {
+    if (s == NULL) {
+        fputs("null", stdout);
+        return;
+    }
     putchar('"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -167,7 +171,7 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
     fputs("{\"queues\":[", stdout);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
-        json_str(rows[i].name);
+        admin_json_str(rows[i].name);
         if (rows[i].declared)
             printf(",\"declared\":true,\"ready\":%u,\"consumers\":%u}", rows[i].ready,
                    rows[i].consumers);
@@ -180,7 +184,7 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
     }
     fputs("],\"jobs\":{\"batch\":", stdout);
     if (batch)
-        json_str(batch);
+        admin_json_str(batch);
     else
         fputs("null", stdout);
     printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld}}\n", c->queued,

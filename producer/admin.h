@@ -38,4 +38,7 @@ int admin_webhooks_list(const struct ocrq_config *cfg, int failed_only, int json
  */
 int admin_webhooks_retry(const struct ocrq_config *cfg, long long id);
 
+/* s as a JSON string on stdout (escaped), or null for NULL. */
+void admin_json_str(const char *s);
+
 #endif

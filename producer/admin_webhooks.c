@@ -33,52 +33,32 @@ static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
     return OCRQ_OK;
 }
 
-/* s as a JSON string, or null. */
-static void json_str(const char *s)
-{
-    if (s == NULL) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static void print_json(void *arg, const struct ocrq_db_hook_info *h)
 {
     (void)arg;
     printf("{\"id\":%lld,\"event_id\":", h->id);
-    json_str(h->event_id);
+    admin_json_str(h->event_id);
     fputs(",\"job_id\":", stdout);
-    json_str(h->job_id);
+    admin_json_str(h->job_id);
     fputs(",\"type\":", stdout);
-    json_str(h->event_type);
+    admin_json_str(h->event_type);
     fputs(",\"url\":", stdout);
-    json_str(h->url);
+    admin_json_str(h->url);
     fputs(",\"status\":", stdout);
-    json_str(h->status);
+    admin_json_str(h->status);
     printf(",\"attempts\":%d,\"last_http_status\":", h->attempts);
     if (h->last_http_status)
         printf("%d", h->last_http_status);
     else
         fputs("null", stdout);
     fputs(",\"last_error\":", stdout);
-    json_str(h->last_error);
+    admin_json_str(h->last_error);
     fputs(",\"created_at\":", stdout);
-    json_str(h->created_at);
+    admin_json_str(h->created_at);
     fputs(",\"next_attempt_at\":", stdout);
-    json_str(h->status && h->status[0] == 'p' ? h->next_attempt_at : NULL);
+    admin_json_str(h->status && h->status[0] == 'p' ? h->next_attempt_at : NULL);
     fputs(",\"delivered_at\":", stdout);
-    json_str(h->delivered_at);
+    admin_json_str(h->delivered_at);
     fputs("}\n", stdout);
 }
 
