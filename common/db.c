@@ -41,6 +41,9 @@ enum stmt_id {
     ST_HOOK_LIST_FAILED,
     ST_HOOK_RETRY,
     ST_HOOK_RETRY_FAILED,
+    ST_KEY_CREATE,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
     ST_N
 };
 
@@ -212,6 +215,20 @@ static const struct stmt stmts[ST_N] = {
                               "UPDATE ocr_webhook_deliveries SET status = 'pending',"
                               " next_attempt_at = now(), retry_base = attempts,"
                               " locked_until = NULL WHERE status = 'failed' RETURNING id"},
+    /* API keys: a name is taken once (a revoked name stays taken) */
+    [ST_KEY_CREATE] = {"ocrq_key_create", 3,
+                       "INSERT INTO ocr_api_keys (name, key_id, key_hash)"
+                       " VALUES ($1::text, $2::text, $3::text)"
+                       " ON CONFLICT (name) DO NOTHING RETURNING name"},
+    [ST_KEY_LIST] = {"ocrq_key_list", 0,
+                     "SELECT name, key_id,"
+                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                     " to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                     " to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                     " FROM ocr_api_keys ORDER BY name"},
+    [ST_KEY_REVOKE] = {"ocrq_key_revoke", 1,
+                       "UPDATE ocr_api_keys SET revoked_at = now()"
+                       " WHERE name = $1::text AND revoked_at IS NULL RETURNING name"},
 };
 
 struct ocrq_db {
@@ -1115,4 +1132,48 @@ int ocrq_db_wait_notify(struct ocrq_db *db, int timeout_ms)
         if (r < 0)
             return OCRQ_ERR_TIMEOUT;
     }
+}
+
+/* ---- API keys ------------------------------------------------------------ */
+
+int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
+                       const char *key_hash, int *created)
+{
+    const char *params[3] = {name, key_id, key_hash};
+    PGresult *res = NULL;
+    int st = stmt_run(db, ST_KEY_CREATE, params, PGRES_TUPLES_OK, NULL, &res);
+
+    *created = st == OCRQ_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return st;
+}
+
+int ocrq_db_keys_list(struct ocrq_db *db, ocrq_db_key_fn fn, void *arg)
+{
+    PGresult *res = NULL;
+    int st = stmt_run(db, ST_KEY_LIST, NULL, PGRES_TUPLES_OK, NULL, &res);
+
+    for (int i = 0; st == OCRQ_OK && i < PQntuples(res); i++) {
+        struct ocrq_db_key k = {
+            .name = PQgetvalue(res, i, 0),
+            .key_id = PQgetvalue(res, i, 1),
+            .created_at = PQgetvalue(res, i, 2),
+            .revoked_at = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+            .last_used_at = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+        };
+        fn(arg, &k);
+    }
+    PQclear(res);
+    return st;
+}
+
+int ocrq_db_key_revoke(struct ocrq_db *db, const char *name, int *revoked)
+{
+    const char *params[1] = {name};
+    PGresult *res = NULL;
+    int st = stmt_run(db, ST_KEY_REVOKE, params, PGRES_TUPLES_OK, NULL, &res);
+
+    *revoked = st == OCRQ_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return st;
 }

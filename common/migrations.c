@@ -147,9 +147,26 @@ static const char m2_webhooks[] =
     "COMMENT ON TABLE ocr_webhook_attempts IS"
     "  'Every delivery attempt: HTTP status or error, and how long it took.';";
 
+/* API keys of ocrq-api: only a hash of each key is kept. */
+static const char m3_api_keys[] =
+    "CREATE TABLE ocr_api_keys ("
+    "  name         text PRIMARY KEY,"
+    "  key_id       text NOT NULL UNIQUE,"
+    "  key_hash     text NOT NULL,"
+    "  created_at   timestamptz NOT NULL DEFAULT now(),"
+    "  revoked_at   timestamptz,"
+    "  last_used_at timestamptz"
+    ");"
+    "COMMENT ON TABLE ocr_api_keys IS"
+    "  'Keys of ocrq-api (ocrq-admin apikey create|list|revoke); the key itself is never stored.';"
+    "COMMENT ON COLUMN ocr_api_keys.key_id IS"
+    "  'the public part of the key (ocrq_<key_id>_<secret>), to find its row';"
+    "COMMENT ON COLUMN ocr_api_keys.key_hash IS 'hex SHA-256 of the whole key';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
+    {3, "api keys", m3_api_keys},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

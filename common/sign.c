@@ -184,26 +184,51 @@ int ocrq_sign_verify(const struct ocrq_secret *keys, int n, const char *msg_id, 
 }
 
 /* "msg_" + base62 characters from RAND_bytes (rejection sampling: no bias). Thread-safe. */
-int ocrq_sign_event_id(char *out, size_t outlen)
+int ocrq_random_base62(char *out, size_t n)
 {
     static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     unsigned char rnd[64];
     size_t have = 0;
 
+    while (have < n) {
+        if (RAND_bytes(rnd, (int)sizeof rnd) != 1)
+            return OCRQ_ERR_IO;
+        for (size_t i = 0; i < sizeof rnd && have < n; i++)
+            if (rnd[i] < 248) /* 248 = 4 * 62: no bias */
+                out[have++] = base62[rnd[i] % 62];
+    }
+    return OCRQ_OK;
+}
+
+int ocrq_sign_event_id(char *out, size_t outlen)
+{
     if (out && outlen)
         out[0] = '\0';
     if (!out || outlen < OCRQ_EVENT_ID_SIZE)
         return OCRQ_ERR_INVALID;
     memcpy(out, "msg_", 4);
-    while (have < OCRQ_EVENT_ID_CHARS) {
-        if (RAND_bytes(rnd, (int)sizeof rnd) != 1) {
-            out[0] = '\0';
-            return OCRQ_ERR_IO;
-        }
-        for (size_t i = 0; i < sizeof rnd && have < OCRQ_EVENT_ID_CHARS; i++)
-            if (rnd[i] < 248) /* 248 = 4 * 62 */
-                out[4 + have++] = base62[rnd[i] % 62];
+    if (ocrq_random_base62(out + 4, OCRQ_EVENT_ID_CHARS) != OCRQ_OK) {
+        out[0] = '\0';
+        return OCRQ_ERR_IO;
     }
     out[4 + OCRQ_EVENT_ID_CHARS] = '\0';
     return OCRQ_OK;
+}
+
+int ocrq_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    out[0] = '\0';
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof md)
+        return OCRQ_ERR_NOMEM;
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return OCRQ_OK;
+}
+
+int ocrq_equal_ct(const char *a, const char *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
 }

@@ -38,6 +38,18 @@ int admin_webhooks_list(const struct ocrq_config *cfg, int failed_only, int json
  */
 int admin_webhooks_retry(const struct ocrq_config *cfg, long long id);
 
+/* 1 if name is a valid API key name: [A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters. */
+int admin_apikey_name_ok(const char *name);
+
+/* Create a key called name and print it once, alone on the last line of stdout. */
+int admin_apikey_create(const struct ocrq_config *cfg, const char *name);
+
+/* Print every key (never the key itself): a table, or one JSON object per line. */
+int admin_apikey_list(const struct ocrq_config *cfg, int json);
+
+/* Revoke the key called name: OCRQ_OK, OCRQ_ERR_NOT_FOUND or OCRQ_ERR_DB. */
+int admin_apikey_revoke(const struct ocrq_config *cfg, const char *name);
+
 /* s as a JSON string on stdout (escaped), or null for NULL. */
 void admin_json_str(const char *s);
 

@@ -33,6 +33,10 @@ static const char usage_text[] =
     "  webhooks retry ID | --all-failed\n"
     "                        send delivery ID (or every failed one) again now, with the\n"
     "                        whole retry schedule; a delivered one is left alone\n"
+    "  apikey create NAME    make an ocrq-api key called NAME; the key is printed once,\n"
+    "                        alone on the last line (only its hash is stored)\n"
+    "  apikey list [--json]  the keys: name, id, created, active or revoked\n"
+    "  apikey revoke NAME    the key stops working at once\n"
     "  help                  show this help\n"
     "\n"
     "Options:\n"
@@ -49,7 +53,8 @@ static const char usage_text[] =
     "\n"
     "Exit codes:\n"
     "  0  ok\n"
-    "  1  webhooks retry: no such delivery, or it was delivered already\n"
+    "  1  webhooks retry: no such delivery, or it was delivered already;\n"
+    "     apikey create: the name is taken; apikey revoke: no such active key\n"
     "  2  usage or configuration error\n"
     "  3  broker or database error\n";
 
@@ -66,7 +71,8 @@ struct admin_args {
     const char *command;
     int json;
     const char *batch;
-    const char *sub;  /* webhooks: list or retry */
+    const char *sub;  /* webhooks: list or retry; apikey: create, list or revoke */
+    const char *name; /* apikey create|revoke NAME */
     long long id;     /* webhooks retry ID */
     int failed, all_failed;
     int limit;
@@ -77,6 +83,34 @@ static int usage_error(const char *what, const char *arg)
     fprintf(stderr, "ocrq-admin: %s%s%s\nTry 'ocrq-admin --help'.\n", what, arg ? ": " : "",
             arg ? arg : "");
     return EXIT_USAGE;
+}
+
+/* The rest of "apikey create NAME | list | revoke NAME". */
+static int parse_apikey(int argc, char **argv, struct admin_args *a)
+{
+    if (optind >= argc)
+        return usage_error("apikey: say create, list or revoke", NULL);
+    a->sub = argv[optind++];
+    if (a->failed || a->all_failed || a->limit || a->batch)
+        return usage_error("apikey takes a NAME (create, revoke) or --json (list)", NULL);
+    if (strcmp(a->sub, "list") == 0) {
+        if (optind < argc)
+            return usage_error("unexpected argument", argv[optind]);
+        return -1;
+    }
+    if (strcmp(a->sub, "create") != 0 && strcmp(a->sub, "revoke") != 0)
+        return usage_error("apikey: unknown command", a->sub);
+    if (a->json)
+        return usage_error("--json goes with apikey list only", NULL);
+    if (optind >= argc)
+        return usage_error("apikey: which key? (a NAME)", NULL);
+    a->name = argv[optind++];
+    if (!admin_apikey_name_ok(a->name))
+        return usage_error("apikey: a NAME is 1-64 of A-Z a-z 0-9 . _ -, starting with a letter "
+                           "or digit", a->name);
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
 }
 
 /* The rest of "webhooks list|retry ...". */
@@ -161,6 +195,8 @@ static int parse(int argc, char **argv, struct admin_args *a)
     a->command = argv[optind++];
     if (strcmp(a->command, "webhooks") == 0)
         return parse_webhooks(argc, argv, a);
+    if (strcmp(a->command, "apikey") == 0)
+        return parse_apikey(argc, argv, a);
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
     if (strcmp(a->command, "help") == 0) {
@@ -168,7 +204,8 @@ static int parse(int argc, char **argv, struct admin_args *a)
         return 0;
     }
     if (strcmp(a->command, "setup") != 0 && strcmp(a->command, "migrate") != 0 &&
-        strcmp(a->command, "status") != 0 && strcmp(a->command, "webhooks") != 0)
+        strcmp(a->command, "status") != 0 && strcmp(a->command, "webhooks") != 0 &&
+        strcmp(a->command, "apikey") != 0)
         return usage_error("unknown command", a->command);
     if ((a->json || a->batch) && strcmp(a->command, "status") != 0)
         return usage_error("--json and --batch go with status only", NULL);
@@ -205,8 +242,14 @@ int main(int argc, char **argv)
         st = admin_webhooks_list(cfg, a.failed, a.json, a.limit ? a.limit : 50);
     else if (strcmp(a.command, "webhooks") == 0)
         st = admin_webhooks_retry(cfg, a.all_failed ? 0 : a.id);
-    else
+    else if (strcmp(a.command, "status") == 0)
         st = admin_status(cfg, a.json, a.batch);
+    else if (strcmp(a.sub, "create") == 0)
+        st = admin_apikey_create(cfg, a.name);
+    else if (strcmp(a.sub, "list") == 0)
+        st = admin_apikey_list(cfg, a.json);
+    else
+        st = admin_apikey_revoke(cfg, a.name);
     ocrq_config_free(cfg);
     if (st == OCRQ_ERR_MQ || st == OCRQ_ERR_DB)
         return EXIT_UNAVAILABLE;

@@ -190,4 +190,22 @@ int ocrq_db_listen(struct ocrq_db *db, const char *channel);
  */
 int ocrq_db_wait_notify(struct ocrq_db *db, int timeout_ms);
 
+/* ---- API keys (ocrq-admin apikey, ocrq-api) ---------------------------- */
+
+/* Store a new key's name, public id and hash; *created = 0 if the name is taken. */
+int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
+                       const char *key_hash, int *created);
+
+/* One key for ocrq-admin apikey list; strings borrowed for the call, NULL if unset. */
+struct ocrq_db_key {
+    const char *name, *key_id, *created_at, *revoked_at, *last_used_at;
+};
+typedef void (*ocrq_db_key_fn)(void *arg, const struct ocrq_db_key *k);
+
+/* Every key, by name. */
+int ocrq_db_keys_list(struct ocrq_db *db, ocrq_db_key_fn fn, void *arg);
+
+/* Revoke the key called name; *revoked = 0 if there is none not revoked already. */
+int ocrq_db_key_revoke(struct ocrq_db *db, const char *name, int *revoked);
+
 #endif

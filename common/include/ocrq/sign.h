@@ -68,4 +68,13 @@ int ocrq_sign_verify(const struct ocrq_secret *keys, int n, const char *msg_id, 
  */
 int ocrq_sign_event_id(char *out, size_t outlen);
 
+/* n random characters of [0-9A-Za-z] (no NUL) from the OpenSSL CSPRNG: OCRQ_OK or OCRQ_ERR_IO. */
+int ocrq_random_base62(char *out, size_t n);
+
+/* SHA-256 of data as 64 lowercase hex digits and a NUL: OCRQ_OK or OCRQ_ERR_NOMEM. */
+int ocrq_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Nonzero if the len bytes at a and b are equal, compared in constant time. */
+int ocrq_equal_ct(const char *a, const char *b, size_t len);
+
 #endif

@@ -1,0 +1,137 @@
+/*
+ * ocrq-admin apikey create|list|revoke: the keys of ocrq-api. A key is
+ * "ocrq_<key id>_<secret>"; only its SHA-256 is stored, with the key id to
+ * find the row. create prints the key once, alone on the last line.
+ */
+#include "admin.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/sign.h"
+#include "ocrq/status.h"
+
+#define KEY_ID_CHARS 10
+#define KEY_SECRET_CHARS 32 /* base62: about 190 bits */
+#define NAME_MAX_CHARS 64
+
+static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
+{
+    int version = 0, st = ocrq_db_connect(cfg, db);
+
+    if (st == OCRQ_OK)
+        st = ocrq_db_schema_version(*db, &version);
+    if (st != OCRQ_OK) {
+        fprintf(stderr, "ocrq-admin: cannot connect to the database: %s\n", ocrq_strerror(st));
+        return OCRQ_ERR_DB;
+    }
+    if (version < 3) {
+        fprintf(stderr, "ocrq-admin: the database has no API keys table yet: run ocrq-admin "
+                        "setup\n");
+        return OCRQ_ERR_DB;
+    }
+    return OCRQ_OK;
+}
+
+int admin_apikey_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > NAME_MAX_CHARS || !isalnum((unsigned char)name[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+            return 0;
+    return 1;
+}
+
+int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
+{
+    char key[5 + KEY_ID_CHARS + 1 + KEY_SECRET_CHARS + 1], hash[65];
+    struct ocrq_db *db = NULL;
+    int created = 0, st;
+
+    memcpy(key, "ocrq_", 5);
+    key[5 + KEY_ID_CHARS] = '_';
+    key[sizeof(key) - 1] = '\0';
+    if (ocrq_random_base62(key + 5, KEY_ID_CHARS) != OCRQ_OK ||
+        ocrq_random_base62(key + 6 + KEY_ID_CHARS, KEY_SECRET_CHARS) != OCRQ_OK ||
+        ocrq_sha256_hex(key, strlen(key), hash) != OCRQ_OK) {
+        fprintf(stderr, "ocrq-admin: apikey create: no randomness or hash available\n");
+        return OCRQ_ERR_IO;
+    }
+    char key_id[KEY_ID_CHARS + 1];
+    memcpy(key_id, key + 5, KEY_ID_CHARS);
+    key_id[KEY_ID_CHARS] = '\0';
+    st = db_open(cfg, &db);
+    if (st == OCRQ_OK)
+        st = ocrq_db_key_create(db, name, key_id, hash, &created);
+    ocrq_db_free(db);
+    if (st != OCRQ_OK)
+        return OCRQ_ERR_DB;
+    if (!created) {
+        fprintf(stderr, "ocrq-admin: apikey create: a key called '%s' exists already (revoked "
+                        "names stay taken)\n", name);
+        return OCRQ_ERR_INVALID;
+    }
+    printf("API key '%s' created (id %s). It is shown this once; keep it secret:\n", name,
+           key_id);
+    printf("%s\n", key);
+    return OCRQ_OK;
+}
+
+static void print_key(void *arg, const struct ocrq_db_key *k)
+{
+    int *json = arg;
+
+    if (*json) {
+        printf("{\"name\":");
+        admin_json_str(k->name);
+        printf(",\"key_id\":");
+        admin_json_str(k->key_id);
+        printf(",\"created_at\":");
+        admin_json_str(k->created_at);
+        printf(",\"revoked_at\":");
+        admin_json_str(k->revoked_at);
+        printf(",\"last_used_at\":");
+        admin_json_str(k->last_used_at);
+        printf("}\n");
+        return;
+    }
+    printf("%-24s %-12s %-20s %s\n", k->name, k->key_id, k->created_at,
+           k->revoked_at ? "revoked" : "active");
+}
+
+int admin_apikey_list(const struct ocrq_config *cfg, int json)
+{
+    struct ocrq_db *db = NULL;
+    int st = db_open(cfg, &db);
+
+    if (st == OCRQ_OK && !json)
+        printf("%-24s %-12s %-20s %s\n", "NAME", "ID", "CREATED", "STATE");
+    if (st == OCRQ_OK)
+        st = ocrq_db_keys_list(db, print_key, &json);
+    ocrq_db_free(db);
+    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_DB;
+}
+
+int admin_apikey_revoke(const struct ocrq_config *cfg, const char *name)
+{
+    struct ocrq_db *db = NULL;
+    int revoked = 0, st = db_open(cfg, &db);
+
+    if (st == OCRQ_OK)
+        st = ocrq_db_key_revoke(db, name, &revoked);
+    ocrq_db_free(db);
+    if (st != OCRQ_OK)
+        return OCRQ_ERR_DB;
+    if (!revoked) {
+        fprintf(stderr, "ocrq-admin: apikey revoke: no active key called '%s'\n", name);
+        return OCRQ_ERR_NOT_FOUND;
+    }
+    printf("API key '%s' revoked\n", name);
+    return OCRQ_OK;
+}
