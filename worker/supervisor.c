@@ -382,8 +382,9 @@ static int alive(struct sup *s)
         return 1;
     for (int k = s->n; k < s->n_kids; k++) {
         struct child *c = &s->kids[k];
-        if (c->pid > 0 && !c->done) {
-            /* every OCR process is done (--max-jobs): the dispatcher stops too */
+        if (c->pid > 0 && !c->done && !s->stopping) {
+            /* every OCR process is done (--max-jobs): the dispatcher stops too (when the
+             * supervisor is stopping it was told already: a second SIGTERM would kill it) */
             log_info(NULL, "supervisor: no OCR process left: stopping the webhook dispatcher");
             c->done = 1;
             kill(c->pid, SIGTERM);
