@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -140,4 +141,25 @@ int64_t ocrq_stats_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long ocrq_stats_rss_bytes(int pid)
+{
+    char path[64];
+    long pages_total, pages_rss;
+    FILE *f;
+    int n;
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        snprintf(path, sizeof(path), "/proc/self/statm");
+    else
+        snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    n = fscanf(f, "%ld %ld", &pages_total, &pages_rss);
+    fclose(f);
+    return n == 2 ? (long long)pages_rss * sysconf(_SC_PAGESIZE) : -1;
 }

@@ -457,24 +457,6 @@ static void refresh_depths(struct sup *s)
     }
 }
 
-static long long child_rss(pid_t pid)
-{
-    char path[64];
-    long pages_total, pages_rss;
-    FILE *f;
-    int n;
-
-    if (pid <= 0)
-        return -1;
-    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    n = fscanf(f, "%ld %ld", &pages_total, &pages_rss);
-    fclose(f);
-    return n == 2 ? (long long)pages_rss * sysconf(_SC_PAGESIZE) : -1;
-}
-
 static int on_metrics(void *arg, struct ocrq_http_reply *r)
 {
     struct sup *s = arg;
@@ -488,8 +470,10 @@ static int on_metrics(void *arg, struct ocrq_http_reply *r)
     q[0].ready = s->depth[0];
     q[1].queue = s->cfg->queue_priority;
     q[1].ready = s->depth[1];
-    for (int k = 0; k < s->n; k++)
-        rss[k] = child_rss(__atomic_load_n(&s->stats->slot[k].pid, __ATOMIC_RELAXED));
+    for (int k = 0; k < s->n; k++) {
+        int pid = __atomic_load_n(&s->stats->slot[k].pid, __ATOMIC_RELAXED);
+        rss[k] = pid > 0 ? ocrq_stats_rss_bytes(pid) : -1;
+    }
     struct ocrq_metrics_view v = {
         .stats = s->stats,
         .child_rss_bytes = rss,

@@ -297,33 +297,17 @@ static void run_job(struct loop *l, struct ocrq_mq_msg *msg, int *db_down)
         *db_down = 1;
 }
 
-/* Resident set size of this process in MiB, from /proc/self/statm; -1 if unknown. */
-static long rss_mb(void)
-{
-    long pages_total, pages_rss;
-    FILE *f = fopen("/proc/self/statm", "r");
-    int n;
-
-    if (f == NULL)
-        return -1;
-    n = fscanf(f, "%ld %ld", &pages_total, &pages_rss);
-    fclose(f);
-    if (n != 2)
-        return -1;
-    return pages_rss * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
-}
-
 /* Between jobs: has this process done its share (worker.max_jobs_per_child, max_rss_mb)? */
 static int time_to_recycle(const struct ocrq_config *cfg, long done)
 {
-    long rss;
+    long long rss;
 
     if (cfg->max_jobs_per_child > 0 && done >= cfg->max_jobs_per_child) {
         log_info(NULL, "recycling after %ld jobs (worker.max_jobs_per_child)", done);
         return 1;
     }
-    if (cfg->max_rss_mb > 0 && (rss = rss_mb()) > cfg->max_rss_mb) {
-        log_info(NULL, "recycling at %ld MiB resident (worker.max_rss_mb = %d)", rss,
+    if (cfg->max_rss_mb > 0 && (rss = ocrq_stats_rss_bytes(0) / (1024 * 1024)) > cfg->max_rss_mb) {
+        log_info(NULL, "recycling at %lld MiB resident (worker.max_rss_mb = %d)", rss,
                  cfg->max_rss_mb);
         return 1;
     }
