@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_internal.h"
 #include "migrations.h"
 #include "ocrq/config.h"
 #include "ocrq/job.h"
@@ -231,12 +232,6 @@ static const struct stmt stmts[ST_N] = {
                        " WHERE name = $1::text AND revoked_at IS NULL RETURNING name"},
 };
 
-struct ocrq_db {
-    PGconn *conn;
-    unsigned prepared; /* bit i set: stmts[i] is prepared on this connection */
-    char *hook_url;    /* webhooks.default_url; NULL: none */
-    char hook_cap[16]; /* webhooks.text_max_chars, as a parameter */
-};
 
 /* ---- errors and logging ------------------------------------------------- */
 
@@ -629,6 +624,27 @@ int ocrq_db_query_int(struct ocrq_db *db, const char *sql, int nparams, const ch
     if (st == OCRQ_OK && PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
         *val = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
+    return st;
+}
+
+/*
+ * Run sql with nparams text parameters (unprepared, extended protocol) for
+ * the statement files beside this one (db_internal.h). want_rows: the result
+ * must have rows (SELECT, RETURNING), else it must be a command. On OCRQ_OK
+ * *out (if not NULL) holds the result, which the caller clears.
+ */
+int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                   const char *const *params, int want_rows, PGresult **out)
+{
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int st = check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
+
+    if (out && st == OCRQ_OK)
+        *out = res;
+    else
+        PQclear(res);
+    if (out && st != OCRQ_OK)
+        *out = NULL;
     return st;
 }
 

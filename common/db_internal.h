@@ -1,0 +1,27 @@
+/*
+ * Private to the db module: the connection structure and a parameterized
+ * query helper, for statement files beside db.c (one topic per file) that
+ * need libpq. Nothing outside common/ includes this header.
+ */
+#ifndef OCRQ_DB_INTERNAL_H
+#define OCRQ_DB_INTERNAL_H
+
+#include <libpq-fe.h>
+
+struct ocrq_db {
+    PGconn *conn;
+    unsigned prepared; /* bit i set: stmts[i] of db.c is prepared on this connection */
+    char *hook_url;    /* webhooks.default_url; NULL: none */
+    char hook_cap[16]; /* webhooks.text_max_chars, as a parameter */
+};
+
+/*
+ * Run sql with nparams text parameters ($1::type casts in the SQL). want_rows:
+ * the result must carry rows, else be a plain command. Errors are logged once
+ * (as what) and returned as OCRQ_ERR_DB. On OCRQ_OK *out, if not NULL, holds
+ * the result for the caller to PQclear().
+ */
+int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                   const char *const *params, int want_rows, PGresult **out);
+
+#endif
