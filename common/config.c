@@ -181,6 +181,25 @@ static const struct setting settings[] = {
     INT("submit.batch_size", submit_batch_size, 500, 1, 5000, "jobs recorded in one INSERT"),
     INT("submit.wait_poll_ms", wait_poll_ms, 250, 10, 60000, "--wait polling interval"),
 
+    STR("api.listen", api_listen, "127.0.0.1:8080", 1, 300, 0, check_listen,
+        "host:port ocrq-api listens on"),
+    INT("api.threads", api_threads, 2, 1, 64, "threads answering HTTP connections"),
+    INT("api.max_connections", api_max_connections, 1024, 1, 65536, "open connections at most"),
+    INT64("api.max_body_bytes", api_max_body_bytes, 8LL * 1024 * 1024, 1024, 120LL * 1024 * 1024,
+          "largest request body (413 beyond)"),
+    INT("api.rate_limit_per_s", api_rate_per_s, 100, 0, 1000000,
+        "requests per second per key (token bucket refill); 0: no limit"),
+    INT("api.rate_limit_burst", api_rate_burst, 200, 1, 1000000, "token bucket size per key"),
+    INT("api.max_queue_depth", api_max_queue_depth, 100000, 0, 100000000,
+        "ready jobs in a job queue above which POST /v1/jobs answers 503; 0: no check"),
+    INT("api.retry_after_s", api_retry_after_s, 5, 1, 3600, "Retry-After of a 503"),
+    INT("api.batch_max", api_batch_max, 256, 1, 5000,
+        "accepted jobs recorded and published together at most"),
+    INT("api.publish_timeout_s", api_publish_timeout_s, 10, 1, 600,
+        "wait for broker confirms this long, then answer 503"),
+    INT("api.shutdown_timeout_s", api_shutdown_timeout_s, 30, 1, 3600,
+        "on SIGTERM, how long requests in progress may take"),
+
     STR("log.level", log_level, "info", 1, 16, 0, check_level, "debug, info, warn or error"),
 };
 
@@ -194,6 +213,7 @@ static const struct {
 } env_overrides[] = {
     {"OCRQ_AMQP_URL", "amqp.url", NULL},
     {"OCRQ_DATABASE_URL", "database.url", NULL},
+    {"OCRQ_API_LISTEN", "api.listen", NULL},
     {"OCRQ_URL_ALLOWLIST", "security.url_allowlist", ","},
     {"OCRQ_WEBHOOK_SECRETS", "webhooks.secrets", " \t\n"},
 };

@@ -163,10 +163,33 @@ static const char m3_api_keys[] =
     "  'the public part of the key (ocrq_<key_id>_<secret>), to find its row';"
     "COMMENT ON COLUMN ocr_api_keys.key_hash IS 'hex SHA-256 of the whole key';";
 
+/* ocrq-api: who submitted a job, and the Idempotency-Key of each request. */
+static const char m4_api_jobs[] =
+    "ALTER TABLE ocr_jobs ADD COLUMN api_key text;"
+    "COMMENT ON COLUMN ocr_jobs.api_key IS"
+    "  'name of the ocrq-api key that submitted the job (it alone reads it there); NULL otherwise';"
+    "CREATE TABLE ocr_idempotency_keys ("
+    "  api_key     text NOT NULL,"
+    "  idem_key    text NOT NULL,"
+    "  job_id      uuid NOT NULL,"
+    "  fingerprint text NOT NULL,"
+    "  confirmed   boolean NOT NULL DEFAULT false,"
+    "  created_at  timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (api_key, idem_key)"
+    ");"
+    "CREATE INDEX ocr_idempotency_keys_job_idx ON ocr_idempotency_keys (job_id);"
+    "COMMENT ON TABLE ocr_idempotency_keys IS"
+    "  'Idempotency-Key of POST /v1/jobs per API key: a repeat returns job_id instead of a new job';"
+    "COMMENT ON COLUMN ocr_idempotency_keys.fingerprint IS"
+    "  'SHA-256 of the request (parameters and body): a repeat with another request is refused';"
+    "COMMENT ON COLUMN ocr_idempotency_keys.confirmed IS"
+    "  'the broker confirmed the job; until then a repeat publishes it again (same job_id)';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
     {3, "api keys", m3_api_keys},
+    {4, "api jobs and idempotency keys", m4_api_jobs},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

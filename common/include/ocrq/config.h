@@ -101,6 +101,19 @@ struct ocrq_config {
     int submit_batch_size;  /* jobs recorded in one INSERT: 500 */
     int wait_poll_ms;       /* --wait polling interval: 250 */
 
+    /* api (ocrq-api) */
+    char *api_listen;          /* "127.0.0.1:8080" */
+    int api_threads;           /* 2 */
+    int api_max_connections;   /* 1024 */
+    long long api_max_body_bytes; /* 8 MiB */
+    int api_rate_per_s;        /* token bucket refill per key: 100; 0 no limit */
+    int api_rate_burst;        /* 200 */
+    int api_max_queue_depth;   /* 503 above this many ready jobs: 100000; 0 no check */
+    int api_retry_after_s;     /* 5 */
+    int api_batch_max;         /* 256 */
+    int api_publish_timeout_s; /* 10 */
+    int api_shutdown_timeout_s;/* 30 */
+
     /* log */
     char *log_level;        /* "info" */
 };

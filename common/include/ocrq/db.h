@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "ocrq/uuid.h"
+
 struct ocrq_config;
 struct ocrq_job;
 struct ocrq_db;
@@ -207,5 +209,66 @@ int ocrq_db_keys_list(struct ocrq_db *db, ocrq_db_key_fn fn, void *arg);
 
 /* Revoke the key called name; *revoked = 0 if there is none not revoked already. */
 int ocrq_db_key_revoke(struct ocrq_db *db, const char *name, int *revoked);
+
+/* ---- ocrq-api (db_api.c) ------------------------------------------------ */
+
+/*
+ * Find the key with public id key_id (and note it was used): *found = 0 if
+ * none; else name (nmax bytes), hash (hex SHA-256, 65 bytes) and *revoked.
+ */
+int ocrq_db_api_key(struct ocrq_db *db, const char *key_id, int *found, char *name, size_t nmax,
+                    char hash[65], int *revoked);
+
+enum ocrq_accept_outcome {
+    OCRQ_ACCEPT_NEW = 0,   /* recorded as queued: publish it */
+    OCRQ_ACCEPT_REPLAY,    /* a repeated Idempotency-Key whose job was accepted: answer it */
+    OCRQ_ACCEPT_REPUBLISH, /* a repeated key whose job was never confirmed: publish it again */
+    OCRQ_ACCEPT_MISMATCH,  /* the key was used for another request */
+    OCRQ_ACCEPT_BUSY,      /* the key is being used by a request in progress elsewhere */
+};
+
+/* One request of ocrq_db_api_accept(). */
+struct ocrq_db_accept {
+    const struct ocrq_job *job; /* in */
+    const char *api_key;        /* in: the key's name, recorded as the job's owner */
+    const char *idem_key;       /* in: Idempotency-Key, or NULL */
+    const char *fingerprint;    /* in: with idem_key, the request's hash */
+    int outcome;                /* out: enum ocrq_accept_outcome */
+    char job_id[OCRQ_UUID_LEN + 1]; /* out: repeats: the original job */
+    char status[16];            /* out: repeats: its status */
+};
+
+/*
+ * Record the jobs of a[0..n-1] as queued, owned by their key, claiming
+ * their Idempotency-Keys, in one statement (one commit). Sets each outcome.
+ */
+int ocrq_db_api_accept(struct ocrq_db *db, struct ocrq_db_accept *a, size_t n);
+
+/* The broker confirmed these jobs: their Idempotency-Keys now replay them. */
+int ocrq_db_api_confirmed(struct ocrq_db *db, const char *const *ids, size_t n);
+
+/* The broker refused these new jobs: remove their queued rows and keys. */
+int ocrq_db_api_rejected(struct ocrq_db *db, const char *const *ids, size_t n);
+
+/*
+ * GET /v1/jobs/{id} for key api_key: *json gets the job as a JSON object
+ * (malloc'd), with the result's text if with_text. OCRQ_ERR_NOT_FOUND if the
+ * key has no such job.
+ */
+int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int with_text,
+                    char **json);
+
+/*
+ * GET /v1/jobs/{id}/text: *status gets the job's status (16 bytes) and, when
+ * succeeded, *text its text (malloc'd). OCRQ_ERR_NOT_FOUND if none.
+ */
+int ocrq_db_api_text(struct ocrq_db *db, const char *id, const char *api_key, char status[16],
+                     char **text, size_t *len);
+
+/* GET /v1/batches/{batch}: counts by status as JSON. OCRQ_ERR_NOT_FOUND if no job. */
+int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key, char **json);
+
+/* A trivial query: is the database there? */
+int ocrq_db_ping(struct ocrq_db *db);
 
 #endif

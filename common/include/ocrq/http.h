@@ -1,9 +1,16 @@
 /*
- * A small HTTP server for the supervisor's /healthz, /readyz and /metrics:
- * a table of exact routes served by ONE background thread, so handlers run
- * one at a time and never concurrently with each other (a handler may keep
- * state of its own, such as a broker connection, without locks). Handlers
- * do run concurrently with the thread that started the server.
+ * HTTP servers over libmicrohttpd, in two shapes:
+ *
+ *  - ocrq_http_start(): a small server for the supervisor's /healthz,
+ *    /readyz and /metrics: a table of exact routes served by ONE background
+ *    thread, so handlers run one at a time and never concurrently with each
+ *    other (a handler may keep state of its own, such as a broker
+ *    connection, without locks). Handlers do run concurrently with the
+ *    thread that started the server.
+ *
+ *  - ocrq_http_serve(): a service (ocrq-api): a pool of threads, whole
+ *    requests with headers, query and body, replies with headers, and
+ *    replies given later from another thread (suspend, reply, resume).
  */
 #ifndef OCRQ_HTTP_H
 #define OCRQ_HTTP_H
@@ -59,5 +66,80 @@ int ocrq_http_port(const struct ocrq_http *h);
  * Call from the thread that started the server, never from a handler.
  */
 void ocrq_http_stop(struct ocrq_http *h);
+
+/* ---- services ------------------------------------------------------------ */
+
+struct ocrq_http_req; /* one request: from its headers until its reply is sent */
+
+struct ocrq_http_service {
+    const char *listen;        /* as for ocrq_http_start() */
+    unsigned threads;          /* threads answering connections: 1 or more */
+    size_t max_body;           /* a larger body is answered 413 by the server itself */
+    unsigned connection_limit; /* 0: 1024 */
+    unsigned idle_timeout_s;   /* an idle connection is closed after this: 0 means 30 */
+    /*
+     * Called on a pool thread once the headers are in, before any body is
+     * read; may reply (ocrq_http_reply()) to refuse the request early (the
+     * body is then not read and the connection is closed). May be NULL.
+     */
+    void (*headers)(void *arg, struct ocrq_http_req *req);
+    /*
+     * Called on a pool thread once the whole request is in, unless headers
+     * replied: must either reply, or call ocrq_http_suspend() and have some
+     * thread call ocrq_http_reply() and then ocrq_http_resume() later.
+     */
+    void (*request)(void *arg, struct ocrq_http_req *req);
+    /* Called when the request is over (replied or the client went away). May be NULL. */
+    void (*done)(void *arg, struct ocrq_http_req *req);
+    void *arg;
+};
+
+/*
+ * Start a service on svc->listen (the struct is copied, the strings are
+ * borrowed). Replies 413 (JSON error body) for bodies over max_body. Returns
+ * as ocrq_http_start().
+ */
+int ocrq_http_serve(const struct ocrq_http_service *svc, struct ocrq_http **out, char *err,
+                    size_t errlen);
+
+/* Stop accepting connections (the listening socket closes); requests in progress go on. */
+void ocrq_http_quiesce(struct ocrq_http *h);
+
+/* Requests begun and not yet over (suspended ones included). */
+unsigned ocrq_http_active(const struct ocrq_http *h);
+
+/* The request: method ("GET"), path without the query string ("/v1/jobs"). */
+const char *ocrq_http_method(const struct ocrq_http_req *req);
+const char *ocrq_http_path(const struct ocrq_http_req *req);
+
+/* A request header (case-insensitive name) or query argument (decoded); NULL if absent. */
+const char *ocrq_http_header(const struct ocrq_http_req *req, const char *name);
+const char *ocrq_http_query(const struct ocrq_http_req *req, const char *name);
+
+/* The body read so far (all of it in svc->request); never NULL, may be empty. */
+const unsigned char *ocrq_http_body(const struct ocrq_http_req *req, size_t *len);
+
+/* A pointer the application keeps with the request (NULL at first). */
+void ocrq_http_set_user(struct ocrq_http_req *req, void *user);
+void *ocrq_http_user(const struct ocrq_http_req *req);
+
+/*
+ * Add a reply header (both strings copied; at most 8 per reply). Call before
+ * ocrq_http_reply(). OCRQ_OK, or OCRQ_ERR_NOMEM / OCRQ_ERR_TOO_LARGE.
+ */
+int ocrq_http_add_header(struct ocrq_http_req *req, const char *name, const char *value);
+
+/*
+ * Set the reply: status, content type (copied), body (malloc'd, taken; NULL
+ * with len 0 for none). Only the first call counts (later bodies are freed).
+ */
+void ocrq_http_reply(struct ocrq_http_req *req, int status, const char *content_type, char *body,
+                     size_t len);
+
+/* From svc->request: answer later. The request must then be replied to and resumed. */
+void ocrq_http_suspend(struct ocrq_http_req *req);
+
+/* From any thread, after ocrq_http_reply(): send the reply of a suspended request. */
+void ocrq_http_resume(struct ocrq_http_req *req);
 
 #endif

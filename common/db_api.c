@@ -1,0 +1,304 @@
+/*
+ * The statements of ocrq-api: API key lookup, accepting jobs with their
+ * Idempotency-Keys in one statement, and the JSON of the read endpoints,
+ * built by PostgreSQL itself. The schema is migration 4 (migrations.c).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_internal.h"
+#include "ocrq/db.h"
+#include "ocrq/job.h"
+#include "ocrq/log.h"
+#include "ocrq/status.h"
+#include "ocrq/uuid.h"
+
+/* RFC 3339 UTC with milliseconds, as the job codec writes them. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/*
+ * The requests come as one JSON array (jsonb_to_recordset), n = their index.
+ * A key claimed here makes its job new; a job without a key is always new;
+ * a key already there is a repeat, answered from the row it points to. A key
+ * that is neither (claimed by a transaction not yet committed) is busy.
+ */
+static const char accept_sql[] =
+    "WITH req AS ("
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(n int, id uuid, pri smallint, lang text,"
+    "  src text, bat text, hook text, meta jsonb, sub timestamptz, akey text, ikey text, fp text)),"
+    " claimed AS ("
+    "  INSERT INTO ocr_idempotency_keys (api_key, idem_key, job_id, fingerprint)"
+    "  SELECT akey, ikey, id, fp FROM req WHERE ikey IS NOT NULL"
+    "  ON CONFLICT DO NOTHING RETURNING job_id),"
+    " ins AS ("
+    "  INSERT INTO ocr_jobs (job_id, status, priority, language, source, batch, webhook_url,"
+    "  metadata, submitted_at, api_key)"
+    "  SELECT id, 'queued', pri, lang, src, bat, hook, meta, coalesce(sub, now()), akey FROM req"
+    "  WHERE ikey IS NULL OR id IN (SELECT job_id FROM claimed)"
+    "  ON CONFLICT (job_id) DO NOTHING RETURNING job_id)"
+    " SELECT r.n, k.job_id, k.fingerprint = r.fp, k.confirmed, coalesce(j.status, 'queued'),"
+    "  (SELECT count(*) FROM ins)"
+    " FROM req AS r"
+    " LEFT JOIN ocr_idempotency_keys AS k ON k.api_key = r.akey AND k.idem_key = r.ikey"
+    " LEFT JOIN ocr_jobs AS j ON j.job_id = k.job_id"
+    " WHERE r.ikey IS NOT NULL AND r.id NOT IN (SELECT job_id FROM claimed)";
+
+/* The owner alone sees a job; every statement below filters on api_key = $2. */
+static const char job_sql[] =
+    "SELECT jsonb_strip_nulls(jsonb_build_object("
+    " 'job_id', j.job_id, 'status', j.status, 'priority', j.priority, 'language', j.language,"
+    " 'source', j.source, 'batch', j.batch, 'webhook_url', j.webhook_url, 'metadata', j.metadata,"
+    " 'attempts', j.attempts,"
+    " 'submitted_at', " TS("j.submitted_at") ", 'started_at', " TS("j.started_at") ","
+    " 'finished_at', " TS("j.finished_at") ","
+    " 'error', CASE WHEN j.error_code IS NOT NULL AND j.status <> 'succeeded' THEN"
+    "  jsonb_build_object('code', j.error_code, 'message', j.error_message) END,"
+    " 'result', CASE WHEN r.job_id IS NOT NULL THEN jsonb_build_object("
+    "  'mean_confidence', r.mean_confidence, 'duration_ms', r.duration_ms,"
+    "  'characters', length(r.text), 'text', CASE WHEN $3::boolean THEN r.text END) END,"
+    " 'links', jsonb_build_object('self', '/v1/jobs/' || j.job_id,"
+    "  'text', '/v1/jobs/' || j.job_id || '/text')))::text"
+    " FROM ocr_jobs AS j LEFT JOIN ocr_results AS r ON r.job_id = j.job_id"
+    " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
+
+static const char text_sql[] =
+    "SELECT j.status, r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
+    " ON r.job_id = j.job_id WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
+
+static const char batch_sql[] =
+    "SELECT jsonb_build_object('batch', $1::text, 'total', sum(c.n),"
+    " 'counts', '{\"queued\": 0, \"running\": 0, \"succeeded\": 0, \"failed\": 0}'::jsonb"
+    "  || jsonb_object_agg(c.status, c.n))::text"
+    " FROM (SELECT status, count(*) AS n FROM ocr_jobs"
+    "  WHERE batch = $1::text AND api_key = $2::text GROUP BY status) AS c"
+    " HAVING count(*) > 0";
+
+/* Marks last_used_at without waiting for a WAL flush: losing it costs nothing. */
+static const char key_sql[] =
+    "UPDATE ocr_api_keys SET last_used_at = now()"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
+    " WHERE key_id = $1::text RETURNING name, key_hash, revoked_at IS NOT NULL";
+
+static const char confirmed_sql[] =
+    "UPDATE ocr_idempotency_keys SET confirmed = true"
+    " WHERE job_id = ANY ($1::uuid[]) AND NOT confirmed";
+
+static const char rejected_sql[] =
+    "WITH keys AS (DELETE FROM ocr_idempotency_keys"
+    "  WHERE job_id = ANY ($1::uuid[]) AND NOT confirmed RETURNING job_id)"
+    " DELETE FROM ocr_jobs WHERE job_id = ANY ($1::uuid[]) AND status = 'queued'";
+
+/* "{id,id,...}" of valid uuids; NULL if one is not (never quoted: uuids need no quotes). */
+static char *uuid_array(const char *const *ids, size_t n)
+{
+    char *s = malloc(n * (OCRQ_UUID_LEN + 1) + 3);
+    size_t len = 0;
+
+    if (!s)
+        return NULL;
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (!ocrq_uuid_valid(ids[i])) {
+            free(s);
+            return NULL;
+        }
+        if (i > 0)
+            s[len++] = ',';
+        memcpy(s + len, ids[i], OCRQ_UUID_LEN);
+        len += OCRQ_UUID_LEN;
+    }
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
+}
+
+static int ids_stmt(struct ocrq_db *db, const char *what, const char *sql, const char *const *ids,
+                    size_t n)
+{
+    if (n == 0)
+        return OCRQ_OK;
+    char *arr = uuid_array(ids, n);
+    if (!arr)
+        return OCRQ_ERR_INVALID;
+    const char *params[1] = {arr};
+    int st = ocrq_db_params(db, what, sql, 1, params, 0, NULL);
+    free(arr);
+    return st;
+}
+
+int ocrq_db_api_confirmed(struct ocrq_db *db, const char *const *ids, size_t n)
+{
+    return ids_stmt(db, "api_confirmed", confirmed_sql, ids, n);
+}
+
+int ocrq_db_api_rejected(struct ocrq_db *db, const char *const *ids, size_t n)
+{
+    return ids_stmt(db, "api_rejected", rejected_sql, ids, n);
+}
+
+int ocrq_db_api_key(struct ocrq_db *db, const char *key_id, int *found, char *name, size_t nmax,
+                    char hash[65], int *revoked)
+{
+    const char *params[1] = {key_id};
+    PGresult *res = NULL;
+    int st = ocrq_db_params(db, "api_key", key_sql, 1, params, 1, &res);
+
+    *found = 0;
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(res) == 1) {
+        *found = 1;
+        snprintf(name, nmax, "%s", PQgetvalue(res, 0, 0));
+        snprintf(hash, 65, "%s", PQgetvalue(res, 0, 1));
+        *revoked = PQgetvalue(res, 0, 2)[0] == 't';
+    }
+    PQclear(res);
+    return OCRQ_OK;
+}
+
+/* The JSON array of the requests (see accept_sql); NULL when out of memory. */
+static char *accept_json(const struct ocrq_db_accept *a, size_t n)
+{
+    json_t *arr = json_array();
+    char *text = NULL;
+
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct ocrq_job *j = a[i].job;
+        json_t *meta = NULL;
+        json_t *o;
+
+        if (j->metadata && !(meta = json_loads(j->metadata, 0, NULL)))
+            goto out;
+        o = json_pack("{s:I, s:s, s:i, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s, s:s?, s:s?}", "n",
+                      (json_int_t)i, "id", j->job_id, "pri", j->priority, "lang",
+                      j->language ? j->language : "", "src", j->source, "bat", j->batch, "hook",
+                      j->webhook_url, "meta", meta, "sub", j->submitted_at, "akey", a[i].api_key,
+                      "ikey", a[i].idem_key, "fp", a[i].fingerprint);
+        if (!o || json_array_append_new(arr, o) != 0)
+            goto out;
+    }
+    text = json_dumps(arr, JSON_COMPACT);
+out:
+    json_decref(arr);
+    return text;
+}
+
+int ocrq_db_api_accept(struct ocrq_db *db, struct ocrq_db_accept *a, size_t n)
+{
+    PGresult *res = NULL;
+    char *arr;
+    int st;
+
+    for (size_t i = 0; i < n; i++) {
+        a[i].outcome = OCRQ_ACCEPT_NEW;
+        memcpy(a[i].job_id, a[i].job->job_id, sizeof a[i].job_id);
+        snprintf(a[i].status, sizeof a[i].status, "queued");
+    }
+    if (n == 0)
+        return OCRQ_OK;
+    arr = accept_json(a, n);
+    if (!arr)
+        return OCRQ_ERR_NOMEM;
+    const char *params[1] = {arr};
+    st = ocrq_db_params(db, "api_accept", accept_sql, 1, params, 1, &res);
+    free(arr);
+    if (st != OCRQ_OK)
+        return st;
+    for (int r = 0; r < PQntuples(res); r++) {
+        long i = strtol(PQgetvalue(res, r, 0), NULL, 10);
+        struct ocrq_db_accept *x;
+
+        if (i < 0 || (size_t)i >= n)
+            continue;
+        x = &a[i];
+        if (PQgetisnull(res, r, 1)) {
+            x->outcome = OCRQ_ACCEPT_BUSY;
+            continue;
+        }
+        snprintf(x->job_id, sizeof x->job_id, "%s", PQgetvalue(res, r, 1));
+        snprintf(x->status, sizeof x->status, "%s", PQgetvalue(res, r, 4));
+        if (PQgetvalue(res, r, 2)[0] != 't')
+            x->outcome = OCRQ_ACCEPT_MISMATCH;
+        else if (PQgetvalue(res, r, 3)[0] == 't' || strcmp(x->status, "queued") != 0)
+            x->outcome = OCRQ_ACCEPT_REPLAY;
+        else
+            x->outcome = OCRQ_ACCEPT_REPUBLISH;
+    }
+    PQclear(res);
+    return OCRQ_OK;
+}
+
+/* Run a one-row, one-column query; OCRQ_ERR_NOT_FOUND without a row. *out malloc'd. */
+static int one_value(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                     const char *const *params, char **out)
+{
+    PGresult *res = NULL;
+    int st = ocrq_db_params(db, what, sql, nparams, params, 1, &res);
+
+    *out = NULL;
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+        st = OCRQ_ERR_NOT_FOUND;
+    else if (!(*out = strdup(PQgetvalue(res, 0, 0))))
+        st = OCRQ_ERR_NOMEM;
+    PQclear(res);
+    return st;
+}
+
+int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int with_text,
+                    char **json)
+{
+    const char *params[3] = {id, api_key, with_text ? "true" : "false"};
+
+    *json = NULL;
+    if (!ocrq_uuid_valid(id))
+        return OCRQ_ERR_NOT_FOUND;
+    return one_value(db, "api_job", job_sql, 3, params, json);
+}
+
+int ocrq_db_api_text(struct ocrq_db *db, const char *id, const char *api_key, char status[16],
+                     char **text, size_t *len)
+{
+    const char *params[2] = {id, api_key};
+    PGresult *res = NULL;
+    int st;
+
+    *text = NULL;
+    *len = 0;
+    status[0] = '\0';
+    if (!ocrq_uuid_valid(id))
+        return OCRQ_ERR_NOT_FOUND;
+    st = ocrq_db_params(db, "api_text", text_sql, 2, params, 1, &res);
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(res) < 1) {
+        st = OCRQ_ERR_NOT_FOUND;
+    } else {
+        snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
+        if (!PQgetisnull(res, 0, 1)) {
+            *len = (size_t)PQgetlength(res, 0, 1);
+            if (!(*text = malloc(*len + 1)))
+                st = OCRQ_ERR_NOMEM;
+            else
+                memcpy(*text, PQgetvalue(res, 0, 1), *len + 1);
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
+int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key, char **json)
+{
+    const char *params[2] = {batch, api_key};
+    return one_value(db, "api_batch", batch_sql, 2, params, json);
+}
+
+int ocrq_db_ping(struct ocrq_db *db)
+{
+    return ocrq_db_params(db, "ping", "SELECT 1", 0, NULL, 1, NULL);
+}

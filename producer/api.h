@@ -1,0 +1,174 @@
+/*
+ * ocrq-api: the HTTP submission service. Pool threads (libmicrohttpd, via
+ * common/http.c) route, authenticate and parse requests, and answer the
+ * read endpoints from their own database connections; one pipeline thread
+ * records accepted jobs and publishes them in batches, and answers each
+ * POST only after the broker's confirm (api_pipeline.c).
+ */
+#ifndef OCRQ_PRODUCER_API_H
+#define OCRQ_PRODUCER_API_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ocrq/uuid.h"
+
+struct ocrq_config;
+struct ocrq_http;
+struct ocrq_http_req;
+struct ocrq_job;
+struct api_pipeline;
+
+#define API_KEY_NAME_MAX 128
+#define API_IDEM_KEY_MAX 255
+
+/* Routes, for metrics; API_R_OTHER covers 404s. */
+enum api_route {
+    API_R_JOBS_POST,
+    API_R_JOB_GET,
+    API_R_JOB_TEXT,
+    API_R_BATCH_GET,
+    API_R_HEALTHZ,
+    API_R_READYZ,
+    API_R_METRICS,
+    API_R_OTHER,
+    API_ROUTES
+};
+
+/* Status codes counted per route; the last slot takes the others. */
+#define API_CODES 16
+extern const int api_codes[API_CODES - 1];
+
+#define API_HIST_BOUNDS 12
+extern const double api_hist_bounds_s[API_HIST_BOUNDS];
+
+/* Counters, updated with atomics from every thread. */
+struct api_stats {
+    uint64_t requests[API_ROUTES][API_CODES];
+    uint64_t post_hist[API_HIST_BOUNDS + 1]; /* POST /v1/jobs duration */
+    uint64_t post_sum_us;
+    uint64_t accepted;       /* new jobs confirmed by the broker */
+    uint64_t replayed;       /* Idempotency-Key repeats answered */
+    uint64_t batches;        /* pipeline rounds */
+    uint64_t batched_jobs;   /* jobs in those rounds */
+    uint64_t nacked;         /* publishes the broker refused */
+    uint64_t reconnects;     /* broker connections made after the first */
+};
+
+/* One API key as cached (api_keys.c). */
+struct api_key_entry {
+    char key_id[16];
+    char name[API_KEY_NAME_MAX];
+    char hash[65];
+    int revoked;
+    int64_t fetched_ms; /* when it was read from the database */
+    double tokens;      /* rate limit bucket */
+    int64_t refill_ms;
+};
+
+#define API_KEY_CACHE 256
+
+struct api {
+    const struct ocrq_config *cfg;
+    struct ocrq_http *http;
+    struct api_pipeline *pipe;
+    pthread_key_t db_key; /* each pool thread's database connection */
+
+    pthread_mutex_t keys_mu;
+    struct api_key_entry keys[API_KEY_CACHE];
+    int n_keys;
+
+    /* set by the pipeline thread, read by the pool threads (atomics) */
+    int broker_up;
+    unsigned depth[2]; /* ready messages: [0] queue_jobs, [1] queue_priority */
+
+    struct api_stats stats;
+};
+
+/* A POST /v1/jobs on its way through the pipeline. */
+struct api_job {
+    struct api_job *next;
+    struct ocrq_http_req *req;
+    struct ocrq_job *job; /* owned; its document is in msg */
+    unsigned char *msg;   /* the message body */
+    size_t msg_len;
+    char key_name[API_KEY_NAME_MAX];
+    char idem_key[API_IDEM_KEY_MAX + 1]; /* "" if none */
+    char fingerprint[65];
+    /* filled by the pipeline */
+    uint64_t seq;
+    int outcome;
+    int acked; /* 1 ack, 0 nack, -1 not confirmed */
+};
+
+/* What a request carries for the application (ocrq_http_user()). */
+struct api_req {
+    enum api_route route;
+    int status;         /* the status answered, for metrics */
+    int64_t start_us;
+    char key_name[API_KEY_NAME_MAX]; /* the authenticated key */
+    char id[128];       /* path parameter: job id or batch */
+};
+
+/* ---- api_routes.c -------------------------------------------------------- */
+
+void api_on_headers(void *arg, struct ocrq_http_req *req);
+void api_on_request(void *arg, struct ocrq_http_req *req);
+void api_on_done(void *arg, struct ocrq_http_req *req);
+
+/*
+ * Answer a JSON error {"error": {"code", "message"}}; retry_after > 0 adds
+ * Retry-After. Safe from any thread before the reply is sent.
+ */
+void api_error(struct ocrq_http_req *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void api_error_retry(struct ocrq_http_req *req, int status, int retry_after, const char *code,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Answer 202 (or a replay) for job_id with status; replayed adds Idempotent-Replayed. */
+void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status,
+                  int replayed);
+
+/* Microseconds and milliseconds of the monotonic clock. */
+int64_t api_now_us(void);
+
+/* ---- api_jobs.c ---------------------------------------------------------- */
+
+/*
+ * Turn a complete POST /v1/jobs into *out (raw image body, multipart form
+ * or JSON {"url"}). On a client error answers it (400, 413, 415) and
+ * returns a nonzero status; OCRQ_OK with *out to go on.
+ */
+int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_name,
+                  struct api_job **out);
+
+/* Free a job of the pipeline; NULL is fine. */
+void api_job_free(struct api_job *j);
+
+/* ---- api_keys.c ---------------------------------------------------------- */
+
+/*
+ * Check "Authorization: Bearer <key>" (or NULL): on success copies the key
+ * name and returns 0; else answers 401 (or 503 if the database is down) and
+ * returns -1. Then takes one token of the key's bucket: -1 and 429 if empty.
+ */
+int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *authorization,
+                     char *name, size_t namelen);
+
+/* ---- api_pipeline.c ------------------------------------------------------ */
+
+/* Start the pipeline thread (connects lazily, and again after failures). */
+int api_pipeline_start(struct api *api, struct api_pipeline **out);
+
+/* Hand over a parsed job; the pipeline answers it (202 after the confirm, or an error). */
+void api_pipeline_submit(struct api_pipeline *p, struct api_job *j);
+
+/* Answer what is pending with 503, stop the thread and free. */
+void api_pipeline_stop(struct api_pipeline *p);
+
+/* ---- per-thread database connection (api_routes.c) ---------------------- */
+
+struct ocrq_db *api_db(struct api *api);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * API keys and rate limits of ocrq-api. A key "ocrq_<id>_<secret>" is found
+ * by its public id; its SHA-256 is compared with the stored one in constant
+ * time. Keys are cached for KEY_TTL_MS, so a revoked key stops working
+ * within that time on every server. Each key has a token bucket, refilled
+ * at api.rate_limit_per_s up to api.rate_limit_burst, shared by the pool
+ * threads of this process.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/log.h"
+#include "ocrq/sign.h"
+#include "ocrq/status.h"
+
+#define KEY_TTL_MS 1000
+#define KEY_ID_CHARS 10
+#define KEY_SECRET_CHARS 32
+#define KEY_CHARS (5 + KEY_ID_CHARS + 1 + KEY_SECRET_CHARS)
+
+static int base62(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return 0;
+    }
+    return 1;
+}
+
+/* The key of "Bearer <key>", checked for shape; NULL if it is not one. */
+static const char *bearer_key(const char *authorization)
+{
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    const char *k = authorization + 7;
+    while (*k == ' ')
+        k++;
+    size_t n = strlen(k);
+    while (n > 0 && k[n - 1] == ' ')
+        n--;
+    if (n != KEY_CHARS || strncmp(k, "ocrq_", 5) != 0 || k[5 + KEY_ID_CHARS] != '_' ||
+        !base62(k + 5, KEY_ID_CHARS) || !base62(k + 6 + KEY_ID_CHARS, KEY_SECRET_CHARS))
+        return NULL;
+    return k;
+}
+
+/* The cache slot of key_id (under keys_mu); NULL if absent. */
+static struct api_key_entry *find(struct api *api, const char *key_id)
+{
+    for (int i = 0; i < api->n_keys; i++)
+        if (strcmp(api->keys[i].key_id, key_id) == 0)
+            return &api->keys[i];
+    return NULL;
+}
+
+/* Store what the database said about key_id (under keys_mu); the bucket is kept. */
+static struct api_key_entry *store(struct api *api, const char *key_id, const char *name,
+                                   const char *hash, int revoked, int64_t now)
+{
+    struct api_key_entry *e = find(api, key_id);
+
+    if (!e) {
+        if (api->n_keys < API_KEY_CACHE) {
+            e = &api->keys[api->n_keys++];
+        } else { /* replace the stalest */
+            e = &api->keys[0];
+            for (int i = 1; i < api->n_keys; i++)
+                if (api->keys[i].fetched_ms < e->fetched_ms)
+                    e = &api->keys[i];
+        }
+        memset(e, 0, sizeof *e);
+        snprintf(e->key_id, sizeof e->key_id, "%s", key_id);
+        e->tokens = api->cfg->api_rate_burst;
+        e->refill_ms = now;
+    }
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->hash, sizeof e->hash, "%s", hash);
+    e->revoked = revoked;
+    e->fetched_ms = now;
+    return e;
+}
+
+/* Take a token from e's bucket (under keys_mu): 0, or the seconds until one is there. */
+static int take_token(const struct api *api, struct api_key_entry *e, int64_t now)
+{
+    double rate = api->cfg->api_rate_per_s;
+    double burst = api->cfg->api_rate_burst;
+
+    if (rate <= 0)
+        return 0;
+    e->tokens += (double)(now - e->refill_ms) * rate / 1000.0;
+    if (e->tokens > burst)
+        e->tokens = burst;
+    e->refill_ms = now;
+    if (e->tokens >= 1.0) {
+        e->tokens -= 1.0;
+        return 0;
+    }
+    int wait = (int)((1.0 - e->tokens) / rate + 0.999);
+    return wait < 1 ? 1 : wait;
+}
+
+int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *authorization,
+                     char *name, size_t namelen)
+{
+    const char *key = bearer_key(authorization);
+    char key_id[KEY_ID_CHARS + 1], hash[65], db_name[API_KEY_NAME_MAX], db_hash[65] = "";
+    int64_t now = api_now_us() / 1000;
+    int found = 0, revoked = 0, ok, wait;
+    struct api_key_entry *e;
+
+    if (!key) {
+        api_error(req, 401, "unauthorized",
+                  authorization ? "malformed API key: want \"Authorization: Bearer ocrq_...\""
+                                : "an API key is required: \"Authorization: Bearer ocrq_...\"");
+        return -1;
+    }
+    memcpy(key_id, key + 5, KEY_ID_CHARS);
+    key_id[KEY_ID_CHARS] = '\0';
+    if (ocrq_sha256_hex(key, KEY_CHARS, hash) != OCRQ_OK) {
+        api_error(req, 500, "internal", "cannot hash the key");
+        return -1;
+    }
+
+    pthread_mutex_lock(&api->keys_mu);
+    e = find(api, key_id);
+    int fresh = e && now - e->fetched_ms < KEY_TTL_MS;
+    pthread_mutex_unlock(&api->keys_mu);
+
+    if (!fresh) { /* read it without holding the lock: the query takes a round trip */
+        struct ocrq_db *db = api_db(api);
+        if (!db || ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash,
+                                   &revoked) != OCRQ_OK) {
+            api_error_retry(req, 503, api->cfg->api_retry_after_s, "database_unavailable",
+                            "cannot check the API key: the database is unavailable");
+            return -1;
+        }
+        if (!found) {
+            api_error(req, 401, "unauthorized", "unknown API key");
+            return -1;
+        }
+        pthread_mutex_lock(&api->keys_mu);
+        e = store(api, key_id, db_name, db_hash, revoked, now);
+        pthread_mutex_unlock(&api->keys_mu);
+    }
+
+    pthread_mutex_lock(&api->keys_mu);
+    e = find(api, key_id);
+    ok = e && !e->revoked && strlen(e->hash) == 64 && ocrq_equal_ct(e->hash, hash, 64);
+    wait = ok ? take_token(api, e, now) : 0;
+    if (ok)
+        snprintf(name, namelen, "%s", e->name);
+    pthread_mutex_unlock(&api->keys_mu);
+
+    if (!ok) {
+        api_error(req, 401, "unauthorized", "invalid or revoked API key");
+        return -1;
+    }
+    if (wait > 0) {
+        api_error_retry(req, 429, wait, "rate_limited",
+                        "rate limit of %d requests/s (burst %d) exceeded for this key",
+                        api->cfg->api_rate_per_s, api->cfg->api_rate_burst);
+        return -1;
+    }
+    return 0;
+}

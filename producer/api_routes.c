@@ -1,0 +1,456 @@
+/*
+ * ocrq-api's routes: matching, authentication and early refusals once the
+ * headers are in (before any body is read), then the handlers: POST
+ * /v1/jobs goes to the pipeline, the reads are answered here from the pool
+ * thread's own database connection. Every error is
+ * {"error": {"code": ..., "message": ...}}.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api.h"
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/http.h"
+#include "ocrq/job.h"
+#include "ocrq/log.h"
+#include "ocrq/prom.h"
+#include "ocrq/status.h"
+
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define JSON_TYPE "application/json"
+
+const int api_codes[API_CODES - 1] = {200, 202, 400, 401, 404, 405, 409, 413,
+                                      415, 422, 429, 500, 503, 504, 0};
+const double api_hist_bounds_s[API_HIST_BOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                   0.1,   0.25,   0.5,   1,    2.5,   10};
+
+static const char *const route_names[API_ROUTES] = {
+    [API_R_JOBS_POST] = "post_jobs",   [API_R_JOB_GET] = "get_job",
+    [API_R_JOB_TEXT] = "get_job_text", [API_R_BATCH_GET] = "get_batch",
+    [API_R_HEALTHZ] = "healthz",       [API_R_READYZ] = "readyz",
+    [API_R_METRICS] = "metrics",       [API_R_OTHER] = "other",
+};
+
+int64_t api_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- replies -------------------------------------------------------------- */
+
+static void reply(struct ocrq_http_req *req, int status, const char *type, char *body, size_t len)
+{
+    struct api_req *ar = ocrq_http_user(req);
+    if (ar && !ar->status)
+        ar->status = status;
+    ocrq_http_reply(req, status, type, body, len);
+}
+
+static void reply_owned(struct ocrq_http_req *req, int status, const char *type, char *s);
+
+static void reply_json(struct ocrq_http_req *req, int status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        char *b = strdup(oom);
+        reply(req, 500, JSON_TYPE, b, b ? strlen(b) : 0);
+        return;
+    }
+    reply_owned(req, status, JSON_TYPE, s);
+}
+
+static void verror(struct ocrq_http_req *req, int status, int retry_after, const char *code,
+                   const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry_after);
+        ocrq_http_add_header(req, "Retry-After", ra);
+    }
+    reply_json(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+void api_error(struct ocrq_http_req *req, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(req, status, 0, code, fmt, ap);
+    va_end(ap);
+}
+
+void api_error_retry(struct ocrq_http_req *req, int status, int retry_after, const char *code,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(req, status, retry_after, code, fmt, ap);
+    va_end(ap);
+}
+
+void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status,
+                  int replayed)
+{
+    char self[64], text[80];
+    snprintf(self, sizeof self, "/v1/jobs/%s", job_id);
+    snprintf(text, sizeof text, "/v1/jobs/%s/text", job_id);
+    ocrq_http_add_header(req, "Location", self);
+    if (replayed)
+        ocrq_http_add_header(req, "Idempotent-Replayed", "true");
+    reply_json(req, 202,
+               json_pack("{s:s, s:s, s:{s:s, s:s}}", "job_id", job_id, "status", status, "links",
+                         "self", self, "text", text));
+}
+
+/* Answer the malloc'd text s (taken) with a newline added. */
+static void reply_owned(struct ocrq_http_req *req, int status, const char *type, char *s)
+{
+    size_t n = strlen(s);
+    char *b = realloc(s, n + 2);
+    if (!b) {
+        free(s);
+        api_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    b[n] = '\n';
+    b[n + 1] = '\0';
+    reply(req, status, type, b, n + 1);
+}
+
+/* ---- the database of this pool thread --------------------------------------- */
+
+struct ocrq_db *api_db(struct api *api)
+{
+    struct ocrq_db *db = pthread_getspecific(api->db_key);
+    if (db)
+        return db;
+    if (ocrq_db_connect(api->cfg, &db) != OCRQ_OK)
+        return NULL;
+    pthread_setspecific(api->db_key, db);
+    return db;
+}
+
+/* After an error: drop a broken connection, so the next request makes a new one. */
+static void db_check(struct api *api, struct ocrq_db *db)
+{
+    if (db && !ocrq_db_alive(db)) {
+        pthread_setspecific(api->db_key, NULL);
+        ocrq_db_free(db);
+    }
+}
+
+static void db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_db *db)
+{
+    db_check(api, db);
+    api_error_retry(req, 503, api->cfg->api_retry_after_s, "database_unavailable",
+                    "the database is unavailable");
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+/* Match path into ar->route and ar->id; the method allowed there into *allow. */
+static int match(const char *path, struct api_req *ar, const char **allow)
+{
+    static const char jobs[] = "/v1/jobs", batches[] = "/v1/batches/";
+
+    *allow = "GET, HEAD";
+    if (strcmp(path, "/healthz") == 0)
+        ar->route = API_R_HEALTHZ;
+    else if (strcmp(path, "/readyz") == 0)
+        ar->route = API_R_READYZ;
+    else if (strcmp(path, "/metrics") == 0)
+        ar->route = API_R_METRICS;
+    else if (strcmp(path, jobs) == 0) {
+        ar->route = API_R_JOBS_POST;
+        *allow = "POST";
+    } else if (strncmp(path, jobs, sizeof jobs - 1) == 0 && path[sizeof jobs - 1] == '/') {
+        const char *id = path + sizeof jobs;
+        const char *slash = strchr(id, '/');
+        size_t n = slash ? (size_t)(slash - id) : strlen(id);
+        if (n == 0 || n >= sizeof ar->id || (slash && strcmp(slash, "/text") != 0))
+            return 0;
+        memcpy(ar->id, id, n);
+        ar->id[n] = '\0';
+        ar->route = slash ? API_R_JOB_TEXT : API_R_JOB_GET;
+    } else if (strncmp(path, batches, sizeof batches - 1) == 0) {
+        const char *b = path + sizeof batches - 1;
+        size_t n = strlen(b);
+        if (n == 0 || n >= sizeof ar->id)
+            return 0;
+        memcpy(ar->id, b, n + 1);
+        ar->route = API_R_BATCH_GET;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void api_on_headers(void *arg, struct ocrq_http_req *req)
+{
+    struct api *api = arg;
+    struct api_req *ar = calloc(1, sizeof *ar);
+    const char *method = ocrq_http_method(req), *allow;
+
+    if (!ar) {
+        ocrq_http_reply(req, 500, "text/plain", NULL, 0);
+        return;
+    }
+    ar->start_us = api_now_us();
+    ar->route = API_R_OTHER;
+    ocrq_http_set_user(req, ar);
+    if (!match(ocrq_http_path(req), ar, &allow)) {
+        ar->route = API_R_OTHER;
+        api_error(req, 404, "not_found", "no such endpoint: see docs/api.md");
+        return;
+    }
+    int is_post = strcmp(allow, "POST") == 0;
+    int ok = is_post ? strcmp(method, "POST") == 0
+                     : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (!ok) {
+        ocrq_http_add_header(req, "Allow", allow);
+        api_error(req, 405, "method_not_allowed", "%s is not allowed here: use %s", method,
+                  allow);
+        return;
+    }
+    if (ar->route == API_R_HEALTHZ || ar->route == API_R_READYZ || ar->route == API_R_METRICS)
+        return; /* no key needed */
+    if (api_authenticate(api, req, ocrq_http_header(req, "Authorization"), ar->key_name,
+                         sizeof ar->key_name) != 0)
+        return;
+    if (is_post && !__atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE))
+        api_error_retry(req, 503, api->cfg->api_retry_after_s, "broker_unavailable",
+                        "the message broker is unavailable");
+}
+
+/* ---- handlers ---------------------------------------------------------------- */
+
+static void post_job(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    struct api_job *j = NULL;
+
+    if (api_parse_job(api, req, ar->key_name, &j) != OCRQ_OK)
+        return;
+    int prio = j->job->priority >= api->cfg->priority_threshold;
+    unsigned depth = __atomic_load_n(&api->depth[prio], __ATOMIC_RELAXED);
+    if (api->cfg->api_max_queue_depth > 0 && depth >= (unsigned)api->cfg->api_max_queue_depth) {
+        api_error_retry(req, 503, api->cfg->api_retry_after_s, "queue_full",
+                        "the job queue holds %u jobs (limit %d): try again later", depth,
+                        api->cfg->api_max_queue_depth);
+        api_job_free(j);
+        return;
+    }
+    ocrq_http_suspend(req);
+    api_pipeline_submit(api->pipe, j);
+}
+
+static void get_job(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    const char *include = ocrq_http_query(req, "include");
+    int with_text = 0;
+    char *json = NULL;
+
+    if (include && *include) {
+        if (strcmp(include, "text") != 0) {
+            api_error(req, 400, "invalid_parameter", "include: the only value is \"text\"");
+            return;
+        }
+        with_text = 1;
+    }
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_api_job(db, ar->id, ar->key_name, with_text, &json) : OCRQ_ERR_DB;
+    if (st == OCRQ_ERR_NOT_FOUND)
+        api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
+    else if (st != OCRQ_OK)
+        db_unavailable(api, req, db);
+    else
+        reply_owned(req, 200, JSON_TYPE, json);
+}
+
+static void get_text(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    char status[16], *text = NULL;
+    size_t len = 0;
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_api_text(db, ar->id, ar->key_name, status, &text, &len) : OCRQ_ERR_DB;
+
+    if (st == OCRQ_ERR_NOT_FOUND)
+        api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
+    else if (st != OCRQ_OK)
+        db_unavailable(api, req, db);
+    else if (strcmp(status, "succeeded") != 0 || !text)
+        api_error(req, 409, strcmp(status, "failed") == 0 ? "job_failed" : "not_ready",
+                  "the job is %s: text is there once it has succeeded", status);
+    else {
+        reply(req, 200, "text/plain; charset=utf-8", text, len);
+        text = NULL;
+    }
+    free(text);
+}
+
+static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    char *json = NULL;
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_api_batch(db, ar->id, ar->key_name, &json) : OCRQ_ERR_DB;
+
+    if (st == OCRQ_ERR_NOT_FOUND)
+        api_error(req, 404, "not_found", "no jobs in batch %.64s for this key", ar->id);
+    else if (st != OCRQ_OK)
+        db_unavailable(api, req, db);
+    else
+        reply_owned(req, 200, JSON_TYPE, json);
+}
+
+static void readyz(struct api *api, struct ocrq_http_req *req)
+{
+    int broker = __atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE);
+    struct ocrq_db *db = api_db(api);
+    int database = db && ocrq_db_ping(db) == OCRQ_OK;
+
+    if (!database)
+        db_check(api, db);
+    reply_json(req, broker && database ? 200 : 503,
+               json_pack("{s:s, s:s, s:s}", "status", broker && database ? "ready" : "not_ready",
+                         "broker", broker ? "up" : "down", "database",
+                         database ? "up" : "down"));
+}
+
+static void metrics(struct api *api, struct ocrq_http_req *req)
+{
+    struct ocrq_prom p;
+    struct api_stats *s = &api->stats;
+    char *text = NULL;
+    size_t len = 0;
+
+    ocrq_prom_init(&p);
+    ocrq_prom_family(&p, "ocrq_api_requests_total", OCRQ_PROM_COUNTER,
+                     "HTTP requests answered, by route and status code.");
+    for (int r = 0; r < API_ROUTES; r++) {
+        for (int c = 0; c < API_CODES; c++) {
+            uint64_t v = LOAD(&s->requests[r][c]);
+            char code[16];
+            if (!v)
+                continue;
+            if (c < API_CODES - 1 && api_codes[c])
+                snprintf(code, sizeof code, "%d", api_codes[c]);
+            else
+                snprintf(code, sizeof code, "other");
+            struct ocrq_prom_label l[2] = {{"route", route_names[r]}, {"code", code}};
+            ocrq_prom_uint(&p, l, 2, v);
+        }
+    }
+    uint64_t buckets[API_HIST_BOUNDS + 1];
+    for (int i = 0; i <= API_HIST_BOUNDS; i++)
+        buckets[i] = LOAD(&s->post_hist[i]);
+    struct ocrq_prom_hist h = {.bounds = api_hist_bounds_s,
+                               .n_bounds = API_HIST_BOUNDS,
+                               .buckets = buckets,
+                               .sum = (double)LOAD(&s->post_sum_us) / 1e6};
+    ocrq_prom_family(&p, "ocrq_api_post_duration_seconds", OCRQ_PROM_HISTOGRAM,
+                     "POST /v1/jobs from its headers to its answer (202 after the confirm).");
+    ocrq_prom_histogram(&p, NULL, 0, &h);
+    ocrq_prom_family(&p, "ocrq_api_jobs_accepted_total", OCRQ_PROM_COUNTER,
+                     "New jobs recorded and confirmed by the broker (answered 202).");
+    ocrq_prom_uint(&p, NULL, 0, LOAD(&s->accepted));
+    ocrq_prom_family(&p, "ocrq_api_jobs_replayed_total", OCRQ_PROM_COUNTER,
+                     "Repeated Idempotency-Keys answered with the original job.");
+    ocrq_prom_uint(&p, NULL, 0, LOAD(&s->replayed));
+    ocrq_prom_family(&p, "ocrq_api_publish_nacked_total", OCRQ_PROM_COUNTER,
+                     "Publishes the broker refused (a full queue with overflow reject-publish).");
+    ocrq_prom_uint(&p, NULL, 0, LOAD(&s->nacked));
+    ocrq_prom_family(&p, "ocrq_api_batches_total", OCRQ_PROM_COUNTER,
+                     "Pipeline rounds: one INSERT and one confirm wait each.");
+    ocrq_prom_uint(&p, NULL, 0, LOAD(&s->batches));
+    ocrq_prom_family(&p, "ocrq_api_batched_jobs_total", OCRQ_PROM_COUNTER,
+                     "Jobs in those rounds (divided by the rounds: the mean batch).");
+    ocrq_prom_uint(&p, NULL, 0, LOAD(&s->batched_jobs));
+    ocrq_prom_family(&p, "ocrq_api_broker_reconnects_total", OCRQ_PROM_COUNTER,
+                     "Broker connections made after the first.");
+    ocrq_prom_uint(&p, NULL, 0, LOAD(&s->reconnects));
+    ocrq_prom_family(&p, "ocrq_api_broker_up", OCRQ_PROM_GAUGE,
+                     "1 while the pipeline's broker connection is up.");
+    ocrq_prom_uint(&p, NULL, 0, (uint64_t)__atomic_load_n(&api->broker_up, __ATOMIC_RELAXED));
+    ocrq_prom_family(&p, "ocrq_api_queue_ready", OCRQ_PROM_GAUGE,
+                     "Ready jobs per job queue, as last seen by the pipeline.");
+    struct ocrq_prom_label q0 = {"queue", api->cfg->queue_jobs};
+    struct ocrq_prom_label q1 = {"queue", api->cfg->queue_priority};
+    ocrq_prom_uint(&p, &q0, 1, LOAD(&api->depth[0]));
+    ocrq_prom_uint(&p, &q1, 1, LOAD(&api->depth[1]));
+    ocrq_prom_family(&p, "ocrq_api_requests_in_progress", OCRQ_PROM_GAUGE,
+                     "Requests begun and not yet answered.");
+    ocrq_prom_uint(&p, NULL, 0, ocrq_http_active(api->http));
+    if (ocrq_prom_finish(&p, &text, &len) != OCRQ_OK) {
+        api_error(req, 500, "internal", "cannot build the metrics");
+        return;
+    }
+    reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+void api_on_request(void *arg, struct ocrq_http_req *req)
+{
+    struct api *api = arg;
+    struct api_req *ar = ocrq_http_user(req);
+
+    switch (ar ? ar->route : API_R_OTHER) {
+    case API_R_JOBS_POST:
+        post_job(api, req, ar);
+        break;
+    case API_R_JOB_GET:
+        get_job(api, req, ar);
+        break;
+    case API_R_JOB_TEXT:
+        get_text(api, req, ar);
+        break;
+    case API_R_BATCH_GET:
+        get_batch(api, req, ar);
+        break;
+    case API_R_HEALTHZ:
+        reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+        break;
+    case API_R_READYZ:
+        readyz(api, req);
+        break;
+    case API_R_METRICS:
+        metrics(api, req);
+        break;
+    default:
+        api_error(req, 404, "not_found", "no such endpoint");
+    }
+}
+
+void api_on_done(void *arg, struct ocrq_http_req *req)
+{
+    struct api *api = arg;
+    struct api_req *ar = ocrq_http_user(req);
+    int c = 0;
+
+    if (!ar)
+        return;
+    while (c < API_CODES - 1 && api_codes[c] && api_codes[c] != ar->status)
+        c++;
+    if (c < API_CODES - 1 && !api_codes[c])
+        c = API_CODES - 1;
+    ADD(&api->stats.requests[ar->route][c], 1);
+    if (ar->route == API_R_JOBS_POST) {
+        int64_t us = api_now_us() - ar->start_us;
+        int b = 0;
+        while (b < API_HIST_BOUNDS && (double)us / 1e6 > api_hist_bounds_s[b])
+            b++;
+        ADD(&api->stats.post_hist[b], 1);
+        ADD(&api->stats.post_sum_us, (uint64_t)(us > 0 ? us : 0));
+    }
+    free(ar);
+    ocrq_http_set_user(req, NULL);
+}
