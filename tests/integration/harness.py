@@ -47,6 +47,7 @@ BIN_DIR = BUILD_DIR / "bin"
 SUBMIT = BIN_DIR / "ocrq-submit"
 WORKER = BIN_DIR / "ocrq-worker"
 ADMIN = BIN_DIR / "ocrq-admin"
+API = BIN_DIR / "ocrq-api"
 SAMPLES_DIR = SOURCE_DIR / "tests" / "fixtures" / "samples"
 
 AMQP_PORT = int(os.environ.get("OCRQ_AMQP_PORT", "5682"))
@@ -106,6 +107,7 @@ class Test:
 
 _current = None   # the Test being run
 _workers = []     # Popen objects started by start_worker(), not yet stopped
+_apis = []        # ... and by start_api()
 
 
 def current():
@@ -139,6 +141,8 @@ def run(main):
     finally:
         for p in list(_workers):
             stop_worker(p)
+        for p in list(_apis):
+            stop_api(p)
     for log, line in sanitizer_reports():
         t.results.append((False, f"no sanitizer report in {log.name}", line))
         print(f"FAIL: no sanitizer report in {log}: {line}", flush=True)
@@ -732,7 +736,7 @@ def reset():
     if r.returncode != 0:
         raise TestFailure(f"ocrq-admin setup exited {r.returncode}: {r.stderr.strip()}")
     purge_queues()
-    db_query("TRUNCATE ocr_jobs, ocr_results CASCADE")
+    db_query("TRUNCATE ocr_jobs, ocr_results, ocr_idempotency_keys CASCADE")
 
 
 # --------------------------------------------------------------------------
@@ -1281,3 +1285,122 @@ def webhook_env(**extra):
     settings = {"OCRQ_WEBHOOK_SECRETS": None, "OCRQ_URL_ALLOWLIST": None}
     settings.update(extra)
     return env(**settings)
+
+
+# --------------------------------------------------------------------------
+# ocrq-api (docs/api.md)
+
+def api_key(name=None):
+    """Create an API key with ocrq-admin apikey create; returns (name, key)."""
+    name = name or f"{current().name}-{uuid.uuid4().hex[:8]}"
+    r = admin(["apikey", "create", name])
+    if r.returncode != 0:
+        raise TestFailure(f"ocrq-admin apikey create {name} exited {r.returncode}: {r.stderr}")
+    return name, r.stdout.rstrip("\n").split("\n")[-1]
+
+
+def start_api(overrides=None, environ=None, wait=True):
+    """Start ocrq-api on a free port with a config of overrides ({"api.x": v});
+    waits for /healthz unless wait is False. Returns the Popen with .port and
+    .log_path; run() stops it (SIGTERM) if the test does not."""
+    n = len(list(tmpdir().glob("api-*.log"))) + 1
+    port = free_port()
+    settings = {"api.listen": f"127.0.0.1:{port}", "log.level": "debug"}
+    settings.update(overrides or {})
+    conf = write_config(settings, path=tmpdir() / f"api-{n}.conf")
+    log_path = tmpdir() / f"api-{n}.log"
+    log = open(log_path, "wb")
+    e = environ or env()
+    e.pop("OCRQ_API_LISTEN", None)
+    p = subprocess.Popen([str(API), "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT, env=e)
+    log.close()
+    p.port, p.log_path, p.worker_name = port, log_path, "ocrq-api"
+    _apis.append(p)
+    if wait:
+        def healthy():
+            if p.poll() is not None:
+                raise TestFailure(f"ocrq-api exited {p.returncode}: {log_tail(p)}")
+            try:
+                return api_request(p, "GET", "/healthz")[0] == 200
+            except OSError:
+                return False
+        wait_until(healthy, timeout=30, what="ocrq-api answers /healthz")
+    return p
+
+
+def stop_api(p, timeout=STOP_TIMEOUT_S):
+    """SIGTERM ocrq-api and wait; SIGKILL if it hangs. Returns its exit status."""
+    if p in _apis:
+        _apis.remove(p)
+    p.hung = False
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.hung = True
+            p.kill()
+            p.wait()
+    return p.returncode
+
+
+def api_request(p, method, path, body=None, headers=None, key=None, timeout=60):
+    """One request to ocrq-api p (or a port); returns (status, headers with
+    lower-case names, body bytes). Connection errors raise OSError."""
+    import http.client
+    port = p if isinstance(p, int) else p.port
+    hdrs = dict(headers or {})
+    if key:
+        hdrs["Authorization"] = f"Bearer {key}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def api_json(p, method, path, body=None, headers=None, key=None):
+    """api_request() whose answer must be JSON: (status, headers, object)."""
+    status, hdrs, data = api_request(p, method, path, body, headers, key)
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        raise TestFailure(f"{method} {path}: {status} with a body that is not JSON: {data[:200]!r}")
+    return status, hdrs, obj
+
+
+def api_post_image(p, key, image_bytes, query="", content_type="image/png", headers=None):
+    """POST /v1/jobs with a raw image body; returns api_json()'s triple."""
+    h = {"Content-Type": content_type}
+    h.update(headers or {})
+    return api_json(p, "POST", "/v1/jobs" + (f"?{query}" if query else ""), image_bytes, h, key)
+
+
+def multipart(fields, file_bytes=None, filename="page.png", file_type="image/png"):
+    """A multipart/form-data body: (body bytes, content type)."""
+    boundary = "ocrqtest" + uuid.uuid4().hex
+    out = []
+    for k, v in fields.items():
+        out.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n"
+                   f"{v}\r\n".encode())
+    if file_bytes is not None:
+        out.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\";"
+                   f" filename=\"{filename}\"\r\nContent-Type: {file_type}\r\n\r\n".encode()
+                   + file_bytes + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
+def rabbitmqctl(*args, timeout=120):
+    """scripts/services ctl ARGS (rabbitmqctl of the private broker); returns CompletedProcess."""
+    return run_cmd([SERVICES, "ctl", *args], timeout=timeout,
+                   environ=env(OCRQ_AMQP_PORT=AMQP_PORT, OCRQ_PG_PORT=PG_PORT))
+
+
+def amqp_vhost():
+    """The vhost of AMQP_URL ("/" when the path is empty)."""
+    path = urllib.parse.urlsplit(AMQP_URL).path
+    return urllib.parse.unquote(path[1:]) if len(path) > 1 else "/"
