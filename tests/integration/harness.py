@@ -1404,3 +1404,18 @@ def amqp_vhost():
     """The vhost of AMQP_URL ("/" when the path is empty)."""
     path = urllib.parse.urlsplit(AMQP_URL).path
     return urllib.parse.unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def broker_pid():
+    """pid of the broker listening on AMQP_PORT (the scripts/services one), or None."""
+    import re
+    r = run_cmd(["ss", "-ltnpH", f"sport = :{AMQP_PORT}"], timeout=30)
+    m = re.search(r"pid=(\d+)", r.stdout)
+    return int(m.group(1)) if m else None
+
+
+def api_in_progress(p):
+    """ocrq_api_requests_in_progress of ocrq-api p (the /metrics request itself excluded)."""
+    st, _, data = api_request(p, "GET", "/metrics")
+    v = metric(parse_metrics(data.decode()), "ocrq_api_requests_in_progress")
+    return int(v) - 1 if v is not None else 0
