@@ -163,10 +163,26 @@ static const char m3_api_keys[] =
     "  'the public part of the key (ocrq_<key_id>_<secret>), to find its row';"
     "COMMENT ON COLUMN ocr_api_keys.key_hash IS 'hex SHA-256 of the whole key';";
 
+/*
+ * A job can be canceled while it is queued (ocrq-admin cancel): 'canceled' is
+ * final like 'succeeded' and 'failed'. Numbered 5 because 4 is taken by the
+ * API tables on main: the two must be ordered (and renumbered if need be)
+ * when the branches meet.
+ */
+static const char m5_canceled[] =
+    "ALTER TABLE ocr_jobs DROP CONSTRAINT ocr_jobs_status_check;"
+    "ALTER TABLE ocr_jobs ADD CONSTRAINT ocr_jobs_status_check"
+    "  CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'canceled'));"
+    "COMMENT ON COLUMN ocr_jobs.status IS"
+    "  'queued, running, succeeded, failed or canceled; the last three are final';"
+    "COMMENT ON COLUMN ocr_jobs.finished_at IS"
+    "  'when the job became succeeded, failed or canceled';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
     {3, "api keys", m3_api_keys},
+    {5, "canceled status", m5_canceled},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -44,13 +44,14 @@ int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, s
 
 /* What ocrq_db_job_start() found and did. */
 struct ocrq_db_start {
-    char status[16]; /* status after the call: "running", or "succeeded"/"failed" if already final */
+    char status[16]; /* status after the call: "running", or "succeeded", "failed" or
+                        "canceled" if already final */
     int attempts;    /* attempts after the call (deliveries counted so far) */
 };
 
 /*
  * A worker starts job: upsert its row (creating it for jobs published by other
- * producers), and unless it is already final set status 'running',
+ * producers), and unless it is already final (succeeded, failed, canceled) set status 'running',
  * started_at = now(), worker, and attempts + 1. A final row is left as it is
  * (and not counted as an attempt), so the caller can skip a duplicate delivery.
  */
@@ -77,7 +78,7 @@ struct ocrq_db_result {
 /*
  * In one transaction (one statement): upsert the ocr_results row keyed on
  * job_id and set the job 'succeeded' with finished_at = now(). Returns only
- * after COMMIT.
+ * after COMMIT. A canceled job is left as it is (no result row, no event).
  */
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res);
@@ -85,7 +86,8 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
 /*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
  * one transaction. job may be NULL when the message could not be decoded: the
- * row is then created with what is known (language '', source NULL).
+ * row is then created with what is known (language '', source NULL). A
+ * succeeded or canceled job is left as it is.
  */
 int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_job *job,
                      const char *worker, const char *code, const char *message);
@@ -96,7 +98,7 @@ int ocrq_db_job_retry(struct ocrq_db *db, const char *job_id, const char *code,
 
 /* Job counts by status. */
 struct ocrq_db_counts {
-    long long queued, running, succeeded, failed;
+    long long queued, running, succeeded, failed, canceled;
 };
 
 /* Counts for all jobs, or for one batch when batch is non-NULL. */
@@ -105,7 +107,8 @@ int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts 
 /* One finished job, as seen by ocrq_db_poll_finished(). Strings are borrowed for the call. */
 struct ocrq_db_finished {
     const char *job_id;
-    int succeeded;             /* 1 succeeded, 0 failed */
+    int succeeded;             /* 1 succeeded, 0 failed or canceled */
+    int canceled;              /* 1 canceled (ocrq-admin cancel) */
     const char *text;          /* NULL unless want_text and succeeded */
     const char *error_code;    /* NULL if succeeded */
     const char *error_message;
@@ -114,7 +117,7 @@ struct ocrq_db_finished {
 typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f);
 
 /*
- * Of the jobs ids[0..n-1], call fn for each that is 'succeeded' or 'failed'
+ * Of the jobs ids[0..n-1], call fn for each that is final: 'succeeded', 'failed' or 'canceled'
  * (one round trip: job_id = ANY($1::uuid[])). With want_text, the result text
  * is fetched too.
  */
