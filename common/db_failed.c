@@ -50,8 +50,8 @@ static char *id_array(const char *const *ids, size_t n)
     return arr;
 }
 
-int ocrq_db_jobs_info(struct ocrq_db *db, const char *const *ids, size_t n,
-                      ocrq_db_job_info_fn fn, void *arg)
+int ocrq_db_jobs_info(struct ocrq_db *db, const char *const *ids, size_t n, ocrq_db_job_info_fn fn,
+                      void *arg)
 {
     PGresult *res = NULL;
     const char *params[1];
@@ -124,8 +124,8 @@ int ocrq_db_job_requeue(struct ocrq_db *db, const char *job_id, char *before, si
     return st;
 }
 
-int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch,
-                   ocrq_db_cancel_fn fn, void *arg)
+int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch, ocrq_db_cancel_fn fn,
+                   void *arg)
 {
     const char *params[2] = {job_id, batch};
     PGresult *res = NULL;

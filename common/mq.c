@@ -1104,11 +1104,11 @@ static void build_deaths(const struct ocrq_mq_death *deaths, int n,
         e[XD_QUEUE] = str_entry("queue", deaths[i].queue);
         e[XD_REASON] = str_entry("reason", deaths[i].reason);
         e[XD_EXCHANGE] = str_entry("exchange", deaths[i].exchange);
-        e[XD_COUNT] = (amqp_table_entry_t){amqp_cstring_bytes("count"),
-                                           {.kind = AMQP_FIELD_KIND_I64}};
+        e[XD_COUNT] =
+            (amqp_table_entry_t){amqp_cstring_bytes("count"), {.kind = AMQP_FIELD_KIND_I64}};
         e[XD_COUNT].value.value.i64 = deaths[i].count;
-        e[XD_TIME] = (amqp_table_entry_t){amqp_cstring_bytes("time"),
-                                          {.kind = AMQP_FIELD_KIND_TIMESTAMP}};
+        e[XD_TIME] =
+            (amqp_table_entry_t){amqp_cstring_bytes("time"), {.kind = AMQP_FIELD_KIND_TIMESTAMP}};
         e[XD_TIME].value.value.u64 = deaths[i].time > 0 ? (uint64_t)deaths[i].time : 0;
         tables[i].kind = AMQP_FIELD_KIND_TABLE;
         tables[i].value.table.num_entries = XD_N;
@@ -1136,8 +1136,7 @@ int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t 
     const char *mid = pub && pub->message_id ? pub->message_id : "";
     if (!pub || !shortstr_ok(x) || !shortstr_ok(pub->routing_key) || !shortstr_ok(mid) ||
         (pub->content_type && !shortstr_ok(pub->content_type)) || pub->priority > 255 ||
-        (pub->len && !pub->body) || pub->n_deaths < 0 ||
-        (pub->n_deaths > 0 && !pub->deaths))
+        (pub->len && !pub->body) || pub->n_deaths < 0 || (pub->n_deaths > 0 && !pub->deaths))
         return OCRQ_ERR_INVALID;
     if (mq->confirm && ring_reserve(mq) != OCRQ_OK)
         return OCRQ_ERR_INVALID;

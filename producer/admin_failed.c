@@ -104,8 +104,8 @@ static void derive(struct dead *d)
         if ((double)m->deaths[i].time > t)
             t = (double)m->deaths[i].time;
     d->died_at = t > 0 ? t : d->finished_at;
-    d->reason = m->error_code                   ? m->error_code
-                : d->error_code                 ? d->error_code
+    d->reason = m->error_code                               ? m->error_code
+                : d->error_code                             ? d->error_code
                 : m->n_deaths > 0 && m->deaths[0].reason[0] ? m->deaths[0].reason
                                                             : "unknown";
 }
@@ -191,7 +191,8 @@ static int scan_failed(struct scan *s, dead_fn fn)
                     r = HOLD;
                 }
             }
-            if (r == HOLD && (st2 = hold(s, chunk[i].msg->delivery_tag)) != OCRQ_OK && st == OCRQ_OK)
+            if (r == HOLD && (st2 = hold(s, chunk[i].msg->delivery_tag)) != OCRQ_OK &&
+                st == OCRQ_OK)
                 st = st2;
             dead_cleanup(&chunk[i]);
         }
@@ -289,8 +290,9 @@ static int list_one(struct scan *s, struct dead *d)
         iso_time(d->died_at, died, sizeof(died));
         printf("%-36s %-12s %-20.20s %-20s %8d  %.100s\n", job_id_of(d) ? job_id_of(d) : "-",
                d->reason, d->batch ? d->batch : "-", died, attempts_of(d),
-               d->error_message ? d->error_message
-               : d->msg->error_message ? d->msg->error_message : "-");
+               d->error_message        ? d->error_message
+               : d->msg->error_message ? d->msg->error_message
+                                       : "-");
     }
     s->matched++;
     return HOLD;
@@ -322,7 +324,8 @@ static int show_one(struct scan *s, struct dead *d)
     printf("  x-ocrq-error-code     %s\n", m->error_code ? m->error_code : "-");
     printf("  x-ocrq-error-message  %s\n", m->error_message ? m->error_message : "-");
     if (m->n_deaths == 0)
-        printf("  x-death               none (dead-lettered by the worker's own confirmed copy)\n");
+        printf("  x-death               none (the worker dead-lettered it with a confirmed "
+               "publish, not the broker)\n");
     for (int i = 0; i < m->n_deaths; i++) {
         iso_time((double)m->deaths[i].time, t, sizeof(t));
         printf("  x-death[%d]            queue %s, reason %s, count %lld, time %s%s%s\n", i,
@@ -334,11 +337,12 @@ static int show_one(struct scan *s, struct dead *d)
         return HOLD;
     }
     iso_time(d->finished_at, t, sizeof(t));
-    printf("job\n  status                %s\n  batch                 %s\n  source                %s\n"
-           "  attempts              %d\n  finished_at           %s\n  error_code            %s\n"
-           "  error_message         %s\n",
-           d->status, d->batch ? d->batch : "-", d->source ? d->source : "-", d->attempts, t,
-           d->error_code ? d->error_code : "-", d->error_message ? d->error_message : "-");
+    printf(
+        "job\n  status                %s\n  batch                 %s\n  source                %s\n"
+        "  attempts              %d\n  finished_at           %s\n  error_code            %s\n"
+        "  error_message         %s\n",
+        d->status, d->batch ? d->batch : "-", d->source ? d->source : "-", d->attempts, t,
+        d->error_code ? d->error_code : "-", d->error_message ? d->error_message : "-");
     return HOLD;
 }
 
@@ -511,8 +515,9 @@ int admin_failed(const struct ocrq_config *cfg, const struct admin_failed_opts *
     if (st == OCRQ_OK)
         st = ocrq_db_schema_version(s.db, &version);
     if (st != OCRQ_OK || version < 1) {
-        fprintf(stderr, "ocrq-admin: %s\n", st != OCRQ_OK ? "cannot connect to the database"
-                                                          : "no schema yet: run ocrq-admin setup");
+        fprintf(stderr, "ocrq-admin: %s\n",
+                st != OCRQ_OK ? "cannot connect to the database"
+                              : "no schema yet: run ocrq-admin setup");
         st = OCRQ_ERR_DB;
         goto out;
     }

@@ -16,8 +16,16 @@
 #include "ocrq/uuid.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
-enum { OPT_JSON = 256, OPT_BATCH, OPT_FAILED, OPT_ALL_FAILED, OPT_LIMIT, OPT_REASON, OPT_ALL,
-       OPT_OLDER_THAN };
+enum {
+    OPT_JSON = 256,
+    OPT_BATCH,
+    OPT_FAILED,
+    OPT_ALL_FAILED,
+    OPT_LIMIT,
+    OPT_REASON,
+    OPT_ALL,
+    OPT_OLDER_THAN
+};
 
 static const char usage_text[] =
     "Usage: ocrq-admin [-c FILE] COMMAND [OPTIONS]\n"
@@ -67,6 +75,8 @@ static const char usage_text[] =
     "                        messages of batch B only; cancel: the jobs of batch B\n"
     "      --reason CODE     failed list|requeue --all: only messages whose reason is\n"
     "                        CODE (x-ocrq-error-code, e.g. language, fetch, decode)\n"
+    "      --all             failed requeue: every dead-lettered message (of --reason)\n"
+    "      --older-than DUR  failed purge: only messages that died more than DUR ago\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -85,12 +95,18 @@ static const char usage_text[] =
     "  3  broker or database error\n";
 
 static const struct option long_opts[] = {
-    {"config", required_argument, NULL, 'c'},      {"json", no_argument, NULL, OPT_JSON},
-    {"batch", required_argument, NULL, OPT_BATCH}, {"help", no_argument, NULL, 'h'},
-    {"failed", no_argument, NULL, OPT_FAILED},     {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
-    {"limit", required_argument, NULL, OPT_LIMIT}, {"reason", required_argument, NULL, OPT_REASON},
-    {"all", no_argument, NULL, OPT_ALL},           {"older-than", required_argument, NULL, OPT_OLDER_THAN},
-    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"help", no_argument, NULL, 'h'},
+    {"failed", no_argument, NULL, OPT_FAILED},
+    {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"reason", required_argument, NULL, OPT_REASON},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 struct admin_args {
@@ -146,23 +162,15 @@ static int parse_apikey(int argc, char **argv, struct admin_args *a)
 /* Seconds in a duration such as 30s, 10m, 2h or 7d (a bare number: seconds); -1 if bad. */
 static long long duration_s(const char *s)
 {
+    static const char units[] = "smhd";
+    static const long long unit_s[] = {1, 60, 3600, 86400};
     char *end;
     long long v = strtoll(s, &end, 10);
-    long long unit = 0;
+    const char *u = *end ? strchr(units, *end) : units;
 
-    if (end == s || v < 0 || v > 100LL * 365 * 86400)
+    if (end == s || v < 0 || v > 100LL * 365 * 86400 || !u || (*end && end[1]))
         return -1;
-    switch (*end) {
-    case '\0':
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return -1;
-    }
-    if (*end && end[1])
-        return -1;
-    return v * unit;
+    return v * unit_s[u - units];
 }
 
 /* The rest of "failed list|show|requeue|purge ...". */

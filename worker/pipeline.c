@@ -207,9 +207,9 @@ out:
 static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const struct doc *doc,
                      struct ocrq_ocr_result *ocr, const char **code, char *why, size_t whylen)
 {
-    int st = ocrq_engines_recognize(p->engines, job->language, doc->data, doc->len,
-                                    p->cfg->max_pixels, p->cfg->job_timeout_s * 1000, ocr, why,
-                                    whylen);
+    int st =
+        ocrq_engines_recognize(p->engines, job->language, doc->data, doc->len, p->cfg->max_pixels,
+                               p->cfg->job_timeout_s * 1000, ocr, why, whylen);
 
     *code = st == OCRQ_OK ? NULL : ocrq_error_code(st);
     return st;
