@@ -54,8 +54,11 @@ struct stmt {
     const char *sql; /* every parameter has an explicit cast, so no paramTypes */
 };
 
-/* Final rows ('succeeded', 'failed') are never reopened by start, fail or retry. */
-#define FINAL "j.status IN ('succeeded', 'failed')"
+/*
+ * Final rows ('succeeded', 'failed', 'canceled') are never reopened by start,
+ * fail or retry; only ocrq-admin failed requeue (db_failed.c) resets a failed one.
+ */
+#define FINAL "j.status IN ('succeeded', 'failed', 'canceled')"
 
 /*
  * The webhook event of a finished job, inserted by the statement that
@@ -117,7 +120,8 @@ static const struct stmt stmts[ST_N] = {
     /*
      * The job row normally exists (ocrq_db_job_start ran first). Should it
      * not, the upsert creates it (language ''), so the result row's foreign
-     * key always holds and the outcome is never lost.
+     * key always holds and the outcome is never lost. A canceled row stays
+     * canceled: no result row and no event are written for it.
      */
     [ST_SUCCEED] = {"ocrq_job_succeed", 8,
                     "WITH job AS ("
@@ -126,6 +130,7 @@ static const struct stmt stmts[ST_N] = {
                     " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
                     " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
                     " error_code = NULL, error_message = NULL, updated_at = now()"
+                    " WHERE j.status <> 'canceled'"
                     " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
                     " result AS ("
                     " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms,"
@@ -140,7 +145,7 @@ static const struct stmt stmts[ST_N] = {
                     HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
                                 "$4::real", "left($3::text, $8::integer)",
                                 "length($3::text) > $8::integer", "$7::text")},
-    /* A succeeded row stays succeeded: its result row is the truth. */
+    /* A succeeded row stays succeeded (its result row is the truth); a canceled one canceled. */
     [ST_FAIL] = {"ocrq_job_fail", 12,
                  "WITH job AS ("
                  " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
@@ -153,7 +158,7 @@ static const struct stmt stmts[ST_N] = {
                  " worker = coalesce(EXCLUDED.worker, j.worker),"
                  " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
                  " updated_at = now()"
-                 " WHERE j.status <> 'succeeded'"
+                 " WHERE j.status NOT IN ('succeeded', 'canceled')"
                  " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url, j.error_code,"
                  " j.error_message)"
                  HOOK_INSERT("job.failed", "failed", "job.error_code", "job.error_message",
@@ -167,11 +172,11 @@ static const struct stmt stmts[ST_N] = {
                          "SELECT status, count(*) FROM ocr_jobs WHERE batch = $1::text"
                          " GROUP BY status"},
     [ST_POLL] = {"ocrq_poll_finished", 1,
-                 "SELECT j.job_id, j.status = 'succeeded', j.error_code, j.error_message,"
+                 "SELECT j.job_id, j.status, j.error_code, j.error_message,"
                  " NULL::text FROM ocr_jobs AS j"
                  " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
     [ST_POLL_TEXT] = {"ocrq_poll_finished_text", 1,
-                      "SELECT j.job_id, j.status = 'succeeded', j.error_code, j.error_message,"
+                      "SELECT j.job_id, j.status, j.error_code, j.error_message,"
                       " r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
                       " ON r.job_id = j.job_id"
                       " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
@@ -908,6 +913,8 @@ int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts 
             out->succeeded = count;
         else if (strcmp(status, "failed") == 0)
             out->failed = count;
+        else if (strcmp(status, "canceled") == 0)
+            out->canceled = count;
     }
 out:
     PQclear(res);
@@ -961,7 +968,8 @@ int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, 
         struct ocrq_db_finished f;
 
         f.job_id = PQgetvalue(res, i, 0);
-        f.succeeded = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+        f.succeeded = strcmp(PQgetvalue(res, i, 1), "succeeded") == 0;
+        f.canceled = strcmp(PQgetvalue(res, i, 1), "canceled") == 0;
         f.error_code = f.succeeded ? NULL : cell(res, i, 2);
         f.error_message = f.succeeded ? NULL : cell(res, i, 3);
         f.text = f.succeeded ? cell(res, i, 4) : NULL;

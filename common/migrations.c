@@ -184,12 +184,25 @@ static const char m4_api_jobs[] =
     "  'SHA-256 of the request (parameters and body): a repeat with another request is refused';"
     "COMMENT ON COLUMN ocr_idempotency_keys.confirmed IS"
     "  'the broker confirmed the job; until then a repeat publishes it again (same job_id)';";
+/*
+ * A job can be canceled while it is queued (ocrq-admin cancel): 'canceled' is
+ * final like 'succeeded' and 'failed'.
+ */
+static const char m5_canceled[] =
+    "ALTER TABLE ocr_jobs DROP CONSTRAINT ocr_jobs_status_check;"
+    "ALTER TABLE ocr_jobs ADD CONSTRAINT ocr_jobs_status_check"
+    "  CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'canceled'));"
+    "COMMENT ON COLUMN ocr_jobs.status IS"
+    "  'queued, running, succeeded, failed or canceled; the last three are final';"
+    "COMMENT ON COLUMN ocr_jobs.finished_at IS"
+    "  'when the job became succeeded, failed or canceled';";
 
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
     {3, "api keys", m3_api_keys},
     {4, "api jobs and idempotency keys", m4_api_jobs},
+    {5, "canceled status", m5_canceled},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -55,6 +55,10 @@ struct content {
     int priority;
     int attempt;
     long long death_count;
+    long long timestamp;
+    char *error_code, *error_message;
+    struct ocrq_mq_death *deaths;
+    int n_deaths;
     unsigned char *body;
     size_t len;
     int too_large;
@@ -272,8 +276,22 @@ void ocrq_mq_msg_free(struct ocrq_mq_msg *msg)
 {
     if (!msg)
         return;
+    free(msg->error_code);
+    free(msg->error_message);
+    free(msg->deaths);
     free(msg->body);
     free(msg);
+}
+
+static void content_cleanup(struct content *c)
+{
+    free(c->error_code);
+    free(c->error_message);
+    free(c->deaths);
+    free(c->body);
+    c->error_code = c->error_message = NULL;
+    c->deaths = NULL;
+    c->body = NULL;
 }
 
 static void dq_push(struct ocrq_mq *mq, struct delivery *d)
@@ -555,6 +573,61 @@ static long long death_count(const amqp_field_value_t *v)
     return sum;
 }
 
+/* A malloc'd copy of a string header (longstr or bytes), capped; NULL if absent or not text. */
+static char *header_text(const amqp_table_t *t, const char *key, size_t cap)
+{
+    const amqp_field_value_t *v = table_get(t, key);
+    if (!v || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES))
+        return NULL;
+    size_t n = v->value.bytes.len < cap ? v->value.bytes.len : cap;
+    char *s = malloc(n + 1);
+    if (s) {
+        if (n)
+            memcpy(s, v->value.bytes.bytes, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static void table_text(const amqp_table_t *t, const char *key, char *dst, size_t cap)
+{
+    const amqp_field_value_t *v = table_get(t, key);
+    dst[0] = '\0';
+    if (v && (v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES))
+        copy_bytes(dst, cap, v->value.bytes);
+}
+
+/* The entries of the x-death array (at most OCRQ_MQ_MAX_DEATHS), malloc'd; NULL if none. */
+static struct ocrq_mq_death *read_deaths(const amqp_field_value_t *v, int *n)
+{
+    struct ocrq_mq_death *d;
+    *n = 0;
+    if (!v || v->kind != AMQP_FIELD_KIND_ARRAY || v->value.array.num_entries <= 0)
+        return NULL;
+    int max = v->value.array.num_entries < OCRQ_MQ_MAX_DEATHS ? v->value.array.num_entries
+                                                              : OCRQ_MQ_MAX_DEATHS;
+    d = calloc((size_t)max, sizeof(*d));
+    for (int i = 0; d && i < v->value.array.num_entries && *n < max; i++) {
+        const amqp_field_value_t *e = &v->value.array.entries[i];
+        if (e->kind != AMQP_FIELD_KIND_TABLE)
+            continue;
+        struct ocrq_mq_death *x = &d[(*n)++];
+        const amqp_field_value_t *f;
+        table_text(&e->value.table, "queue", x->queue, sizeof(x->queue));
+        table_text(&e->value.table, "reason", x->reason, sizeof(x->reason));
+        table_text(&e->value.table, "exchange", x->exchange, sizeof(x->exchange));
+        if ((f = table_get(&e->value.table, "count")) && !field_int(f, &x->count))
+            x->count = 0;
+        if ((f = table_get(&e->value.table, "time")) && !field_int(f, &x->time))
+            x->time = 0;
+    }
+    if (d && *n == 0) {
+        free(d);
+        d = NULL;
+    }
+    return d;
+}
+
 static void read_props(const amqp_basic_properties_t *p, struct content *c)
 {
     long long n;
@@ -563,12 +636,19 @@ static void read_props(const amqp_basic_properties_t *p, struct content *c)
         copy_bytes(c->message_id, sizeof(c->message_id), p->message_id);
     if (p->_flags & AMQP_BASIC_PRIORITY_FLAG)
         c->priority = p->priority;
+    if (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG)
+        c->timestamp = p->timestamp > LLONG_MAX ? LLONG_MAX : (long long)p->timestamp;
     if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
         return;
     const amqp_field_value_t *a = table_get(&p->headers, "x-ocrq-attempt");
     if (a && field_int(a, &n))
         c->attempt = n < 0 ? 0 : n > INT_MAX ? INT_MAX : (int)n;
-    c->death_count = death_count(table_get(&p->headers, "x-death"));
+    const amqp_field_value_t *xd = table_get(&p->headers, "x-death");
+    c->death_count = death_count(xd);
+    /* copies of the rarer headers, for the operator tools and for carrying them over */
+    c->error_code = header_text(&p->headers, "x-ocrq-error-code", SHORTSTR_MAX);
+    c->error_message = header_text(&p->headers, "x-ocrq-error-message", HEADER_TEXT_MAX);
+    c->deaths = read_deaths(xd, &c->n_deaths);
 }
 
 /*
@@ -593,8 +673,10 @@ static int read_content(struct ocrq_mq *mq, int keep, struct content *c)
     }
     if (keep) {
         c->body = malloc((size_t)size + 1);
-        if (!c->body)
+        if (!c->body) {
+            content_cleanup(c);
             return OCRQ_ERR_NOMEM; /* the stream is now out of step */
+        }
         c->body[size] = '\0';
     }
     uint64_t got = 0;
@@ -615,10 +697,8 @@ static int read_content(struct ocrq_mq *mq, int keep, struct content *c)
     }
     c->len = keep ? (size_t)size : 0;
 out:
-    if (st != OCRQ_OK) {
-        free(c->body);
-        c->body = NULL;
-    }
+    if (st != OCRQ_OK)
+        content_cleanup(c);
     return st;
 }
 
@@ -641,8 +721,15 @@ static struct ocrq_mq_msg *msg_from(struct content *c, uint64_t tag, int redeliv
     m->priority = c->priority;
     m->attempt = c->attempt;
     m->death_count = c->death_count;
+    m->timestamp = c->timestamp;
+    m->error_code = c->error_code;
+    m->error_message = c->error_message;
+    m->deaths = c->deaths;
+    m->n_deaths = c->n_deaths;
     m->body = c->body;
     m->len = c->len;
+    c->error_code = c->error_message = NULL;
+    c->deaths = NULL;
     c->body = NULL;
     return m;
 }
@@ -663,7 +750,7 @@ static int on_deliver(struct ocrq_mq *mq, const amqp_basic_deliver_t *d)
         log_error(NULL, "amqp: delivery %s, %s",
                   c.too_large ? "over the size cap" : "not buffered (no basic.qos?)",
                   c.too_large ? "dead-lettered" : "requeued");
-        free(c.body);
+        content_cleanup(&c);
         return send_reject(mq, tag, !c.too_large);
     }
     const struct consumer *k = consumer_find(mq, ctag);
@@ -672,7 +759,7 @@ static int on_deliver(struct ocrq_mq *mq, const amqp_basic_deliver_t *d)
         dl ? msg_from(&c, user_tag(mq, tag), redelivered, k ? k->queue : "") : NULL;
     if (!m) {
         free(dl);
-        free(c.body);
+        content_cleanup(&c);
         (void)send_reject(mq, tag, 1);
         return OCRQ_ERR_NOMEM;
     }
@@ -696,6 +783,7 @@ static int on_return(struct ocrq_mq *mq, const amqp_basic_return_t *r)
     int st = read_content(mq, 0, &c);
     if (st != OCRQ_OK)
         return st;
+    content_cleanup(&c);
     on_return_key(mq, route_key(x, strlen(x), rk, strlen(rk), c.message_id));
     return OCRQ_OK;
 }
@@ -998,10 +1086,46 @@ static amqp_bytes_t capped_text(const char *s, size_t cap)
     return b;
 }
 
+/* Field names of an x-death entry, as RabbitMQ writes them. */
+enum { XD_QUEUE, XD_REASON, XD_EXCHANGE, XD_COUNT, XD_TIME, XD_N };
+
+/*
+ * The x-death header rebuilt from deaths[0..n-1] into v, using the caller's
+ * storage (entries[n][XD_N], tables[n]): the entries keep the broker's order
+ * and field types (count long, time timestamp), so that the broker counts on
+ * when it dead-letters the copy again.
+ */
+static void build_deaths(const struct ocrq_mq_death *deaths, int n,
+                         amqp_table_entry_t (*entries)[XD_N], amqp_field_value_t *tables,
+                         amqp_table_entry_t *h)
+{
+    for (int i = 0; i < n; i++) {
+        amqp_table_entry_t *e = entries[i];
+        e[XD_QUEUE] = str_entry("queue", deaths[i].queue);
+        e[XD_REASON] = str_entry("reason", deaths[i].reason);
+        e[XD_EXCHANGE] = str_entry("exchange", deaths[i].exchange);
+        e[XD_COUNT] =
+            (amqp_table_entry_t){amqp_cstring_bytes("count"), {.kind = AMQP_FIELD_KIND_I64}};
+        e[XD_COUNT].value.value.i64 = deaths[i].count;
+        e[XD_TIME] =
+            (amqp_table_entry_t){amqp_cstring_bytes("time"), {.kind = AMQP_FIELD_KIND_TIMESTAMP}};
+        e[XD_TIME].value.value.u64 = deaths[i].time > 0 ? (uint64_t)deaths[i].time : 0;
+        tables[i].kind = AMQP_FIELD_KIND_TABLE;
+        tables[i].value.table.num_entries = XD_N;
+        tables[i].value.table.entries = e;
+    }
+    h->key = amqp_cstring_bytes("x-death");
+    h->value.kind = AMQP_FIELD_KIND_ARRAY;
+    h->value.value.array.num_entries = n;
+    h->value.value.array.entries = tables;
+}
+
 int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t *seq)
 {
     amqp_basic_properties_t p;
-    amqp_table_entry_t h[3];
+    amqp_table_entry_t h[4];
+    amqp_table_entry_t death_entries[OCRQ_MQ_MAX_DEATHS][XD_N];
+    amqp_field_value_t death_tables[OCRQ_MQ_MAX_DEATHS];
     int nh = 0;
 
     if (seq)
@@ -1012,7 +1136,7 @@ int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t 
     const char *mid = pub && pub->message_id ? pub->message_id : "";
     if (!pub || !shortstr_ok(x) || !shortstr_ok(pub->routing_key) || !shortstr_ok(mid) ||
         (pub->content_type && !shortstr_ok(pub->content_type)) || pub->priority > 255 ||
-        (pub->len && !pub->body))
+        (pub->len && !pub->body) || pub->n_deaths < 0 || (pub->n_deaths > 0 && !pub->deaths))
         return OCRQ_ERR_INVALID;
     if (mq->confirm && ring_reserve(mq) != OCRQ_OK)
         return OCRQ_ERR_INVALID;
@@ -1032,6 +1156,10 @@ int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t 
         p._flags |= AMQP_BASIC_PRIORITY_FLAG;
         p.priority = (uint8_t)pub->priority;
     }
+    if (pub->timestamp > 0) {
+        p._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+        p.timestamp = (uint64_t)pub->timestamp;
+    }
     if (pub->attempt > 0)
         h[nh++] = int_entry("x-ocrq-attempt", pub->attempt);
     if (pub->error_code) {
@@ -1041,6 +1169,10 @@ int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t 
         h[nh++].value.value.bytes =
             capped_text(pub->error_message ? pub->error_message : "", HEADER_TEXT_MAX);
     }
+    if (pub->n_deaths > 0)
+        build_deaths(pub->deaths,
+                     pub->n_deaths < OCRQ_MQ_MAX_DEATHS ? pub->n_deaths : OCRQ_MQ_MAX_DEATHS,
+                     death_entries, death_tables, &h[nh++]);
     if (nh) {
         p._flags |= AMQP_BASIC_HEADERS_FLAG;
         p.headers.num_entries = nh;
@@ -1136,12 +1268,13 @@ int ocrq_mq_get(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out)
         return st == OCRQ_ERR_NOMEM ? st : OCRQ_ERR_MQ;
     if (c.too_large) {
         log_error(NULL, "amqp: message from %s over the size cap, dead-lettered", queue);
+        content_cleanup(&c);
         st = send_reject(mq, tag, 0);
         return st == OCRQ_OK ? OCRQ_ERR_TOO_LARGE : st;
     }
     *out = msg_from(&c, user_tag(mq, tag), redelivered, queue);
     if (!*out) {
-        free(c.body);
+        content_cleanup(&c);
         (void)send_reject(mq, tag, 1);
         return OCRQ_ERR_NOMEM;
     }

@@ -187,8 +187,9 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
         admin_json_str(batch);
     else
         fputs("null", stdout);
-    printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld}}\n", c->queued,
-           c->running, c->succeeded, c->failed);
+    printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld,"
+           "\"canceled\":%lld}}\n",
+           c->queued, c->running, c->succeeded, c->failed, c->canceled);
 }
 
 static void print_text(const struct queue_row *rows, size_t n, const char *batch,
@@ -206,8 +207,9 @@ static void print_text(const struct queue_row *rows, size_t n, const char *batch
         return;
     }
     printf("\nJOBS (%s%s)\n", batch ? "batch " : "all", batch ? batch : "");
-    printf("  queued     %lld\n  running    %lld\n  succeeded  %lld\n  failed     %lld\n",
-           c->queued, c->running, c->succeeded, c->failed);
+    printf("  queued     %lld\n  running    %lld\n  succeeded  %lld\n  failed     %lld\n"
+           "  canceled   %lld\n",
+           c->queued, c->running, c->succeeded, c->failed, c->canceled);
 }
 
 /* Show queues and job counts; see admin.h. */

@@ -50,6 +50,33 @@ int admin_apikey_list(const struct ocrq_config *cfg, int json);
 /* Revoke the key called name: OCRQ_OK, OCRQ_ERR_NOT_FOUND or OCRQ_ERR_DB. */
 int admin_apikey_revoke(const struct ocrq_config *cfg, const char *name);
 
+/* What ocrq-admin failed is asked to do. */
+struct admin_failed_opts {
+    const char *sub;        /* list, show, requeue or purge */
+    const char *job_id;     /* show, requeue: this job's messages only; NULL: all (--all) */
+    const char *reason;     /* list, requeue --all: only this reason (error code); NULL: any */
+    const char *batch;      /* list: only this batch; NULL: any */
+    int json;               /* list, show: one JSON object per line */
+    long long older_than_s; /* purge: only those that died before now - this; -1: all */
+};
+
+/*
+ * Look into ocr.failed (docs/operations.md): list the messages with their
+ * job records, show one job's messages in full, requeue jobs (row reset,
+ * confirmed publish to the job queue, then the old copy acked), or purge.
+ * Messages that are not settled go back into the queue in their place.
+ * Returns OCRQ_OK, OCRQ_ERR_NOT_FOUND (show or requeue: nothing matched or
+ * nothing requeued), OCRQ_ERR_MQ or OCRQ_ERR_DB.
+ */
+int admin_failed(const struct ocrq_config *cfg, const struct admin_failed_opts *o);
+
+/*
+ * Cancel job job_id or the jobs of batch (one of them NULL): the queued ones
+ * become canceled; running and finished ones are reported and left alone.
+ * Returns OCRQ_OK (at least one canceled), OCRQ_ERR_NOT_FOUND (none) or OCRQ_ERR_DB.
+ */
+int admin_cancel(const struct ocrq_config *cfg, const char *job_id, const char *batch);
+
 /* s as a JSON string on stdout (escaped), or null for NULL. */
 void admin_json_str(const char *s);
 

@@ -1,7 +1,8 @@
 /*
  * ocrq-admin: parse the command line, load the configuration, run one
- * command from admin.c (setup, migrate, status, help), and map its status
- * to the exit code that docs/design.md promises.
+ * command (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,
+ * admin_failed.c: failed, cancel), and map its status to the exit code that
+ * docs/design.md promises.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,9 +13,19 @@
 #include "ocrq/config.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
+#include "ocrq/uuid.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
-enum { OPT_JSON = 256, OPT_BATCH, OPT_FAILED, OPT_ALL_FAILED, OPT_LIMIT };
+enum {
+    OPT_JSON = 256,
+    OPT_BATCH,
+    OPT_FAILED,
+    OPT_ALL_FAILED,
+    OPT_LIMIT,
+    OPT_REASON,
+    OPT_ALL,
+    OPT_OLDER_THAN
+};
 
 static const char usage_text[] =
     "Usage: ocrq-admin [-c FILE] COMMAND [OPTIONS]\n"
@@ -37,12 +48,35 @@ static const char usage_text[] =
     "                        alone on the last line (only its hash is stored)\n"
     "  apikey list [--json]  the keys: name, id, created, active or revoked\n"
     "  apikey revoke NAME    the key stops working at once\n"
+    "  failed list [--reason CODE] [--batch B] [--json]\n"
+    "                        the dead-lettered messages in ocr.failed: job, reason\n"
+    "                        (error code), batch, when it died, attempts, error\n"
+    "  failed show ID [--json]\n"
+    "                        job ID's messages in ocr.failed: headers, x-death, and\n"
+    "                        the job record's error\n"
+    "  failed requeue ID | --all [--reason CODE]\n"
+    "                        reset the job to queued (attempts 0), publish it again\n"
+    "                        (confirmed, to its job queue by priority, fresh headers),\n"
+    "                        then remove it from ocr.failed; running, succeeded and\n"
+    "                        canceled jobs are left there\n"
+    "  failed purge [--older-than DUR]\n"
+    "                        drop the messages in ocr.failed (those that died more\n"
+    "                        than DUR ago: 30s, 10m, 2h, 7d); job records stay failed\n"
+    "  cancel ID | --batch B cancel a queued job, or the queued jobs of batch B: a\n"
+    "                        worker acks a canceled job without OCR; a running job\n"
+    "                        cannot be canceled\n"
     "  help                  show this help\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE     config file (else $OCRQ_CONFIG, else built-in defaults)\n"
-    "      --json            status: one JSON object; webhooks list: one JSON line each\n"
-    "      --batch B         status: count the jobs of batch B only\n"
+    "      --json            status: one JSON object; webhooks list, apikey list,\n"
+    "                        failed list|show: one JSON line each\n"
+    "      --batch B         status: count the jobs of batch B only; failed list: the\n"
+    "                        messages of batch B only; cancel: the jobs of batch B\n"
+    "      --reason CODE     failed list|requeue --all: only messages whose reason is\n"
+    "                        CODE (x-ocrq-error-code, e.g. language, fetch, decode)\n"
+    "      --all             failed requeue: every dead-lettered message (of --reason)\n"
+    "      --older-than DUR  failed purge: only messages that died more than DUR ago\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -54,16 +88,25 @@ static const char usage_text[] =
     "Exit codes:\n"
     "  0  ok\n"
     "  1  webhooks retry: no such delivery, or it was delivered already;\n"
-    "     apikey create: the name is taken; apikey revoke: no such active key\n"
+    "     apikey create: the name is taken; apikey revoke: no such active key;\n"
+    "     failed show: no message of that job; failed requeue: nothing requeued;\n"
+    "     cancel: no such job, or none of them was queued (running or finished)\n"
     "  2  usage or configuration error\n"
     "  3  broker or database error\n";
 
 static const struct option long_opts[] = {
-    {"config", required_argument, NULL, 'c'},      {"json", no_argument, NULL, OPT_JSON},
-    {"batch", required_argument, NULL, OPT_BATCH}, {"help", no_argument, NULL, 'h'},
-    {"failed", no_argument, NULL, OPT_FAILED},     {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"help", no_argument, NULL, 'h'},
+    {"failed", no_argument, NULL, OPT_FAILED},
+    {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
     {"limit", required_argument, NULL, OPT_LIMIT},
-    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+    {"reason", required_argument, NULL, OPT_REASON},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 struct admin_args {
@@ -76,6 +119,9 @@ struct admin_args {
     long long id;     /* webhooks retry ID */
     int failed, all_failed;
     int limit;
+    const char *reason;     /* failed list|requeue */
+    int all;                /* failed requeue --all */
+    long long older_than_s; /* failed purge --older-than; -1: not given */
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -108,6 +154,83 @@ static int parse_apikey(int argc, char **argv, struct admin_args *a)
     if (!admin_apikey_name_ok(a->name))
         return usage_error("apikey: a NAME is 1-64 of A-Z a-z 0-9 . _ -, starting with a letter "
                            "or digit", a->name);
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
+}
+
+/* Seconds in a duration such as 30s, 10m, 2h or 7d (a bare number: seconds); -1 if bad. */
+static long long duration_s(const char *s)
+{
+    static const char units[] = "smhd";
+    static const long long unit_s[] = {1, 60, 3600, 86400};
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    const char *u = *end ? strchr(units, *end) : units;
+
+    if (end == s || v < 0 || v > 100LL * 365 * 86400 || !u || (*end && end[1]))
+        return -1;
+    return v * unit_s[u - units];
+}
+
+/* The rest of "failed list|show|requeue|purge ...". */
+static int parse_failed(int argc, char **argv, struct admin_args *a)
+{
+    if (optind >= argc)
+        return usage_error("failed: say list, show, requeue or purge", NULL);
+    a->sub = argv[optind++];
+    if (a->failed || a->all_failed || a->limit)
+        return usage_error("--failed, --all-failed and --limit go with webhooks only", NULL);
+    if (strcmp(a->sub, "list") == 0) {
+        if (a->all || a->older_than_s >= 0)
+            return usage_error("failed list takes --reason, --batch and --json", NULL);
+    } else if (strcmp(a->sub, "show") == 0) {
+        if (a->all || a->older_than_s >= 0 || a->reason || a->batch)
+            return usage_error("failed show takes an ID (and --json)", NULL);
+        if (optind >= argc)
+            return usage_error("failed show: which job? (an ID)", NULL);
+        a->name = argv[optind++];
+    } else if (strcmp(a->sub, "requeue") == 0) {
+        if (a->json || a->batch || a->older_than_s >= 0)
+            return usage_error("failed requeue takes an ID, or --all [--reason CODE]", NULL);
+        if (a->all == (optind < argc))
+            return usage_error("failed requeue: an ID or --all (one of the two)", NULL);
+        if (!a->all && a->reason)
+            return usage_error("--reason goes with failed requeue --all", NULL);
+        if (!a->all)
+            a->name = argv[optind++];
+    } else if (strcmp(a->sub, "purge") == 0) {
+        if (a->json || a->batch || a->reason || a->all)
+            return usage_error("failed purge takes --older-than DUR only", NULL);
+    } else {
+        return usage_error("failed: unknown command", a->sub);
+    }
+    if (a->name && !ocrq_uuid_valid(a->name))
+        return usage_error("not a job ID", a->name);
+    if (a->reason && !*a->reason)
+        return usage_error("--reason", "empty reason");
+    if (a->batch && !*a->batch)
+        return usage_error("--batch", "empty batch name");
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
+}
+
+/* The rest of "cancel ID | --batch B". */
+static int parse_cancel(int argc, char **argv, struct admin_args *a)
+{
+    if (a->json || a->failed || a->all_failed || a->limit || a->reason || a->all ||
+        a->older_than_s >= 0)
+        return usage_error("cancel takes an ID or --batch B", NULL);
+    if (!a->batch == !(optind < argc))
+        return usage_error("cancel: a job ID or --batch B (one of the two)", NULL);
+    if (a->batch && !*a->batch)
+        return usage_error("--batch", "empty batch name");
+    if (!a->batch) {
+        a->name = argv[optind++];
+        if (!ocrq_uuid_valid(a->name))
+            return usage_error("not a job ID", a->name);
+    }
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
     return -1;
@@ -171,6 +294,18 @@ static int parse(int argc, char **argv, struct admin_args *a)
         case OPT_ALL_FAILED:
             a->all_failed = 1;
             break;
+        case OPT_REASON:
+            a->reason = optarg;
+            break;
+        case OPT_ALL:
+            a->all = 1;
+            break;
+        case OPT_OLDER_THAN:
+            a->older_than_s = duration_s(optarg);
+            if (a->older_than_s < 0)
+                return usage_error("--older-than: not a duration such as 30s, 10m, 2h or 7d",
+                                   optarg);
+            break;
         case OPT_LIMIT: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -193,6 +328,12 @@ static int parse(int argc, char **argv, struct admin_args *a)
     if (optind >= argc)
         return usage_error("no command given", NULL);
     a->command = argv[optind++];
+    if (strcmp(a->command, "failed") == 0)
+        return parse_failed(argc, argv, a);
+    if (strcmp(a->command, "cancel") == 0)
+        return parse_cancel(argc, argv, a);
+    if (a->reason || a->all || a->older_than_s >= 0)
+        return usage_error("--reason, --all and --older-than go with failed only", NULL);
     if (strcmp(a->command, "webhooks") == 0)
         return parse_webhooks(argc, argv, a);
     if (strcmp(a->command, "apikey") == 0)
@@ -218,7 +359,7 @@ static int parse(int argc, char **argv, struct admin_args *a)
 
 int main(int argc, char **argv)
 {
-    struct admin_args a = {0};
+    struct admin_args a = {.older_than_s = -1};
     struct ocrq_config *cfg = NULL;
     char err[1024];
     int st;
@@ -244,6 +385,18 @@ int main(int argc, char **argv)
         st = admin_webhooks_retry(cfg, a.all_failed ? 0 : a.id);
     else if (strcmp(a.command, "status") == 0)
         st = admin_status(cfg, a.json, a.batch);
+    else if (strcmp(a.command, "failed") == 0) {
+        struct admin_failed_opts fo = {
+            .sub = a.sub,
+            .job_id = a.name,
+            .reason = a.reason,
+            .batch = a.batch,
+            .json = a.json,
+            .older_than_s = a.older_than_s,
+        };
+        st = admin_failed(cfg, &fo);
+    } else if (strcmp(a.command, "cancel") == 0)
+        st = admin_cancel(cfg, a.name, a.batch);
     else if (strcmp(a.sub, "create") == 0)
         st = admin_apikey_create(cfg, a.name);
     else if (strcmp(a.sub, "list") == 0)

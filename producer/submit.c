@@ -86,7 +86,8 @@ void submit_json(struct submit_run *run, size_t i, const char *job_id, const cha
 static void show_progress(struct submit_run *run)
 {
     const struct submit_result *r = run->res;
-    progress_update(&run->progress, r->submitted, r->succeeded, r->errors + r->failed);
+    progress_update(&run->progress, r->submitted, r->succeeded,
+                    r->errors + r->failed + r->canceled);
 }
 
 /* Input i cannot be submitted: say why on stderr and in --json. */
@@ -508,8 +509,8 @@ static void summary(const struct submit_run *run)
     if (r->errors)
         fprintf(stderr, "%zu inputs could not be submitted\n", r->errors);
     if (run->opts->wait && !r->fatal)
-        fprintf(stderr, "%zu succeeded, %zu failed%s\n", r->succeeded, r->failed,
-                r->timed_out ? " (timed out)" : "");
+        fprintf(stderr, "%zu succeeded, %zu failed, %zu canceled%s\n", r->succeeded, r->failed,
+                r->canceled, r->timed_out ? " (timed out)" : "");
 }
 
 /* Submit the inputs; see submit.h. */

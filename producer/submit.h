@@ -40,6 +40,7 @@ enum item_state {
     ITEM_ERROR,     /* could not be submitted */
     ITEM_SUCCEEDED, /* --wait: finished */
     ITEM_FAILED,
+    ITEM_CANCELED, /* --wait: canceled by ocrq-admin cancel */
 };
 
 struct submit_item {
@@ -54,8 +55,8 @@ struct submit_result {
     size_t total;     /* inputs */
     size_t submitted; /* confirmed by the broker */
     size_t errors;    /* inputs that could not be submitted */
-    size_t succeeded, failed, pending; /* --wait */
-    double seconds;                    /* submission time */
+    size_t succeeded, failed, canceled, pending; /* --wait */
+    double seconds;                              /* submission time */
     char batch[128];
 };
 

@@ -43,7 +43,8 @@ static const char usage_text[] =
     "      --by-path         send files as path references, not inline\n"
     "                        (they must lie under the worker's documents.file_roots)\n"
     "      --json            one JSON line per input on stdout\n"
-    "      --wait            wait until every job is finished\n"
+    "      --wait            wait until every job is finished (succeeded, failed\n"
+    "                        or canceled)\n"
     "      --timeout S       with --wait: give up S seconds after the last job was\n"
     "                        submitted (exit 4)\n"
     "  -o, --output DIR      implies --wait; write DIR/<name>.txt per succeeded input\n"
@@ -59,7 +60,7 @@ static const char usage_text[] =
     "\n"
     "Exit codes:\n"
     "  0  all inputs submitted (with --wait: all jobs succeeded)\n"
-    "  1  some inputs could not be submitted, or some jobs failed\n"
+    "  1  some inputs could not be submitted, or some jobs failed or were canceled\n"
     "  2  usage or configuration error\n"
     "  3  broker or database unavailable (or the queues are not set up)\n"
     "  4  --wait --timeout expired\n";
@@ -142,7 +143,7 @@ static int exit_code(const struct submit_result *r)
         return EXIT_PARTIAL;
     if (r->timed_out)
         return EXIT_TIMEOUT;
-    return r->errors || r->failed ? EXIT_PARTIAL : 0;
+    return r->errors || r->failed || r->canceled ? EXIT_PARTIAL : 0;
 }
 
 int main(int argc, char **argv)

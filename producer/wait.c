@@ -152,6 +152,14 @@ static void on_finished(void *arg, const struct ocrq_db_finished *f)
             submit_json(run, key_idx, it->job_id, "succeeded", NULL);
         return;
     }
+    if (f->canceled) {
+        it->state = ITEM_CANCELED;
+        res->canceled++;
+        submit_report(run, source, "canceled");
+        if (run->opts->json)
+            submit_json(run, key_idx, it->job_id, "canceled", NULL);
+        return;
+    }
     it->state = ITEM_FAILED;
     res->failed++;
     snprintf(err, sizeof err, "%s: %s", f->error_code ? f->error_code : "unknown",
@@ -222,7 +230,8 @@ int wait_run(struct submit_run *run, struct ocrq_db *db)
             st = OCRQ_ERR_DB;
             break;
         }
-        progress_update(&run->progress, res->submitted, res->succeeded, res->errors + res->failed);
+        progress_update(&run->progress, res->submitted, res->succeeded,
+                        res->errors + res->failed + res->canceled);
         fflush(stdout);
         if (w.npending == 0)
             break;

@@ -174,37 +174,44 @@ static int is_transient(int st)
 }
 
 /*
- * The document part of a job, which touches no database: check the
- * language, load the bytes, recognize. Returns OCRQ_OK with *ocr filled, or
- * an error with its code in *code and the reason in why.
+ * The first half of the document part of a job, which touches no database:
+ * check the language and load the bytes into *doc (the caller frees
+ * doc->owned). Returns OCRQ_OK, or an error with its code in *code and the
+ * reason in why.
  */
-static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
-                     struct ocrq_ocr_result *ocr, const char **code, char *why, size_t whylen)
+static int prepare(struct ocrq_pipeline *p, const struct ocrq_job *job, struct doc *doc,
+                   const char **code, char *why, size_t whylen)
 {
-    struct doc doc = {0};
     int st;
 
     *code = NULL;
+    memset(doc, 0, sizeof(*doc));
     if (!ocrq_lang_valid(job->language) ||
         ocrq_engines_check_lang(p->engines, job->language, why, whylen) != OCRQ_OK) {
         st = OCRQ_ERR_LANG;
         goto out;
     }
-    st = load_document(p, job, &doc, why, whylen);
-    if (st != OCRQ_OK)
-        goto out;
-    if (doc.len == 0) {
+    st = load_document(p, job, doc, why, whylen);
+    if (st == OCRQ_OK && doc->len == 0) {
         snprintf(why, whylen, "the document is empty (0 bytes)");
         *code = "empty";
         st = OCRQ_ERR_DECODE;
-        goto out;
     }
-    st = ocrq_engines_recognize(p->engines, job->language, doc.data, doc.len, p->cfg->max_pixels,
-                                p->cfg->job_timeout_s * 1000, ocr, why, whylen);
 out:
     if (st != OCRQ_OK && *code == NULL)
         *code = ocrq_error_code(st);
-    free(doc.owned);
+    return st;
+}
+
+/* The second half: recognize the loaded document. Errors as for prepare(). */
+static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const struct doc *doc,
+                     struct ocrq_ocr_result *ocr, const char **code, char *why, size_t whylen)
+{
+    int st =
+        ocrq_engines_recognize(p->engines, job->language, doc->data, doc->len, p->cfg->max_pixels,
+                               p->cfg->job_timeout_s * 1000, ocr, why, whylen);
+
+    *code = st == OCRQ_OK ? NULL : ocrq_error_code(st);
     return st;
 }
 
@@ -212,7 +219,7 @@ out:
  * Collect the reply of the start record; *attempt gets this delivery's
  * attempt number (see docs/design.md). Returns 1 if the job should go on;
  * 0 if *out already holds the verdict (database down, repeat delivery of a
- * finished job, too many attempts).
+ * finished job, a canceled job, too many attempts).
  */
 static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
                    const struct ocrq_mq_msg *msg, int *attempt, struct ocrq_outcome *out)
@@ -230,10 +237,18 @@ static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
         set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
         return 0;
     }
+    if (strcmp(start.status, "canceled") == 0) {
+        log_info(job->job_id, "canceled: acknowledging without OCR");
+        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        out->repeat = 1;
+        out->ocr_ms = -1; /* the document may have been loaded, but not recognized */
+        return 0;
+    }
     if (strcmp(start.status, "running") != 0) {
         log_info(job->job_id, "already %s: acknowledging the repeat delivery", start.status);
         set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
         out->repeat = 1;
+        out->ocr_ms = -1;
         return 0;
     }
     *attempt = start.attempts > msg->attempt ? start.attempts : msg->attempt;
@@ -251,6 +266,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
 {
     struct ocrq_job *job = NULL;
     struct ocrq_ocr_result ocr = {0};
+    struct doc doc = {0};
     const char *code = NULL;
     char why[512] = "";
     int overlap, st, attempt = 0;
@@ -279,11 +295,13 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     out->queue_wait_ms = queue_wait_ms(job);
 
     /*
-     * 2. Start: running, attempts + 1; a final row means a repeat delivery.
-     * On a first delivery the start's round trip and commit overlap the OCR:
-     * the server records it at once, so a crash still counts the attempt. A
-     * redelivered message may be one that keeps killing workers, so its
-     * attempt count is checked before any OCR.
+     * 2. Start: running, attempts + 1; a final row means a repeat delivery
+     * (or a canceled job). On a first delivery the start's round trip and
+     * commit overlap loading the document: the server records it at once, so
+     * a crash still counts the attempt. Its reply is read before any OCR, so
+     * a canceled job is never recognized. A redelivered message may be one
+     * that keeps killing workers, so its attempt count is checked before the
+     * document is even loaded.
      */
     overlap = !msg->redelivered;
     if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
@@ -293,12 +311,17 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     if (!overlap && !started(p, job, msg, &attempt, out))
         goto out;
 
-    /* 3. Load the document and recognize it. */
+    /* 3. Load the document; then, unless the start says otherwise, recognize it. */
     t0 = now_ms();
-    st = recognize(p, job, &ocr, &code, why, sizeof(why));
+    st = prepare(p, job, &doc, &code, why, sizeof(why));
     out->ocr_ms = (int)(now_ms() - t0);
     if (overlap && !started(p, job, msg, &attempt, out))
         goto out;
+    if (st == OCRQ_OK) {
+        t0 = now_ms();
+        st = recognize(p, job, &doc, &ocr, &code, why, sizeof(why));
+        out->ocr_ms += (int)(now_ms() - t0);
+    }
     if (st != OCRQ_OK) {
         if (is_transient(st))
             retry_job(p, job, attempt, out, code, why);
@@ -323,5 +346,6 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
     ocrq_ocr_result_cleanup(&ocr);
+    free(doc.owned);
     ocrq_job_free(job);
 }

@@ -152,7 +152,11 @@ static void on_confirm(void *arg, uint64_t seq, int ok)
     *(int *)arg = ok;
 }
 
-/* Publish a copy of msg (confirmed) with the given routing and headers. */
+/*
+ * Publish a copy of msg (confirmed) with the given routing and headers. The
+ * copy carries msg's x-death (its history through the retry queues) and the
+ * time it was made, for ocrq-admin failed list|show|purge.
+ */
 static int republish(struct loop *l, const struct ocrq_mq_msg *msg, const char *exchange,
                      const char *routing_key, int attempt, const struct ocrq_outcome *o,
                      int with_error)
@@ -166,6 +170,9 @@ static int republish(struct loop *l, const struct ocrq_mq_msg *msg, const char *
         .attempt = attempt,
         .error_code = with_error ? o->code : NULL,
         .error_message = with_error ? o->message : NULL,
+        .timestamp = (long long)time(NULL),
+        .deaths = msg->deaths,
+        .n_deaths = msg->n_deaths,
         .body = msg->body,
         .len = msg->len,
     };

@@ -609,8 +609,9 @@ def result_rows(ids=None):
 
 
 def count_by_status(ids=None):
-    """{"queued": n, "running": n, "succeeded": n, "failed": n} (all, or of ids)."""
-    counts = dict.fromkeys(("queued", "running", "succeeded", "failed"), 0)
+    """{"queued": n, "running": n, "succeeded": n, "failed": n, "canceled": n}
+    (all, or of ids)."""
+    counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "canceled"), 0)
     if ids is None:
         rows = db_query("SELECT status, count(*) AS n FROM ocr_jobs GROUP BY status")
     else:
@@ -622,12 +623,13 @@ def count_by_status(ids=None):
 
 
 def wait_finished(ids, timeout=WAIT_TIMEOUT_S, what=None):
-    """Wait until every job of ids is succeeded or failed; returns their rows."""
+    """Wait until every job of ids is final (succeeded, failed or canceled);
+    returns their rows."""
     ids = list(ids)
 
     def done():
         c = count_by_status(ids)
-        return c["succeeded"] + c["failed"] == len(ids)
+        return c["succeeded"] + c["failed"] + c["canceled"] == len(ids)
     wait_until(done, timeout, what or f"{len(ids)} jobs to finish")
     return job_rows(ids)
 

@@ -46,13 +46,14 @@ int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, s
 
 /* What ocrq_db_job_start() found and did. */
 struct ocrq_db_start {
-    char status[16]; /* status after the call: "running", or "succeeded"/"failed" if already final */
+    char status[16]; /* status after the call: "running", or "succeeded", "failed" or
+                        "canceled" if already final */
     int attempts;    /* attempts after the call (deliveries counted so far) */
 };
 
 /*
  * A worker starts job: upsert its row (creating it for jobs published by other
- * producers), and unless it is already final set status 'running',
+ * producers), and unless it is already final (succeeded, failed, canceled) set status 'running',
  * started_at = now(), worker, and attempts + 1. A final row is left as it is
  * (and not counted as an attempt), so the caller can skip a duplicate delivery.
  */
@@ -79,7 +80,7 @@ struct ocrq_db_result {
 /*
  * In one transaction (one statement): upsert the ocr_results row keyed on
  * job_id and set the job 'succeeded' with finished_at = now(). Returns only
- * after COMMIT.
+ * after COMMIT. A canceled job is left as it is (no result row, no event).
  */
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res);
@@ -87,7 +88,8 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
 /*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
  * one transaction. job may be NULL when the message could not be decoded: the
- * row is then created with what is known (language '', source NULL).
+ * row is then created with what is known (language '', source NULL). A
+ * succeeded or canceled job is left as it is.
  */
 int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_job *job,
                      const char *worker, const char *code, const char *message);
@@ -98,7 +100,7 @@ int ocrq_db_job_retry(struct ocrq_db *db, const char *job_id, const char *code,
 
 /* Job counts by status. */
 struct ocrq_db_counts {
-    long long queued, running, succeeded, failed;
+    long long queued, running, succeeded, failed, canceled;
 };
 
 /* Counts for all jobs, or for one batch when batch is non-NULL. */
@@ -107,7 +109,8 @@ int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts 
 /* One finished job, as seen by ocrq_db_poll_finished(). Strings are borrowed for the call. */
 struct ocrq_db_finished {
     const char *job_id;
-    int succeeded;             /* 1 succeeded, 0 failed */
+    int succeeded;             /* 1 succeeded, 0 failed or canceled */
+    int canceled;              /* 1 canceled (ocrq-admin cancel) */
     const char *text;          /* NULL unless want_text and succeeded */
     const char *error_code;    /* NULL if succeeded */
     const char *error_message;
@@ -116,7 +119,7 @@ struct ocrq_db_finished {
 typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f);
 
 /*
- * Of the jobs ids[0..n-1], call fn for each that is 'succeeded' or 'failed'
+ * Of the jobs ids[0..n-1], call fn for each that is final: 'succeeded', 'failed' or 'canceled'
  * (one round trip: job_id = ANY($1::uuid[])). With want_text, the result text
  * is fetched too.
  */
@@ -191,6 +194,54 @@ int ocrq_db_listen(struct ocrq_db *db, const char *channel);
  * OCRQ_ERR_DB (the connection broke).
  */
 int ocrq_db_wait_notify(struct ocrq_db *db, int timeout_ms);
+
+/* ---- dead letters and cancel (db_failed.c; ocrq-admin failed, cancel) ---- */
+
+/* A job's row as ocrq-admin failed shows it. Strings are borrowed for the call; NULL if unset. */
+struct ocrq_db_job_info {
+    const char *job_id, *status, *batch, *source, *error_code, *error_message;
+    int attempts;
+    int priority;
+    double finished_at; /* seconds since the epoch; 0 if not finished */
+};
+typedef void (*ocrq_db_job_info_fn)(void *arg, const struct ocrq_db_job_info *j);
+
+/*
+ * Call fn for each of ids[0..n-1] (valid UUIDs, n <= 10000) that has a row,
+ * in no particular order, in one round trip. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID (a bad id, logged) or OCRQ_ERR_DB.
+ */
+int ocrq_db_jobs_info(struct ocrq_db *db, const char *const *ids, size_t n,
+                      ocrq_db_job_info_fn fn, void *arg);
+
+/*
+ * ocrq-admin failed requeue, before the job is published again: if the row is
+ * 'failed' (or 'queued': a requeue that stopped half way), set it 'queued'
+ * with attempts 0 and no error, start or finish, in one statement. before
+ * gets the status it had ("" if there is no row); *reset = 1 if it was reset.
+ * A running, succeeded or canceled row is left alone. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB.
+ */
+int ocrq_db_job_requeue(struct ocrq_db *db, const char *job_id, char *before, size_t beforelen,
+                        int *reset);
+
+/* One job that ocrq_db_cancel() looked at. Strings are borrowed for the call. */
+struct ocrq_db_cancel_info {
+    const char *job_id;
+    const char *status; /* after the call: "canceled", or what kept it from being canceled */
+    int canceled_now;   /* 1 if this call canceled it */
+};
+typedef void (*ocrq_db_cancel_fn)(void *arg, const struct ocrq_db_cancel_info *c);
+
+/*
+ * Cancel job job_id, or every job of batch (exactly one of the two non-NULL):
+ * the queued ones become 'canceled' with finished_at = now(), in one
+ * statement; running and final ones are left alone. fn is called for every
+ * job that matched, canceled now or not, oldest first. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB.
+ */
+int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch,
+                   ocrq_db_cancel_fn fn, void *arg);
 
 /* ---- API keys (ocrq-admin apikey, ocrq-api) ---------------------------- */
 

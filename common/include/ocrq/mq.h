@@ -13,7 +13,21 @@
 struct ocrq_config;
 struct ocrq_mq;
 
-/* A message taken from a queue. Owns its body. */
+/*
+ * One entry of a message's x-death header: RabbitMQ adds (or counts up) one
+ * each time it dead-letters the message from a queue for a reason.
+ */
+struct ocrq_mq_death {
+    char queue[256];    /* the queue it left */
+    char reason[32];    /* rejected, expired, maxlen, delivery_limit */
+    char exchange[256]; /* the exchange it had been published to ("" default) */
+    long long count;    /* how many times, for this queue and reason */
+    long long time;     /* seconds since the epoch, as the broker recorded it; 0 if absent */
+};
+
+#define OCRQ_MQ_MAX_DEATHS 16 /* x-death entries kept per message; more are dropped */
+
+/* A message taken from a queue. Owns its body and the header copies below. */
 struct ocrq_mq_msg {
     uint64_t delivery_tag;
     int redelivered;
@@ -22,6 +36,11 @@ struct ocrq_mq_msg {
     int priority;         /* properties.priority, -1 if absent */
     int attempt;          /* header x-ocrq-attempt, 0 if absent */
     long long death_count;/* sum of the counts in header x-death, 0 if absent */
+    long long timestamp;  /* properties.timestamp, seconds since the epoch; 0 if absent */
+    char *error_code;     /* header x-ocrq-error-code; NULL if absent */
+    char *error_message;  /* header x-ocrq-error-message; NULL if absent */
+    struct ocrq_mq_death *deaths; /* header x-death in the broker's order (latest first); */
+    int n_deaths;                 /* NULL and 0 if absent */
     unsigned char *body;
     size_t len;
 };
@@ -39,6 +58,9 @@ struct ocrq_mq_pub {
     int attempt;               /* > 0: header x-ocrq-attempt */
     const char *error_code;    /* non-NULL: headers x-ocrq-error-code, x-ocrq-error-message */
     const char *error_message;
+    long long timestamp;       /* > 0: properties.timestamp (seconds since the epoch) */
+    const struct ocrq_mq_death *deaths; /* n_deaths > 0: header x-death, carried over */
+    int n_deaths;                       /* from the message this one is a copy of */
     const void *body;
     size_t len;
 };
