@@ -69,7 +69,8 @@ static const char text_sql[] =
 
 static const char batch_sql[] =
     "SELECT jsonb_build_object('batch', $1::text, 'total', sum(c.n),"
-    " 'counts', '{\"queued\": 0, \"running\": 0, \"succeeded\": 0, \"failed\": 0}'::jsonb"
+    " 'counts', '{\"queued\": 0, \"running\": 0, \"succeeded\": 0, \"failed\": 0,"
+    " \"canceled\": 0}'::jsonb"
     "  || jsonb_object_agg(c.status, c.n))::text"
     " FROM (SELECT status, count(*) AS n FROM ocr_jobs"
     "  WHERE batch = $1::text AND api_key = $2::text GROUP BY status) AS c"
@@ -296,6 +297,38 @@ int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key
 {
     const char *params[2] = {batch, api_key};
     return one_value(db, "api_batch", batch_sql, 2, params, json);
+}
+
+/* Cancel a queued job of the key; the status after, and whether this call canceled it. */
+static const char cancel_sql[] =
+    "WITH c AS (UPDATE ocr_jobs SET status = 'canceled', finished_at = now(), updated_at = now()"
+    "  WHERE job_id = $1::uuid AND api_key = $2::text AND status = 'queued' RETURNING job_id)"
+    " SELECT CASE WHEN c.job_id IS NULL THEN j.status ELSE 'canceled' END, c.job_id IS NOT NULL"
+    " FROM ocr_jobs AS j LEFT JOIN c ON c.job_id = j.job_id"
+    " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
+
+int ocrq_db_api_cancel(struct ocrq_db *db, const char *id, const char *api_key, char status[16],
+                       int *canceled_now)
+{
+    const char *params[2] = {id, api_key};
+    PGresult *res = NULL;
+    int st;
+
+    status[0] = '\0';
+    *canceled_now = 0;
+    if (!ocrq_uuid_valid(id))
+        return OCRQ_ERR_NOT_FOUND;
+    st = ocrq_db_params(db, "api_cancel", cancel_sql, 2, params, 1, &res);
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(res) < 1) {
+        st = OCRQ_ERR_NOT_FOUND;
+    } else {
+        snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
+        *canceled_now = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    PQclear(res);
+    return st;
 }
 
 int ocrq_db_ping(struct ocrq_db *db)

@@ -26,7 +26,7 @@ struct api_pipeline;
 /* Routes, for metrics; API_R_OTHER covers 404s. */
 enum api_route {
     API_R_JOBS_POST,
-    API_R_JOB_GET,
+    API_R_JOB_GET, /* GET or DELETE */
     API_R_JOB_TEXT,
     API_R_BATCH_GET,
     API_R_HEALTHZ,

@@ -32,7 +32,7 @@ const double api_hist_bounds_s[API_HIST_BOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0
                                                    0.1,   0.25,   0.5,   1,    2.5,   10};
 
 static const char *const route_names[API_ROUTES] = {
-    [API_R_JOBS_POST] = "post_jobs",   [API_R_JOB_GET] = "get_job",
+    [API_R_JOBS_POST] = "post_jobs",   [API_R_JOB_GET] = "job",
     [API_R_JOB_TEXT] = "get_job_text", [API_R_BATCH_GET] = "get_batch",
     [API_R_HEALTHZ] = "healthz",       [API_R_READYZ] = "readyz",
     [API_R_METRICS] = "metrics",       [API_R_OTHER] = "other",
@@ -184,6 +184,8 @@ static int match(const char *path, struct api_req *ar, const char **allow)
         memcpy(ar->id, id, n);
         ar->id[n] = '\0';
         ar->route = slash ? API_R_JOB_TEXT : API_R_JOB_GET;
+        if (!slash)
+            *allow = "GET, HEAD, DELETE";
     } else if (strncmp(path, batches, sizeof batches - 1) == 0) {
         const char *b = path + sizeof batches - 1;
         size_t n = strlen(b);
@@ -217,7 +219,8 @@ void api_on_headers(void *arg, struct ocrq_http_req *req)
     }
     int is_post = strcmp(allow, "POST") == 0;
     int ok = is_post ? strcmp(method, "POST") == 0
-                     : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+                     : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+                           (strcmp(method, "DELETE") == 0 && strstr(allow, "DELETE"));
     if (!ok) {
         ocrq_http_add_header(req, "Allow", allow);
         api_error(req, 405, "method_not_allowed", "%s is not allowed here: use %s", method,
@@ -290,13 +293,36 @@ static void get_text(struct api *api, struct ocrq_http_req *req, struct api_req 
     else if (st != OCRQ_OK)
         db_unavailable(api, req, db);
     else if (strcmp(status, "succeeded") != 0 || !text)
-        api_error(req, 409, strcmp(status, "failed") == 0 ? "job_failed" : "not_ready",
+        api_error(req, 409,
+                  strcmp(status, "failed") == 0     ? "job_failed"
+                  : strcmp(status, "canceled") == 0 ? "job_canceled"
+                                                    : "not_ready",
                   "the job is %s: text is there once it has succeeded", status);
     else {
         reply(req, 200, "text/plain; charset=utf-8", text, len);
         text = NULL;
     }
     free(text);
+}
+
+/* DELETE /v1/jobs/{id}: cancel a job still queued; a worker that receives it acks it unrun. */
+static void cancel_job(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    char status[16];
+    int now = 0;
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_api_cancel(db, ar->id, ar->key_name, status, &now) : OCRQ_ERR_DB;
+
+    if (st == OCRQ_ERR_NOT_FOUND)
+        api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
+    else if (st != OCRQ_OK)
+        db_unavailable(api, req, db);
+    else if (strcmp(status, "canceled") != 0)
+        api_error(req, 409, "not_cancelable",
+                  "the job is %s: only a queued job can be canceled", status);
+    else
+        reply_json(req, 200, json_pack("{s:s, s:s, s:b}", "job_id", ar->id, "status", "canceled",
+                                       "canceled_now", now));
 }
 
 static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
@@ -408,7 +434,10 @@ void api_on_request(void *arg, struct ocrq_http_req *req)
         post_job(api, req, ar);
         break;
     case API_R_JOB_GET:
-        get_job(api, req, ar);
+        if (strcmp(ocrq_http_method(req), "DELETE") == 0)
+            cancel_job(api, req, ar);
+        else
+            get_job(api, req, ar);
         break;
     case API_R_JOB_TEXT:
         get_text(api, req, ar);

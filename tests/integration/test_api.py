@@ -140,6 +140,8 @@ def main(t):
     st, hdr, obj = h.api_json(api, "DELETE", "/v1/jobs", key=key)
     error_ok(t, st, obj, 405, "method_not_allowed", "DELETE /v1/jobs")
     t.check(hdr.get("allow") == "POST", "405 names the allowed method", hdr)
+    st, hdr, obj = h.api_json(api, "POST", f"/v1/jobs/{raw_id}/text", key=key)
+    error_ok(t, st, obj, 405, "method_not_allowed", "POST to a job's text")
     st, _, obj = h.api_json(api, "GET", f"/v1/jobs/{raw_id}", key=key2)
     error_ok(t, st, obj, 404, "not_found", "another key's job")
     st, _, obj = h.api_json(api, "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000", key=key)
@@ -175,6 +177,21 @@ def main(t):
     t.check(st == 202 and o3.get("job_id") != o1.get("job_id"),
             "another API key's Idempotency-Key is its own", (st, o3))
 
+    # DELETE cancels a queued job (the worker then acks it without OCR)
+    st, _, obj = h.api_post_image(api, key, img, "batch=cancel-me")
+    t.require(st == 202, "a job to cancel", (st, obj))
+    victim = obj["job_id"]
+    st, _, obj = h.api_json(api, "DELETE", f"/v1/jobs/{victim}", key=key2)
+    error_ok(t, st, obj, 404, "not_found", "DELETE of another key's job")
+    st, _, obj = h.api_json(api, "DELETE", f"/v1/jobs/{victim}", key=key)
+    t.check(st == 200 and obj == {"job_id": victim, "status": "canceled", "canceled_now": True},
+            "DELETE of a queued job: 200 canceled", (st, obj))
+    st, _, obj = h.api_json(api, "DELETE", f"/v1/jobs/{victim}", key=key)
+    t.check(st == 200 and obj.get("canceled_now") is False, "DELETE again: 200, not again",
+            (st, obj))
+    st, _, obj = h.api_json(api, "GET", f"/v1/jobs/{victim}/text", key=key)
+    error_ok(t, st, obj, 409, "job_canceled", "text of a canceled job")
+
     # one job all the way through a worker
     sample = h.SAMPLES_DIR / "invoice.eng.png"
     expected = (h.SAMPLES_DIR / "invoice.eng.expected.txt").read_text()
@@ -192,6 +209,8 @@ def main(t):
     st, hdr, data = h.api_request(api, "GET", f"/v1/jobs/{e2e}/text", key=key)
     t.check(st == 200 and hdr.get("content-type", "").startswith("text/plain")
             and data.decode() == text, "GET /text: the same text as text/plain", (st, hdr))
+    st, _, obj = h.api_json(api, "DELETE", f"/v1/jobs/{e2e}", key=key)
+    error_ok(t, st, obj, 409, "not_cancelable", "DELETE of a succeeded job")
     st, _, obj = h.api_json(api, "GET", f"/v1/jobs/{e2e}", key=key)
     t.check("text" not in obj.get("result", {}) and obj["result"].get("characters") == len(text),
             "without include=text the result has no text", obj.get("result"))
@@ -202,6 +221,9 @@ def main(t):
     t.check(st == 200 and obj.get("total") == 3 and sum(counts.values()) == 3
             and set(counts) >= {"queued", "running", "succeeded", "failed"},
             "GET batch: counts by status", obj)
+    st, _, obj = h.api_json(api, "GET", f"/v1/jobs/{victim}", key=key)
+    t.check(obj.get("status") == "canceled" and not h.result_rows([victim]),
+            "the canceled job stayed canceled through the worker, with no result", obj)
     h.stop_worker(w)
 
     # revocation takes effect within the key cache time (1 s)

@@ -319,6 +319,15 @@ int ocrq_db_api_text(struct ocrq_db *db, const char *id, const char *api_key, ch
 /* GET /v1/batches/{batch}: counts by status as JSON. OCRQ_ERR_NOT_FOUND if no job. */
 int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key, char **json);
 
+/*
+ * DELETE /v1/jobs/{id}: cancel the key's job if it is still queued (as
+ * ocrq-admin cancel does). *status gets its status after the call (16
+ * bytes), *canceled_now whether this call canceled it. OCRQ_ERR_NOT_FOUND
+ * if the key has no such job.
+ */
+int ocrq_db_api_cancel(struct ocrq_db *db, const char *id, const char *api_key, char status[16],
+                       int *canceled_now);
+
 /* A trivial query: is the database there? */
 int ocrq_db_ping(struct ocrq_db *db);
 
