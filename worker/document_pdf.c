@@ -7,6 +7,7 @@
 #include "document_pdf.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,11 @@ static void poppler_to_log(const gchar *domain, GLogLevelFlags level, const gcha
     log_debug(NULL, "poppler: %s", msg);
 }
 
+static void route_log(void)
+{
+    g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, poppler_to_log, NULL);
+}
+
 /* A file cut short has lost its trailer and %%EOF: poppler would rebuild what is left. */
 static int has_eof_marker(const unsigned char *data, size_t len)
 {
@@ -48,7 +54,7 @@ static int has_eof_marker(const unsigned char *data, size_t len)
 int ocrq_pdf_open(const void *data, size_t len, struct ocrq_pdf **out, int *n_pages,
                   const char **code, char *why, size_t whylen)
 {
-    static int log_routed;
+    static pthread_once_t log_once = PTHREAD_ONCE_INIT;
     struct ocrq_pdf *pdf = NULL;
     GError *err = NULL;
     int st = OCRQ_ERR_DECODE;
@@ -56,10 +62,7 @@ int ocrq_pdf_open(const void *data, size_t len, struct ocrq_pdf **out, int *n_pa
     *out = NULL;
     *n_pages = 0;
     *code = "pdf_damaged";
-    if (!log_routed) {
-        g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, poppler_to_log, NULL);
-        log_routed = 1;
-    }
+    pthread_once(&log_once, route_log);
     if (!has_eof_marker(data, len)) {
         snprintf(why, whylen, "the PDF is truncated: no %%%%EOF in its last %d bytes", EOF_WINDOW);
         return OCRQ_ERR_DECODE;
