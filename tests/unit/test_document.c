@@ -106,6 +106,9 @@ static int write_zero_page_pdf(const char *rel)
     return write_file(rel, buf, (size_t)n);
 }
 
+/* Complete (it ends in %%EOF) but nothing poppler can read. */
+static const char garbage_pdf[] = "%PDF-1.4\nnot a PDF body\n%%EOF\n";
+
 static int setup(void **state)
 {
     (void)state;
@@ -125,7 +128,8 @@ static int setup(void **state)
         sh("head -c $(( $(stat -c %%s scan3.pdf) / 2 )) scan3.pdf > truncated.pdf") ||
         sh("qpdf --rotate=+90:1 scan3.pdf rotated.pdf") || sh("cp scan3.pdf scan3-named.png") ||
         sh("(head -c 700 /dev/zero | tr '\\0' 'j'; cat scan3.pdf) > junk-first.pdf") ||
-        write_zero_page_pdf("zero.pdf"))
+        write_zero_page_pdf("zero.pdf") ||
+        write_file("garbage.pdf", garbage_pdf, strlen(garbage_pdf)))
         return -1;
     return 0;
 }
@@ -426,6 +430,7 @@ static void test_pdf_failures(void **state)
     (void)state;
     expect_open_failure("encrypted.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_encrypted");
     expect_open_failure("truncated.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
+    expect_open_failure("garbage.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
     expect_open_failure("zero.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_no_pages");
 }
 
