@@ -62,6 +62,7 @@ static const char *check_device(const char *s);
 static const char *check_listen(const char *s);
 static const char *check_cidr(const char *s);
 static const char *check_secret(const char *s);
+static const char *check_pdf_text(const char *s);
 
 static const int default_retry_delays[3] = {5, 30, 120};
 /* the Standard Webhooks example: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h */
@@ -145,6 +146,10 @@ static const struct setting settings[] = {
     INT64("ocr.max_pixels", max_pixels, 100000000LL, 1, 10000000000LL,
           "width * height cap per image"),
     INT("ocr.engine_cache", engine_cache, 4, 1, 64, "engines kept per process"),
+    INT("ocr.max_pages", max_pages, 100, 1, 100000, "pages of one document (TIFF, PDF)"),
+    INT("ocr.pdf_dpi", pdf_dpi, 300, 36, 1200, "resolution PDF pages are rendered at"),
+    STR("ocr.pdf_text", pdf_text, "skip", 1, 8, 0, check_pdf_text,
+        "PDF pages that carry text: skip (take it), redo or force (OCR them)"),
 
     INT64("documents.inline_max_bytes", inline_max_bytes, 8LL * 1024 * 1024, 1, 120LL * 1024 * 1024,
           "largest document carried in the message"),
@@ -295,6 +300,14 @@ static const char *check_cidr(const char *s)
     struct ocrq_cidr cidr;
     const char *why;
     return ocrq_netguard_parse_cidr(s, &cidr, &why) == OCRQ_OK ? NULL : why;
+}
+
+/* The same names as ocrq_pdf_text_parse() in worker/document.c. */
+static const char *check_pdf_text(const char *s)
+{
+    return strcmp(s, "skip") == 0 || strcmp(s, "redo") == 0 || strcmp(s, "force") == 0
+               ? NULL
+               : "must be \"skip\", \"redo\" or \"force\"";
 }
 
 /* The reason never quotes the secret. */

@@ -196,6 +196,39 @@ static const char m5_canceled[] =
     "  'queued, running, succeeded, failed or canceled; the last three are final';"
     "COMMENT ON COLUMN ocr_jobs.finished_at IS"
     "  'when the job became succeeded, failed or canceled';";
+/*
+ * Documents of several pages (docs/documents.md): one row per page, written
+ * in the transaction that marks the job succeeded; the page counts on the
+ * job.
+ */
+static const char m6_pages[] =
+    "CREATE TABLE ocr_pages ("
+    "  job_id      uuid NOT NULL REFERENCES ocr_jobs (job_id) ON DELETE CASCADE,"
+    "  page_no     integer NOT NULL CHECK (page_no >= 1),"
+    "  text        text NOT NULL,"
+    "  mean_conf   real,"
+    "  width       integer NOT NULL,"
+    "  height      integer NOT NULL,"
+    "  rotation    smallint NOT NULL DEFAULT 0 CHECK (rotation IN (0, 90, 180, 270)),"
+    "  duration_ms integer NOT NULL,"
+    "  method      text NOT NULL DEFAULT 'ocr' CHECK (method IN ('ocr', 'text_layer')),"
+    "  PRIMARY KEY (job_id, page_no)"
+    ");"
+    "ALTER TABLE ocr_jobs ADD COLUMN pages_total integer, ADD COLUMN pages_done integer;"
+    "COMMENT ON TABLE ocr_pages IS"
+    "  'Text of each page of a succeeded job, in the transaction that marks it succeeded;"
+    " the job''s text in ocr_results is the pages joined by form feeds.';"
+    "COMMENT ON COLUMN ocr_pages.page_no IS 'page number in the document, from 1';"
+    "COMMENT ON COLUMN ocr_pages.mean_conf IS"
+    "  'Tesseract mean word confidence, 0-100; NULL when the text layer was taken';"
+    "COMMENT ON COLUMN ocr_pages.width IS 'pixels OCRed (a PDF page: rendered at ocr.pdf_dpi)';"
+    "COMMENT ON COLUMN ocr_pages.rotation IS"
+    "  'degrees clockwise the page was turned before OCR (0 until orientation detection)';"
+    "COMMENT ON COLUMN ocr_pages.duration_ms IS 'time spent on the page, rendering and OCR';"
+    "COMMENT ON COLUMN ocr_pages.method IS"
+    "  'ocr: recognized by the engine; text_layer: the PDF page''s own text (ocr.pdf_text skip)';"
+    "COMMENT ON COLUMN ocr_jobs.pages_total IS 'pages of the document, once it was read';"
+    "COMMENT ON COLUMN ocr_jobs.pages_done IS 'pages with a result';";
 
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
@@ -203,6 +236,7 @@ static const struct ocrq_migration migrations[] = {
     {3, "api keys", m3_api_keys},
     {4, "api jobs and idempotency keys", m4_api_jobs},
     {5, "canceled status", m5_canceled},
+    {6, "pages", m6_pages},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -1,7 +1,7 @@
 /*
- * The engine set of engine.h: Leptonica reads the image header (pixel cap)
- * and decodes; a cache keeps one backend handle per language set. Leptonica's
- * own chatter goes to our log.
+ * The engine set of engine.h: a cache keeps one backend handle per language
+ * set, and recognizes the pages document.c decoded. Leptonica's own chatter
+ * goes to our log.
  */
 #include "engine.h"
 
@@ -91,8 +91,7 @@ void ocrq_engines_free(struct ocrq_engines *set)
     free(set);
 }
 
-int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *why,
-                            size_t whylen)
+int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *why, size_t whylen)
 {
     return set->ops->check_langs(set->datadir, lang, why, whylen);
 }
@@ -142,51 +141,24 @@ static void *engine_get(struct ocrq_engines *set, const char *lang, char *why, s
     return e->handle;
 }
 
-int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, const void *data,
-                           size_t len, long long max_pixels, int timeout_ms,
-                           struct ocrq_ocr_result *res, char *why, size_t whylen)
+int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, struct Pix *pix,
+                           int timeout_ms, struct ocrq_ocr_result *res, char *why, size_t whylen)
 {
-    l_int32 format = 0, w = 0, h = 0, bps = 0, spp = 0, iscmap = 0;
-    PIX *pix = NULL;
     void *handle;
     int st;
 
     memset(res, 0, sizeof(*res));
-    if (pixReadHeaderMem(data, len, &format, &w, &h, &bps, &spp, &iscmap) != 0) {
-        snprintf(why, whylen, "not a readable image (%zu bytes)", len);
-        return OCRQ_ERR_DECODE;
-    }
-    if (w <= 0 || h <= 0) {
-        snprintf(why, whylen, "image header gives no size (%dx%d)", w, h);
-        return OCRQ_ERR_DECODE;
-    }
-    if ((long long)w * h > max_pixels) {
-        snprintf(why, whylen, "image is %dx%d = %lld pixels, over the cap of %lld", w, h,
-                 (long long)w * h, max_pixels);
-        return OCRQ_ERR_TOO_LARGE;
-    }
-    pix = pixReadMem(data, len);
-    if (pix == NULL) {
-        snprintf(why, whylen, "image data is damaged (%dx%d header, %zu bytes)", w, h, len);
-        return OCRQ_ERR_DECODE;
-    }
     handle = engine_get(set, lang, why, whylen);
-    if (handle == NULL) {
-        st = OCRQ_ERR_LANG;
-        goto out;
-    }
-    if (pixGetXRes(pix) < 50)
-        pixSetResolution(pix, 300, 300); /* no DPI in the file: assume a scan, not 70 dpi */
+    if (handle == NULL)
+        return OCRQ_ERR_LANG;
     st = set->ops->recognize(handle, pix, timeout_ms, res, why, whylen);
-    if (st == OCRQ_OK) {
-        res->width = w;
-        res->height = h;
-    } else {
+    if (st != OCRQ_OK) {
         ocrq_ocr_result_cleanup(res);
+        return st;
     }
-out:
-    pixDestroy(&pix);
-    return st;
+    res->width = pixGetWidth(pix);
+    res->height = pixGetHeight(pix);
+    return OCRQ_OK;
 }
 
 void ocrq_ocr_result_cleanup(struct ocrq_ocr_result *res)

@@ -6,10 +6,10 @@
  * destroy. Tesseract is the one backend (engine_tesseract.c); a GPU engine
  * would be another, and nothing above this header would change.
  *
- * An engine set (struct ocrq_engines) is what the pipeline uses: it checks
- * the image header against the pixel cap, decodes with Leptonica, and keeps
- * one handle per language set (LRU) of its backend on its device. Not
- * thread-safe: one set belongs to one thread.
+ * An engine set (struct ocrq_engines) is what the pipeline uses: it keeps
+ * one handle per language set (LRU) of its backend on its device and
+ * recognizes the pages that document.h decoded. Not thread-safe: one set
+ * belongs to one thread.
  */
 #ifndef OCRQ_WORKER_ENGINE_H
 #define OCRQ_WORKER_ENGINE_H
@@ -85,16 +85,14 @@ int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *wh
                             size_t whylen);
 
 /*
- * Recognize one encoded image (PNG, JPEG, TIFF, ... anything Leptonica reads).
- * The header is read first: width * height over max_pixels is refused with
- * OCRQ_ERR_TOO_LARGE before any pixel is decoded. timeout_ms > 0 limits the
- * recognition. Returns OCRQ_OK, OCRQ_ERR_DECODE, OCRQ_ERR_TOO_LARGE,
- * OCRQ_ERR_LANG, OCRQ_ERR_OCR or OCRQ_ERR_TIMEOUT, with a reason in why.
- * *res is cleared on entry and owned by the caller.
+ * Recognize one decoded page (borrowed; document.h made it and checked its
+ * size) with the handle for lang. timeout_ms > 0 limits the recognition.
+ * Returns OCRQ_OK, OCRQ_ERR_LANG, OCRQ_ERR_OCR, OCRQ_ERR_TIMEOUT or
+ * OCRQ_ERR_NOMEM, with a reason in why. *res is cleared on entry and owned
+ * by the caller; its width and height are the page's.
  */
-int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, const void *data,
-                           size_t len, long long max_pixels, int timeout_ms,
-                           struct ocrq_ocr_result *res, char *why, size_t whylen);
+int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, struct Pix *pix,
+                           int timeout_ms, struct ocrq_ocr_result *res, char *why, size_t whylen);
 
 /* The set's backend name and version. */
 const char *ocrq_engines_version(const struct ocrq_engines *set);

@@ -1,7 +1,7 @@
 /*
- * One job, top to bottom: decode, start, load, OCR, commit. Every exit
- * produces exactly one verdict for the message, and a verdict that lets the
- * message go (ack) is only given after the outcome is committed.
+ * One job, top to bottom: decode, start, load, OCR each page, commit. Every
+ * exit produces exactly one verdict for the message, and a verdict that lets
+ * the message go (ack) is only given after the outcome is committed.
  */
 #include "pipeline.h"
 
@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <leptonica/allheaders.h>
+
+#include "document.h"
 #include "engine.h"
 #include "fetch.h"
 #include "ocrq/config.h"
@@ -24,6 +27,16 @@ struct ocrq_pipeline {
     char *worker;
     struct ocrq_db *db;
     struct ocrq_engines *engines;
+    enum ocrq_pdf_text pdf_text;
+};
+
+/* What a document gave: its pages, and their texts joined by form feeds. */
+struct doc_result {
+    struct ocrq_db_page *pages; /* n of them; each text malloc'd */
+    int n;
+    int n_ocr;              /* pages the engine recognized */
+    char *text;             /* pages joined by '\f', as Tesseract separates pages */
+    double mean_confidence; /* over the recognized pages; 100 when none was */
 };
 
 /* A document's bytes: borrowed from the message (inline) or owned (fetched). */
@@ -44,6 +57,8 @@ int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
     if (p == NULL)
         return OCRQ_ERR_NOMEM;
     p->cfg = cfg;
+    if (ocrq_pdf_text_parse(cfg->pdf_text, &p->pdf_text) != OCRQ_OK)
+        p->pdf_text = OCRQ_PDF_TEXT_SKIP; /* config.c checked it */
     p->worker = strdup(worker);
     if (p->worker == NULL) {
         free(p);
@@ -140,8 +155,8 @@ static void retry_job(struct ocrq_pipeline *p, const struct ocrq_job *job, int a
     }
     set_verdict(out, OCRQ_VERDICT_RETRY, code, message);
     out->next_attempt = attempt + 1;
-    out->retry_index = attempt - 1 < p->cfg->n_retry_delays ? attempt - 1
-                                                            : p->cfg->n_retry_delays - 1;
+    out->retry_index =
+        attempt - 1 < p->cfg->n_retry_delays ? attempt - 1 : p->cfg->n_retry_delays - 1;
 }
 
 /* Get the document's bytes, whichever way it travels. */
@@ -171,6 +186,139 @@ static int load_document(struct ocrq_pipeline *p, const struct ocrq_job *job, st
 static int is_transient(int st)
 {
     return st == OCRQ_ERR_FETCH || st == OCRQ_ERR_IO;
+}
+
+static void doc_result_cleanup(struct doc_result *r)
+{
+    for (int i = 0; i < r->n; i++)
+        free((char *)r->pages[i].text);
+    free(r->pages);
+    free(r->text);
+    memset(r, 0, sizeof(*r));
+}
+
+/* r->text: the pages' texts joined by form feeds; mean confidence over the OCRed pages. */
+static int join_pages(struct doc_result *r)
+{
+    size_t len = 0, at = 0;
+    double conf = 0;
+
+    for (int i = 0; i < r->n; i++)
+        len += strlen(r->pages[i].text) + 1;
+    r->text = malloc(len + 1);
+    if (r->text == NULL)
+        return OCRQ_ERR_NOMEM;
+    for (int i = 0; i < r->n; i++) {
+        size_t n = strlen(r->pages[i].text);
+        if (i > 0)
+            r->text[at++] = '\f';
+        memcpy(r->text + at, r->pages[i].text, n);
+        at += n;
+        if (r->pages[i].ocr)
+            conf += r->pages[i].mean_confidence;
+    }
+    r->text[at] = '\0';
+    r->mean_confidence = r->n_ocr > 0 ? conf / r->n_ocr : 100;
+    return OCRQ_OK;
+}
+
+/*
+ * One page into pg: its text layer when ocr.pdf_text is skip and it has
+ * one, else rendered and recognized within what is left of the job's time
+ * (deadline, a now_ms() value; 0: none).
+ */
+static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                       struct ocrq_document *doc, const struct ocrq_doc_page *page,
+                       long long deadline, struct ocrq_db_page *pg, const char **code, char *why,
+                       size_t whylen)
+{
+    struct ocrq_ocr_result ocr = {0};
+    char *layer = NULL;
+    PIX *pix = NULL;
+    long long t0 = now_ms();
+    int timeout_ms = 0, st;
+
+    pg->page_no = page->page_no;
+    pg->width = page->width;
+    pg->height = page->height;
+    pg->mean_confidence = -1;
+    if (p->pdf_text == OCRQ_PDF_TEXT_SKIP) {
+        st = ocrq_document_text(doc, &layer);
+        if (st != OCRQ_OK)
+            goto out;
+        if (layer != NULL) {
+            pg->text = layer;
+            layer = NULL;
+            goto out;
+        }
+    }
+    st = ocrq_document_render(doc, &pix, code, why, whylen);
+    if (st != OCRQ_OK)
+        goto out;
+    if (deadline > 0) {
+        timeout_ms = (int)(deadline - now_ms());
+        if (timeout_ms <= 0) {
+            snprintf(why, whylen,
+                     "the time limit of %d s (worker.job_timeout_s) ran out "
+                     "before page %d",
+                     p->cfg->job_timeout_s, page->page_no);
+            st = OCRQ_ERR_TIMEOUT;
+            goto out;
+        }
+    }
+    st = ocrq_engines_recognize(p->engines, job->language, pix, timeout_ms, &ocr, why, whylen);
+    if (st != OCRQ_OK)
+        goto out;
+    pg->text = ocr.text;
+    ocr.text = NULL;
+    pg->mean_confidence = ocr.mean_confidence;
+    pg->ocr = 1;
+out:
+    pg->duration_ms = (int)(now_ms() - t0);
+    free(layer);
+    pixDestroy(&pix);
+    ocrq_ocr_result_cleanup(&ocr);
+    return st;
+}
+
+/* Every page of the document in data, in order, into *r. */
+static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                           const unsigned char *data, size_t len, struct doc_result *r,
+                           const char **code, char *why, size_t whylen)
+{
+    const struct ocrq_doc_limits lim = {
+        .max_pixels = p->cfg->max_pixels,
+        .max_pages = p->cfg->max_pages,
+        .dpi = p->cfg->pdf_dpi,
+    };
+    struct ocrq_document *doc = NULL;
+    struct ocrq_doc_page page;
+    long long deadline = p->cfg->job_timeout_s > 0 ? now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
+    int st;
+
+    st = ocrq_document_open(data, len, &lim, &doc, code, why, whylen);
+    if (st != OCRQ_OK)
+        goto out;
+    r->pages = calloc((size_t)ocrq_document_page_count(doc), sizeof(r->pages[0]));
+    if (r->pages == NULL) {
+        st = OCRQ_ERR_NOMEM;
+        goto out;
+    }
+    while ((st = ocrq_document_next(doc, &page, code, why, whylen)) == OCRQ_OK) {
+        /* on error the page holds no text: nothing to free */
+        st = page_result(p, job, doc, &page, deadline, &r->pages[r->n], code, why, whylen);
+        if (st != OCRQ_OK)
+            goto out;
+        r->n_ocr += r->pages[r->n].ocr;
+        r->n++;
+    }
+    if (st != OCRQ_ERR_EMPTY)
+        goto out;
+    *code = NULL;
+    st = join_pages(r);
+out:
+    ocrq_document_free(doc);
+    return st;
 }
 
 /*
@@ -203,15 +351,16 @@ out:
     return st;
 }
 
-/* The second half: recognize the loaded document. Errors as for prepare(). */
+/* The second half: recognize every page of the loaded document. Errors as for prepare(). */
 static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const struct doc *doc,
-                     struct ocrq_ocr_result *ocr, const char **code, char *why, size_t whylen)
+                     struct doc_result *r, const char **code, char *why, size_t whylen)
 {
-    int st =
-        ocrq_engines_recognize(p->engines, job->language, doc->data, doc->len, p->cfg->max_pixels,
-                               p->cfg->job_timeout_s * 1000, ocr, why, whylen);
+    int st;
 
-    *code = st == OCRQ_OK ? NULL : ocrq_error_code(st);
+    *code = NULL;
+    st = recognize_pages(p, job, doc->data, doc->len, r, code, why, whylen);
+    if (st != OCRQ_OK && *code == NULL)
+        *code = ocrq_error_code(st);
     return st;
 }
 
@@ -265,7 +414,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
                        struct ocrq_outcome *out)
 {
     struct ocrq_job *job = NULL;
-    struct ocrq_ocr_result ocr = {0};
+    struct doc_result rec = {0};
     struct doc doc = {0};
     const char *code = NULL;
     char why[512] = "";
@@ -319,7 +468,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         goto out;
     if (st == OCRQ_OK) {
         t0 = now_ms();
-        st = recognize(p, job, &doc, &ocr, &code, why, sizeof(why));
+        st = recognize(p, job, &doc, &rec, &code, why, sizeof(why));
         out->ocr_ms += (int)(now_ms() - t0);
     }
     if (st != OCRQ_OK) {
@@ -332,20 +481,24 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
 
     /* 4. Commit the result; only then may the message be acked. */
     struct ocrq_db_result res = {
-        .text = ocr.text,
-        .mean_confidence = ocr.mean_confidence,
+        .text = rec.text,
+        .mean_confidence = rec.mean_confidence,
         .duration_ms = out->ocr_ms,
         .engine_version = ocrq_engines_version(p->engines),
     };
-    if (ocrq_db_job_succeed(p->db, job->job_id, p->worker, &res) != OCRQ_OK) {
+    if (ocrq_db_job_succeed_pages(p->db, job->job_id, p->worker, &res, rec.pages, rec.n) !=
+        OCRQ_OK) {
         set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
         goto out;
     }
-    log_info(job->job_id, "succeeded in %d ms (%dx%d, confidence %.0f, %s, attempt %d)",
-             res.duration_ms, ocr.width, ocr.height, ocr.mean_confidence, job->language, attempt);
+    log_info(job->job_id,
+             "succeeded in %d ms (%d pages, %d OCRed, first %dx%d, confidence %.0f, %s, "
+             "attempt %d)",
+             res.duration_ms, rec.n, rec.n_ocr, rec.pages[0].width, rec.pages[0].height,
+             rec.mean_confidence, job->language, attempt);
     set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
-    ocrq_ocr_result_cleanup(&ocr);
+    doc_result_cleanup(&rec);
     free(doc.owned);
     ocrq_job_free(job);
 }

@@ -47,6 +47,9 @@ static const char *const all_keys[] = {
     "ocr.tessdata_dir",
     "ocr.max_pixels",
     "ocr.engine_cache",
+    "ocr.max_pages",
+    "ocr.pdf_dpi",
+    "ocr.pdf_text",
     "documents.inline_max_bytes",
     "documents.fetch_max_bytes",
     "documents.fetch_connect_timeout_s",
@@ -177,6 +180,9 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_string_equal(a->tessdata_dir, b->tessdata_dir);
     assert_int_equal(a->max_pixels, b->max_pixels);
     assert_int_equal(a->engine_cache, b->engine_cache);
+    assert_int_equal(a->max_pages, b->max_pages);
+    assert_int_equal(a->pdf_dpi, b->pdf_dpi);
+    assert_string_equal(a->pdf_text, b->pdf_text);
     assert_int_equal(a->inline_max_bytes, b->inline_max_bytes);
     assert_int_equal(a->fetch_max_bytes, b->fetch_max_bytes);
     assert_int_equal(a->fetch_connect_timeout_s, b->fetch_connect_timeout_s);
@@ -224,6 +230,9 @@ static void defaults(void **state)
     assert_string_equal(cfg->tessdata_dir, "/usr/share/tesseract-ocr/5/tessdata");
     assert_int_equal(cfg->max_pixels, 100000000LL);
     assert_int_equal(cfg->engine_cache, 4);
+    assert_int_equal(cfg->max_pages, 100);
+    assert_int_equal(cfg->pdf_dpi, 300);
+    assert_string_equal(cfg->pdf_text, "skip");
     assert_int_equal(cfg->inline_max_bytes, 8LL * 1024 * 1024);
     assert_int_equal(cfg->fetch_max_bytes, 64LL * 1024 * 1024);
     assert_int_equal(cfg->fetch_connect_timeout_s, 10);
@@ -559,6 +568,12 @@ static void out_of_range(void **state)
                       ":2: ocr.default_language: must be language names like eng or eng+deu");
     expect_file_error("documents = {\n  file_roots = [\"srv\"];\n};\n",
                       ":2: documents.file_roots: must be absolute paths");
+    expect_file_error("ocr = {\n  pdf_text = \"ignore\";\n};\n",
+                      ":2: ocr.pdf_text: must be \"skip\", \"redo\" or \"force\"");
+    expect_file_error("ocr = {\n  pdf_dpi = 20;\n};\n",
+                      ":2: ocr.pdf_dpi: must be between 36 and 1200");
+    expect_file_error("ocr = {\n  max_pages = 0;\n};\n",
+                      ":2: ocr.max_pages: must be between 1 and 100000");
     expect_file_error(
         "amqp = {\n  max_priority = 5;\n  priority_threshold = 6;\n};\n",
         ":3: amqp.priority_threshold: must not be greater than amqp.max_priority (5)");

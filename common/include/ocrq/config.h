@@ -70,6 +70,9 @@ struct ocrq_config {
     char *tessdata_dir;     /* "/usr/share/tesseract-ocr/5/tessdata" */
     long long max_pixels;   /* width * height cap per image: 100000000 */
     int engine_cache;       /* engines kept per process, one per language set: 4 */
+    int max_pages;          /* pages of one document (TIFF, PDF): 100 */
+    int pdf_dpi;            /* PDF pages are rendered at this resolution: 300 */
+    char *pdf_text;         /* PDF pages with text: "skip", "redo" or "force" (docs/documents.md) */
 
     /* documents */
     long long inline_max_bytes; /* largest document carried in the message: 8 MiB */

@@ -85,6 +85,28 @@ struct ocrq_db_result {
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res);
 
+/* One page of a document's result (ocr_pages). */
+struct ocrq_db_page {
+    int page_no; /* 1, 2, ... */
+    const char *text;
+    double mean_confidence; /* 0-100; < 0: none (the page's text layer was taken) */
+    int width, height;
+    int rotation;    /* 0, 90, 180 or 270 */
+    int duration_ms; /* rendering and OCR of this page */
+    int ocr;         /* 1: recognized by the engine; 0: the page's own text layer */
+};
+
+/*
+ * ocrq_db_job_succeed() for a document of n pages, in one transaction with
+ * it: each page upserted into ocr_pages on (job_id, page_no), so a repeat
+ * writes no second row, and pages_total = pages_done = n on the job.
+ * Returns only after COMMIT; on error nothing is written. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once). (common/db_pages.c)
+ */
+int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char *worker,
+                              const struct ocrq_db_result *res, const struct ocrq_db_page *pages,
+                              int n);
+
 /*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
  * one transaction. job may be NULL when the message could not be decoded: the

@@ -1,0 +1,576 @@
+/*
+ * Unit tests for worker/document.c. The inputs are made at start in a
+ * temporary directory with ImageMagick (pages of three sizes, so their order
+ * shows), img2pdf (a scanned PDF without text), tesseract (a PDF with a text
+ * layer) and qpdf (an encrypted copy); the page-less PDF is written here.
+ * Page sizes at 150 dpi: 1240x1754, 1000x1400, 800x1100.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <leptonica/allheaders.h>
+
+#include "document.h"
+#include "ocrq/status.h"
+
+static char tmp[PATH_MAX];
+
+static const int page_w[3] = {1240, 1000, 800}, page_h[3] = {1754, 1400, 1100};
+
+struct blob {
+    unsigned char *data;
+    size_t len;
+};
+
+static void pathf(char *buf, const char *rel)
+{
+    int n = snprintf(buf, PATH_MAX, "%s/%s", tmp, rel);
+    assert_true(n > 0 && n < PATH_MAX);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run a shell command in tmp; 0 if it succeeded. */
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", tmp);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "setup command failed (%d): %s\n", rc, cmd);
+    return rc;
+}
+
+static struct blob load(const char *rel)
+{
+    char p[PATH_MAX];
+    struct blob b = {0};
+    pathf(p, rel);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    b.data = malloc((size_t)n + 1);
+    assert_non_null(b.data);
+    assert_int_equal(fread(b.data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    b.len = (size_t)n;
+    return b;
+}
+
+static int write_file(const char *rel, const void *data, size_t len)
+{
+    char p[PATH_MAX];
+    pathf(p, rel);
+    FILE *f = fopen(p, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+/* A well-formed PDF whose page tree is empty, with a correct xref table. */
+static int write_zero_page_pdf(const char *rel)
+{
+    char buf[1024];
+    int o1, o2, x, n;
+
+    n = snprintf(buf, sizeof(buf), "%%PDF-1.4\n");
+    o1 = n;
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+                  "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    o2 = n;
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+                  "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n");
+    x = n;
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+                  "xref\n0 3\n0000000000 65535 f \n%010d 00000 n \n%010d 00000 n \n"
+                  "trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n",
+                  o1, o2, x);
+    return write_file(rel, buf, (size_t)n);
+}
+
+/* Complete (it ends in %%EOF) but nothing poppler can read. */
+static const char garbage_pdf[] = "%PDF-1.4\nnot a PDF body\n%%EOF\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    char templ[] = "/tmp/ocrq-document-XXXXXX";
+    if (!mkdtemp(templ) || !realpath(templ, tmp))
+        return -1;
+    for (int i = 0; i < 3; i++)
+        if (sh("convert -size %dx%d xc:white -font DejaVu-Sans -pointsize 36 -fill black "
+               "-annotate +60+120 'Page %d of the test document' -colorspace Gray "
+               "-units PixelsPerInch -density 150 p%d.png",
+               page_w[i], page_h[i], i + 1, i + 1))
+            return -1;
+    if (sh("convert p1.png p2.png p3.png -compress lzw three.tif") ||
+        sh("img2pdf p1.png p2.png p3.png -o scan3.pdf") ||
+        sh("tesseract p1.png text1 -l eng pdf >/dev/null 2>&1") ||
+        sh("qpdf --encrypt user-pw owner-pw 256 -- scan3.pdf encrypted.pdf") ||
+        sh("head -c $(( $(stat -c %%s scan3.pdf) / 2 )) scan3.pdf > truncated.pdf") ||
+        sh("qpdf --rotate=+90:1 scan3.pdf rotated.pdf") || sh("cp scan3.pdf scan3-named.png") ||
+        sh("(head -c 700 /dev/zero | tr '\\0' 'j'; cat scan3.pdf) > junk-first.pdf") ||
+        write_zero_page_pdf("zero.pdf") ||
+        write_file("garbage.pdf", garbage_pdf, strlen(garbage_pdf)))
+        return -1;
+    return 0;
+}
+
+static int remove_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const struct ocrq_doc_limits limits300 = {
+    .max_pixels = 100000000, .max_pages = 100, .dpi = 300};
+
+/* Open rel under lim: the status, with *code and why. */
+static int open_file(const char *rel, const struct ocrq_doc_limits *lim, struct blob *b,
+                     struct ocrq_document **doc, const char **code, char *why, size_t whylen)
+{
+    *b = load(rel);
+    return ocrq_document_open(b->data, b->len, lim, doc, code, why, whylen);
+}
+
+/* Open rel, expecting it to fail with st and code. */
+static void expect_open_failure(const char *rel, const struct ocrq_doc_limits *lim, int st,
+                                const char *code)
+{
+    struct blob b;
+    struct ocrq_document *doc = (void *)1;
+    const char *got = NULL;
+    char why[256] = "";
+
+    assert_int_equal(open_file(rel, lim, &b, &doc, &got, why, sizeof(why)), st);
+    assert_null(doc);
+    assert_non_null(got);
+    assert_string_equal(got, code);
+    assert_true(why[0] != '\0');
+    free(b.data);
+}
+
+static void test_detect_by_content(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n;
+        enum ocrq_doc_type type;
+    } cases[] = {
+        {"\x89PNG\r\n\x1a\n\0\0", 10, OCRQ_DOC_PNG},
+        {"\xff\xd8\xff\xe0\0\x10JFIF", 10, OCRQ_DOC_JPEG},
+        {"II*\0\x08\0\0\0", 8, OCRQ_DOC_TIFF},
+        {"MM\0*\0\0\0\x08", 8, OCRQ_DOC_TIFF},
+        {"%PDF-1.7\n", 9, OCRQ_DOC_PDF},
+        {"BM\x36\0\0\0", 6, OCRQ_DOC_BMP},
+        {"P5\n10 10\n255\n", 13, OCRQ_DOC_PNM},
+        {"GIF89a\x01\0\x01\0", 10, OCRQ_DOC_GIF},
+        {"RIFF\0\0\0\0WEBPVP8 ", 16, OCRQ_DOC_WEBP},
+        {"RIFF\0\0\0\0WAVEfmt ", 16, OCRQ_DOC_UNKNOWN},
+        {"\0\0\0\x0cjP  \r\n\x87\n", 12, OCRQ_DOC_JP2},
+        {"hello, world", 12, OCRQ_DOC_UNKNOWN},
+        {"PK\x03\x04", 4, OCRQ_DOC_UNKNOWN},
+        {"", 0, OCRQ_DOC_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(ocrq_document_detect(cases[i].bytes, cases[i].n), cases[i].type);
+
+    /* %PDF- after junk: within 1 KiB it is a PDF, beyond it is not */
+    unsigned char buf[2048];
+    memset(buf, 'x', sizeof(buf));
+    memcpy(buf + 1000, "%PDF-1.4", 8);
+    assert_int_equal(ocrq_document_detect(buf, sizeof(buf)), OCRQ_DOC_PDF);
+    memset(buf, 'x', sizeof(buf));
+    memcpy(buf + 1100, "%PDF-1.4", 8);
+    assert_int_equal(ocrq_document_detect(buf, sizeof(buf)), OCRQ_DOC_UNKNOWN);
+
+    /* the name says nothing: a PDF called .png is a PDF, and opens as one */
+    struct blob b = load("scan3-named.png");
+    assert_int_equal(ocrq_document_detect(b.data, b.len), OCRQ_DOC_PDF);
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+    assert_int_equal(ocrq_document_open(b.data, b.len, &limits300, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    assert_int_equal(ocrq_document_type(doc), OCRQ_DOC_PDF);
+    assert_int_equal(ocrq_document_page_count(doc), 3);
+    ocrq_document_free(doc);
+    free(b.data);
+    assert_string_equal(ocrq_doc_type_name(OCRQ_DOC_TIFF), "tiff");
+}
+
+static void test_unknown_is_decode(void **state)
+{
+    (void)state;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+    assert_int_equal(
+        ocrq_document_open("just some text", 14, &limits300, &doc, &code, why, sizeof(why)),
+        OCRQ_ERR_DECODE);
+    assert_null(doc);
+    assert_string_equal(code, "decode");
+}
+
+/* Walk every page of doc: sizes (and rendered sizes) must be w[i] x h[i]. */
+static void expect_pages(struct ocrq_document *doc, const int *w, const int *h, int n,
+                         int expect_text)
+{
+    struct ocrq_doc_page page;
+    const char *code;
+    char why[256];
+
+    for (int i = 0; i < n; i++) {
+        PIX *pix = NULL;
+        char *text = (char *)"x";
+        assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+        assert_int_equal(page.page_no, i + 1);
+        assert_int_equal(page.width, w[i]);
+        assert_int_equal(page.height, h[i]);
+        assert_int_equal(ocrq_document_text(doc, &text), OCRQ_OK);
+        if (expect_text)
+            assert_non_null(text);
+        else
+            assert_null(text);
+        free(text);
+        assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
+        assert_non_null(pix);
+        assert_int_equal(pixGetWidth(pix), w[i]);
+        assert_int_equal(pixGetHeight(pix), h[i]);
+        assert_true(pixGetXRes(pix) >= 50);
+        pixDestroy(&pix);
+    }
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_ERR_EMPTY);
+    assert_int_equal(page.page_no, 0);
+}
+
+static void test_tiff_three_pages_in_order(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+
+    assert_int_equal(open_file("three.tif", &limits300, &b, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    assert_int_equal(ocrq_document_type(doc), OCRQ_DOC_TIFF);
+    assert_int_equal(ocrq_document_page_count(doc), 3);
+    expect_pages(doc, page_w, page_h, 3, 0);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+/* Pages skipped without rendering: the next render still gives the right page. */
+static void test_tiff_page_skipped(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256];
+    PIX *pix = NULL;
+
+    assert_int_equal(open_file("three.tif", &limits300, &b, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(pixGetWidth(pix), page_w[1]);
+    pixDestroy(&pix);
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(pixGetWidth(pix), page_w[2]);
+    pixDestroy(&pix);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+static void test_pdf_pages_at_dpi(void **state)
+{
+    (void)state;
+    static const int dpis[] = {300, 100};
+    for (size_t k = 0; k < sizeof(dpis) / sizeof(dpis[0]); k++) {
+        struct ocrq_doc_limits lim = limits300;
+        struct blob b;
+        struct ocrq_document *doc = NULL;
+        const char *code = NULL;
+        char why[256];
+        int w[3], h[3];
+
+        lim.dpi = dpis[k];
+        for (int i = 0; i < 3; i++) { /* the images are 150 dpi */
+            w[i] = (page_w[i] * dpis[k] + 75) / 150;
+            h[i] = (page_h[i] * dpis[k] + 75) / 150;
+        }
+        assert_int_equal(open_file("scan3.pdf", &lim, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
+        assert_int_equal(ocrq_document_page_count(doc), 3);
+        expect_pages(doc, w, h, 3, 0);
+        ocrq_document_free(doc);
+        free(b.data);
+    }
+}
+
+/* A page with /Rotate 90 is sized and rendered turned: landscape. */
+static void test_pdf_rotated_page(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+    int w[3] = {page_h[0] * 2, page_w[1] * 2, page_w[2] * 2};
+    int h[3] = {page_w[0] * 2, page_h[1] * 2, page_h[2] * 2};
+
+    assert_int_equal(open_file("rotated.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    expect_pages(doc, w, h, 3, 0);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+static void test_pdf_leading_junk(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+
+    assert_int_equal(open_file("junk-first.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    assert_int_equal(ocrq_document_page_count(doc), 3);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+/* A rendered page shows what is on it: dark text on white. */
+static void test_pdf_render_content(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256];
+    PIX *pix = NULL;
+    l_uint32 corner = 0;
+    l_int32 r, g, bl, dark = 0;
+
+    assert_int_equal(open_file("scan3.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(pixGetDepth(pix), 32);
+    assert_int_equal(pixGetXRes(pix), 300);
+    pixGetPixel(pix, 5, 5, &corner);
+    extractRGBValues(corner, &r, &g, &bl);
+    assert_true(r > 240 && g > 240 && bl > 240);
+    /* the text line: x 60..900, y 90..130 at 150 dpi, so twice that here */
+    for (int y = 180; y < 260; y++)
+        for (int x = 120; x < 1800; x += 2) {
+            l_uint32 v;
+            pixGetPixel(pix, x, y, &v);
+            extractRGBValues(v, &r, &g, &bl);
+            dark += r < 100 && g < 100 && bl < 100;
+        }
+    assert_true(dark > 500);
+    pixDestroy(&pix);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+static void test_max_pages(void **state)
+{
+    (void)state;
+    struct ocrq_doc_limits lim = limits300;
+    lim.max_pages = 2;
+    expect_open_failure("scan3.pdf", &lim, OCRQ_ERR_TOO_LARGE, "too_many_pages");
+    expect_open_failure("three.tif", &lim, OCRQ_ERR_TOO_LARGE, "too_many_pages");
+    lim.max_pages = 3; /* exactly at the cap is fine */
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+    assert_int_equal(open_file("three.tif", &lim, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+static void test_pdf_failures(void **state)
+{
+    (void)state;
+    expect_open_failure("encrypted.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_encrypted");
+    expect_open_failure("truncated.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
+    expect_open_failure("garbage.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
+    expect_open_failure("zero.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_no_pages");
+}
+
+/* The pixel cap applies to each page, before it is rendered or decoded. */
+static void test_page_pixel_cap(void **state)
+{
+    (void)state;
+    static const char *files[] = {"scan3.pdf", "three.tif"};
+    for (size_t k = 0; k < 2; k++) {
+        struct ocrq_doc_limits lim = limits300;
+        struct blob b;
+        struct ocrq_document *doc = NULL;
+        struct ocrq_doc_page page;
+        const char *code = NULL;
+        char why[256];
+
+        /* the PDF's first page is 2480x3508 at 300 dpi, the TIFF's 1240x1754 */
+        lim.max_pixels = k == 0 ? 2480LL * 3508 - 1 : 1240LL * 1754 - 1;
+        assert_int_equal(open_file(files[k], &lim, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
+        assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)),
+                         OCRQ_ERR_TOO_LARGE);
+        assert_string_equal(code, "too_large");
+        assert_non_null(strstr(why, "page 1"));
+        /* the next page is smaller and passes */
+        assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+        assert_int_equal(page.page_no, 2);
+        ocrq_document_free(doc);
+        free(b.data);
+    }
+}
+
+/* A BMP header claiming 60000 x 60000: refused from the header, nothing decoded. */
+static void test_bmp_cap_from_header(void **state)
+{
+    (void)state;
+    unsigned char bmp[64] = "BM";
+    struct ocrq_document *doc = NULL;
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256];
+
+    bmp[14] = 40;                   /* BITMAPINFOHEADER */
+    bmp[18] = 0x60, bmp[19] = 0xea; /* width 60000 */
+    bmp[22] = 0x60, bmp[23] = 0xea; /* height 60000 */
+    bmp[26] = 1, bmp[28] = 24;
+    assert_int_equal(
+        ocrq_document_open(bmp, sizeof(bmp), &limits300, &doc, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_ERR_TOO_LARGE);
+    assert_string_equal(code, "too_large");
+    ocrq_document_free(doc);
+}
+
+/* A TIFF whose directory chain points back at itself is damaged, not endless. */
+static void test_tiff_ifd_loop(void **state)
+{
+    (void)state;
+    unsigned char t[32] = "II*\0\x08\0\0\0";
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+
+    t[8] = 0;  /* IFD at 8 with no entries ... */
+    t[10] = 8; /* ... whose next IFD is itself */
+    assert_int_equal(ocrq_document_open(t, sizeof(t), &limits300, &doc, &code, why, sizeof(why)),
+                     OCRQ_ERR_DECODE);
+    assert_string_equal(code, "decode");
+}
+
+static void test_text_layer(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256], *text = NULL;
+
+    assert_int_equal(open_file("text1.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
+                     OCRQ_OK);
+    assert_int_equal(ocrq_document_page_count(doc), 1);
+    assert_int_equal(ocrq_document_text(doc, &text), OCRQ_ERR_INVALID); /* no page yet */
+    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_text(doc, &text), OCRQ_OK);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "test document"));
+    free(text);
+    ocrq_document_free(doc);
+    free(b.data);
+    /* the scanned PDF (no text) is checked page by page in test_pdf_pages_at_dpi */
+}
+
+static void test_single_image(void **state)
+{
+    (void)state;
+    struct blob b;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+
+    assert_int_equal(open_file("p2.png", &limits300, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(ocrq_document_type(doc), OCRQ_DOC_PNG);
+    assert_int_equal(ocrq_document_page_count(doc), 1);
+    expect_pages(doc, &page_w[1], &page_h[1], 1, 0);
+    ocrq_document_free(doc);
+    free(b.data);
+}
+
+static void test_pdf_text_parse(void **state)
+{
+    (void)state;
+    enum ocrq_pdf_text m;
+    assert_int_equal(ocrq_pdf_text_parse("skip", &m), OCRQ_OK);
+    assert_int_equal(m, OCRQ_PDF_TEXT_SKIP);
+    assert_int_equal(ocrq_pdf_text_parse("redo", &m), OCRQ_OK);
+    assert_int_equal(m, OCRQ_PDF_TEXT_REDO);
+    assert_int_equal(ocrq_pdf_text_parse("force", &m), OCRQ_OK);
+    assert_int_equal(m, OCRQ_PDF_TEXT_FORCE);
+    assert_int_equal(ocrq_pdf_text_parse("Force", &m), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_pdf_text_parse(NULL, &m), OCRQ_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect_by_content),
+        cmocka_unit_test(test_unknown_is_decode),
+        cmocka_unit_test(test_tiff_three_pages_in_order),
+        cmocka_unit_test(test_tiff_page_skipped),
+        cmocka_unit_test(test_pdf_pages_at_dpi),
+        cmocka_unit_test(test_pdf_rotated_page),
+        cmocka_unit_test(test_pdf_leading_junk),
+        cmocka_unit_test(test_pdf_render_content),
+        cmocka_unit_test(test_max_pages),
+        cmocka_unit_test(test_pdf_failures),
+        cmocka_unit_test(test_page_pixel_cap),
+        cmocka_unit_test(test_bmp_cap_from_header),
+        cmocka_unit_test(test_tiff_ifd_loop),
+        cmocka_unit_test(test_text_layer),
+        cmocka_unit_test(test_single_image),
+        cmocka_unit_test(test_pdf_text_parse),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
