@@ -539,11 +539,20 @@ static enum MHD_Result svc_access(void *cls, struct MHD_Connection *c, const cha
         __atomic_add_fetch(&h->active, 1, __ATOMIC_ACQ_REL);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
         if (cl && strtoull(cl, NULL, 10) > h->svc.max_body)
             reply_too_large(r);
         else if (h->svc.headers)
             h->svc.headers(h->svc.arg, r);
-        return r->replied ? queue_reply(r) : MHD_YES;
+        /*
+         * A refusal is sent at once when a body would follow (MHD then closes
+         * the connection instead of reading it); without a body it waits for
+         * the end of the request, so the connection stays open for the next.
+         */
+        if (r->replied && ((cl && strtoull(cl, NULL, 10) > 0) || te))
+            return queue_reply(r);
+        return MHD_YES;
     }
     if (*upload_size != 0) {
         size_t n = *upload_size;
@@ -562,7 +571,8 @@ static enum MHD_Result svc_access(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     if (!r->called) {
         r->called = 1;
-        h->svc.request(h->svc.arg, r);
+        if (!r->replied) /* not refused by svc.headers */
+            h->svc.request(h->svc.arg, r);
         if (r->suspended)
             return MHD_YES;
     }

@@ -47,7 +47,7 @@ static const char usage_text[] =
     "  apikey create NAME    make an ocrq-api key called NAME; the key is printed once,\n"
     "                        alone on the last line (only its hash is stored)\n"
     "  apikey list [--json]  the keys: name, id, created, active or revoked\n"
-    "  apikey revoke NAME    the key stops working at once\n"
+    "  apikey revoke NAME    the key stops working (within 1 s: ocrq-api caches keys)\n"
     "  failed list [--reason CODE] [--batch B] [--json]\n"
     "                        the dead-lettered messages in ocr.failed: job, reason\n"
     "                        (error code), batch, when it died, attempts, error\n"

@@ -2,7 +2,8 @@
  * POST /v1/jobs: the three request forms turned into one job, checked by
  * the same rules as ocrq-submit (ocrq_job_validate) and encoded into the
  * same message (ocrq_job_encode):
- *   - a raw image body (Content-Type image/...), parameters in the query;
+ *   - a raw document body (Content-Type image/... or application/pdf),
+ *     parameters in the query;
  *   - multipart/form-data with a "file" part, parameters as form fields
  *     (or in the query);
  *   - JSON {"url": ..., "priority": ..., ...}: the worker fetches the URL.
@@ -79,9 +80,12 @@ static int from_query(struct ocrq_http_req *req, struct params *p)
     return OCRQ_OK;
 }
 
-/* The document types the workers decode, by their first bytes. */
-static int known_image(const unsigned char *d, size_t n)
+/* The document types the workers decode, by their first bytes (docs/documents.md). */
+static int known_document(const unsigned char *d, size_t n)
 {
+    /* a PDF may have up to 1 KiB of junk before its header, as readers allow */
+    if (n >= 5 && memmem(d, n < 1024 + 5 ? n : 1024 + 5, "%PDF-", 5))
+        return 1;
     if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
         return 1;
     if (n >= 3 && memcmp(d, "\xff\xd8\xff", 3) == 0)
@@ -102,7 +106,8 @@ static int known_image(const unsigned char *d, size_t n)
 }
 
 static const char supported_types[] =
-    "send an image (Content-Type image/png, image/jpeg, image/tiff, ...), multipart/form-data"
+    "send an image or a PDF (Content-Type image/png, image/tiff, application/pdf, ...),"
+    " multipart/form-data"
     " with a \"file\" part, or application/json with {\"url\": ...}";
 
 /* A JSON value of a parameter as text: strings as they are, numbers printed. */
@@ -345,7 +350,8 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
     if (!ctype) {
         api_error(req, 415, "unsupported_media_type", "no Content-Type: %s", supported_types);
         goto out;
-    } else if (strncasecmp(ctype, "image/", 6) == 0) {
+    } else if (strncasecmp(ctype, "image/", 6) == 0 ||
+               strncasecmp(ctype, "application/pdf", 15) == 0) {
         doc = body;
         doc_len = len;
         size_t tl = strcspn(ctype, "; ");
@@ -372,10 +378,10 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
                       doc_len, api->cfg->inline_max_bytes);
             goto out;
         }
-        if (!known_image(doc, doc_len)) {
+        if (!known_document(doc, doc_len)) {
             api_error(req, 415, "unsupported_media_type",
-                      "the document is not a PNG, JPEG, TIFF, GIF, WebP, BMP, PNM or JPEG 2000"
-                      " image");
+                      "the document is not a PDF or a PNG, JPEG, TIFF, GIF, WebP, BMP, PNM or"
+                      " JPEG 2000 image");
             goto out;
         }
     }

@@ -27,7 +27,7 @@
 #define JSON_TYPE "application/json"
 
 const int api_codes[API_CODES - 1] = {200, 202, 400, 401, 404, 405, 409, 413,
-                                      415, 422, 429, 500, 503, 504, 0};
+                                      415, 422, 429, 500, 503, 0};
 const double api_hist_bounds_s[API_HIST_BOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                    0.1,   0.25,   0.5,   1,    2.5,   10};
 
@@ -385,7 +385,8 @@ static void metrics(struct api *api, struct ocrq_http_req *req)
                                .buckets = buckets,
                                .sum = (double)LOAD(&s->post_sum_us) / 1e6};
     ocrq_prom_family(&p, "ocrq_api_post_duration_seconds", OCRQ_PROM_HISTOGRAM,
-                     "POST /v1/jobs from its headers to its answer (202 after the confirm).");
+                     "Every answer to POST /v1/jobs, from its headers to its answer (a 202 comes after"
+                     " the confirm; refusals count too).");
     ocrq_prom_histogram(&p, NULL, 0, &h);
     ocrq_prom_family(&p, "ocrq_api_jobs_accepted_total", OCRQ_PROM_COUNTER,
                      "New jobs recorded and confirmed by the broker (answered 202).");

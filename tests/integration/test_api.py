@@ -101,6 +101,29 @@ def main(t):
     t.check(row["source"] == "http://127.0.0.1:9/page.png" and row["priority"] == 2,
             "JSON url job recorded with the URL as source", row)
 
+    # a PDF, detected from its bytes
+    pdf = h.tmpdir() / "hello.pdf"
+    r = h.run_cmd(["img2pdf", str(h.tmpdir() / "hello.png"), "-o", str(pdf)])
+    t.require(r.returncode == 0, "img2pdf makes a PDF", r.stderr)
+    st, _, obj = h.api_post_image(api, key, pdf.read_bytes(), content_type="application/pdf")
+    t.check(st == 202, "application/pdf: 202", (st, obj))
+
+    # a refusal without a body keeps the connection open for the next request
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+    try:
+        conn.request("GET", f"/v1/jobs/{raw_id}", headers={"Authorization": "Bearer nope"})
+        r1 = conn.getresponse()
+        r1.read()
+        conn.request("GET", f"/v1/jobs/{raw_id}", headers={"Authorization": f"Bearer {key}"})
+        r2 = conn.getresponse()
+        r2.read()
+        t.check(r1.status == 401 and r2.status == 200 and r1.getheader("Connection") != "close",
+                "after a 401 the same keep-alive connection serves the next request",
+                (r1.status, r2.status, r1.getheader("Connection")))
+    finally:
+        conn.close()
+
     # client errors, each a JSON error, none recorded
     before = len(h.job_rows())
     cases = [
@@ -236,7 +259,7 @@ def main(t):
     # metrics count what happened
     st, _, data = h.api_request(api, "GET", "/metrics")
     m = h.parse_metrics(data.decode())
-    t.check((h.metric(m, "ocrq_api_requests_total", route="post_jobs", code="202") or 0) >= 7
+    t.check((h.metric(m, "ocrq_api_requests_total", route="post_jobs", code="202") or 0) >= 8
             and h.metric(m, "ocrq_api_requests_total", route="post_jobs", code="415") == 3
             and h.metric(m, "ocrq_api_jobs_replayed_total") == 1
             and h.metric(m, "ocrq_api_broker_up") == 1,
