@@ -453,12 +453,17 @@ static void wake(struct api_pipeline *p)
 
 void api_pipeline_submit(struct api_pipeline *p, struct api_job *j)
 {
+    int was_empty;
+
     j->next = NULL;
     pthread_mutex_lock(&p->mu);
+    was_empty = p->head == NULL;
     *p->tail = j;
     p->tail = &j->next;
     pthread_mutex_unlock(&p->mu);
-    wake(p);
+    /* a list that was not empty is taken whole once the round in progress ends */
+    if (was_empty)
+        wake(p);
 }
 
 void api_pipeline_stop(struct api_pipeline *p)
