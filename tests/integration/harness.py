@@ -1348,20 +1348,43 @@ def stop_api(p, timeout=STOP_TIMEOUT_S):
 
 
 def api_request(p, method, path, body=None, headers=None, key=None, timeout=60):
-    """One request to ocrq-api p (or a port); returns (status, headers with
-    lower-case names, body bytes). Connection errors raise OSError."""
-    import http.client
+    """One request to ocrq-api p (or a port) made with curl; returns (status,
+    headers with lower-case names, body bytes). A connection that cannot be
+    made or a request that times out raises OSError."""
     port = p if isinstance(p, int) else p.port
-    hdrs = dict(headers or {})
+    hdrs = {"Expect": ""}  # no 100-continue round trip
+    if body is not None:
+        hdrs["Content-Type"] = ""  # none unless given (curl would say form-urlencoded)
+    hdrs.update(headers or {})
     if key:
         hdrs["Authorization"] = f"Bearer {key}"
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    with tempfile.TemporaryDirectory(dir=tmpdir()) as d:
+        head, out = Path(d) / "head", Path(d) / "body"
+        argv = ["curl", "-sS", "-X", method, "--max-time", str(timeout), "-D", str(head),
+                "-o", str(out)]
+        for k, v in hdrs.items():
+            argv += ["-H", f"{k}:" if v == "" else f"{k}: {v}"]
+        if body is not None:
+            (Path(d) / "in").write_bytes(body if isinstance(body, bytes) else body.encode())
+            argv += ["--data-binary", f"@{Path(d) / 'in'}"]
+        argv.append(f"http://127.0.0.1:{port}{path}")
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            raise OSError(f"curl {method} {path}: no answer") from None
+        if r.returncode != 0:
+            raise OSError(f"curl {method} {path}: exit {r.returncode}: {r.stderr.decode().strip()}")
+        # the last header block is the answer (a 1xx block may come first)
+        blocks = [b for b in head.read_bytes().decode("latin-1").split("\r\n\r\n") if b.strip()]
+        lines = blocks[-1].split("\r\n")
+        status = int(lines[0].split()[1])
+        hmap = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                hmap[k.strip().lower()] = v.strip()
+        return status, hmap, out.read_bytes() if out.exists() else b""
 
 
 def api_json(p, method, path, body=None, headers=None, key=None):

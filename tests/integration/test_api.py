@@ -1,4 +1,5 @@
-"""ocrq-api against the real broker and database: every endpoint, every
+"""ocrq-api against the real broker and database, every request made with curl:
+every endpoint, every
 client error path with its JSON error, keys (missing, malformed, unknown,
 revoked, another key's job), the three POST forms recorded as ocrq-submit
 records them, Idempotency-Key (one job for a repeat, 422 for another request
@@ -109,20 +110,14 @@ def main(t):
     t.check(st == 202, "application/pdf: 202", (st, obj))
 
     # a refusal without a body keeps the connection open for the next request
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
-    try:
-        conn.request("GET", f"/v1/jobs/{raw_id}", headers={"Authorization": "Bearer nope"})
-        r1 = conn.getresponse()
-        r1.read()
-        conn.request("GET", f"/v1/jobs/{raw_id}", headers={"Authorization": f"Bearer {key}"})
-        r2 = conn.getresponse()
-        r2.read()
-        t.check(r1.status == 401 and r2.status == 200 and r1.getheader("Connection") != "close",
-                "after a 401 the same keep-alive connection serves the next request",
-                (r1.status, r2.status, r1.getheader("Connection")))
-    finally:
-        conn.close()
+    r = h.run_cmd(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\\n",
+                   "-H", "Authorization: Bearer nope", f"http://127.0.0.1:{api.port}/v1/jobs/{raw_id}",
+                   "--next", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\\n",
+                   "-H", f"Authorization: Bearer {key}",
+                   f"http://127.0.0.1:{api.port}/v1/jobs/{raw_id}"])
+    t.check(r.returncode == 0 and r.stdout.split() == ["401", "1", "200", "0"],
+            "after a 401 curl reuses the keep-alive connection for the next request",
+            (r.returncode, r.stdout, r.stderr))
 
     # client errors, each a JSON error, none recorded
     before = len(h.job_rows())
