@@ -69,12 +69,23 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 int ocrq_db_job_start_send(struct ocrq_db *db, const struct ocrq_job *job, const char *worker);
 int ocrq_db_job_start_recv(struct ocrq_db *db, const char *job_id, struct ocrq_db_start *out);
 
+/* One output of a job beside its text (ocr_artifacts, docs/results.md). */
+struct ocrq_db_artifact {
+    const char *format;        /* "hocr", "alto", "tsv", "pdf", "words" */
+    const unsigned char *data; /* len bytes; NULL when not kept (error says why) */
+    size_t len;                /* the artifact's size, also when not kept */
+    const char *error;         /* NULL when data is stored */
+};
+
 /* A result to store. */
 struct ocrq_db_result {
     const char *text;
     double mean_confidence; /* 0-100 */
     int duration_ms;        /* OCR time */
     const char *engine_version;
+    /* written by ocrq_db_job_succeed_pages() only; none: NULL, 0 */
+    const struct ocrq_db_artifact *artifacts;
+    int n_artifacts;
 };
 
 /*
@@ -99,13 +110,25 @@ struct ocrq_db_page {
 /*
  * ocrq_db_job_succeed() for a document of n pages, in one transaction with
  * it: each page upserted into ocr_pages on (job_id, page_no), so a repeat
- * writes no second row, and pages_total = pages_done = n on the job.
+ * writes no second row, and pages_total = pages_done = n on the job; each of
+ * res->artifacts upserted into ocr_artifacts on (job_id, format) likewise.
  * Returns only after COMMIT; on error nothing is written. Returns OCRQ_OK,
  * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once). (common/db_pages.c)
  */
 int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char *worker,
                               const struct ocrq_db_result *res, const struct ocrq_db_page *pages,
                               int n);
+
+/* Called by ocrq_db_artifacts_get() for each artifact; a's strings live until it returns. */
+typedef void (*ocrq_db_artifact_fn)(void *arg, const struct ocrq_db_artifact *a);
+
+/*
+ * Call fn for each ocr_artifacts row of job_id, in one round trip. Returns
+ * OCRQ_OK (also when there is none), OCRQ_ERR_INVALID (a bad id) or
+ * OCRQ_ERR_DB. (common/db_artifacts.c)
+ */
+int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifact_fn fn,
+                          void *arg);
 
 /*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
