@@ -19,6 +19,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ocrq/formats.h"
+#include "ocrq/log.h"
 #include "ocrq/status.h"
 
 #define N_RENDERERS 4
@@ -164,6 +165,7 @@ int tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
             goto out;
         }
         snprintf(base, sizeof base, "%s/out", o->dir);
+        log_debug(NULL, "outputs: tesseract's renderers write in %s", o->dir);
     }
     for (int i = 0; i < N_RENDERERS; i++) {
         if (!(formats & renderers[i].format))
