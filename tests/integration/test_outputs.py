@@ -134,6 +134,50 @@ def check_outputs(t, out, stem, job_id, page_texts):
                 f"{stem}: the {fmt} row holds the file's {len(data)} bytes")
 
 
+def check_api(t, snippet):
+    """POST /v1/jobs with formats; GET /v1/jobs/{id} lists the artifacts, and
+    /v1/jobs/{id}/artifacts/{format} serves each with its content type."""
+    api = h.start_api()
+    _, key = h.api_key()
+    status, _, bad = h.api_post_image(api, key, snippet.read_bytes(), "formats=hocr,docx")
+    t.check(status == 400 and "formats" in bad.get("error", {}).get("message", ""),
+            "POST with formats=hocr,docx: 400 naming formats", bad)
+    status, _, job = h.api_post_image(api, key, snippet.read_bytes(), "formats=hocr,pdf")
+    t.require(status == 202, "POST /v1/jobs?formats=hocr,pdf: 202", job)
+    job_id = job["job_id"]
+    h.wait_until(lambda: (h.job_row(job_id) or {}).get("status") == "succeeded",
+                 what="the API job to succeed")
+    status, _, body = h.api_json(api, "GET", f"/v1/jobs/{job_id}", key=key)
+    arts = body.get("artifacts", {})
+    t.check(status == 200 and sorted(arts) == ["hocr", "pdf"] and arts["pdf"]["stored"]
+            and arts["pdf"]["href"] == f"/v1/jobs/{job_id}/artifacts/pdf",
+            "GET /v1/jobs/{id} lists the hocr and pdf artifacts", body)
+    rows = artifacts(job_id)
+    for fmt, ctype in (("hocr", "text/html; charset=utf-8"), ("pdf", "application/pdf")):
+        status, hdrs, data = h.api_request(api, "GET", f"/v1/jobs/{job_id}/artifacts/{fmt}",
+                                           key=key)
+        t.check(status == 200 and hdrs.get("content-type") == ctype
+                and data == bytes(rows[fmt]["content"]),
+                f"GET .../artifacts/{fmt}: 200, {ctype}, the stored bytes",
+                (status, hdrs.get("content-type"), len(data)))
+    status, _, body = h.api_json(api, "GET", f"/v1/jobs/{job_id}/artifacts/alto", key=key)
+    t.check(status == 404 and body.get("error", {}).get("code") == "no_artifact",
+            "GET .../artifacts/alto of a job that did not ask for it: 404 no_artifact", body)
+    status, hdrs, data = h.api_request(api, "GET", f"/v1/jobs/{job_id}/artifacts/txt", key=key)
+    t.check(status == 200 and h.cer(SNIPPET, data.decode()) < MAX_CER,
+            "GET .../artifacts/txt is the text", (status, data[:80]))
+    status, _, _ = h.api_request(api, "GET", f"/v1/jobs/{job_id}/artifacts/docx", key=key)
+    t.check(status == 404, "GET .../artifacts/docx: 404", status)
+    _, other = h.api_key()
+    status, _, _ = h.api_request(api, "GET", f"/v1/jobs/{job_id}/artifacts/pdf", key=other)
+    t.check(status == 404, "another key's GET .../artifacts/pdf: 404", status)
+    body = json.dumps({"url": "http://127.0.0.1:9/x.png", "formats": ["words", "tsv"]})
+    status, _, job = h.api_json(api, "POST", "/v1/jobs", body,
+                                {"Content-Type": "application/json"}, key)
+    t.check(status == 202, "POST JSON with \"formats\": [\"words\", \"tsv\"]: 202", job)
+    t.check(h.stop_api(api) == 0, "ocrq-api exits 0 on SIGTERM")
+
+
 def main(t):
     d = h.tmpdir()
     two, snippet, layer = make_inputs(d)
@@ -214,6 +258,7 @@ def main(t):
     again = artifacts(job_id)
     t.check(all(again[f]["created_at"] > first[f]["created_at"] for f in EXTS),
             "and every row was rewritten by the second run")
+    check_api(t, snippet)
     t.check(h.stop_worker(w) == 0, "worker exits 0 on SIGTERM")
 
     # Over artifacts.max_bytes: not stored, the reason kept, the job succeeded, submit exits 1.

@@ -354,6 +354,25 @@ int ocrq_db_api_rejected(struct ocrq_db *db, const char *const *ids, size_t n);
 int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int with_text,
                     char **json);
 
+/* What GET /v1/jobs/{id}/artifacts/{format} found. */
+struct ocrq_db_api_artifact {
+    char status[16];     /* the job's */
+    int found;           /* the job has a row for the format */
+    unsigned char *data; /* malloc'd; NULL when not stored (error says why) */
+    size_t len;
+    char *error;         /* malloc'd or NULL */
+};
+
+/*
+ * The artifact format ("hocr") of job id, if the key owns the job; *out is
+ * cleared on entry, its buffers freed by ocrq_db_api_artifact_cleanup().
+ * OCRQ_OK, OCRQ_ERR_NOT_FOUND (no such job for the key), OCRQ_ERR_NOMEM or
+ * OCRQ_ERR_DB.
+ */
+int ocrq_db_api_artifact(struct ocrq_db *db, const char *id, const char *api_key,
+                         const char *format, struct ocrq_db_api_artifact *out);
+void ocrq_db_api_artifact_cleanup(struct ocrq_db_api_artifact *a);
+
 /*
  * GET /v1/jobs/{id}/text: *status gets the job's status (16 bytes) and, when
  * succeeded, *text its text (malloc'd). OCRQ_ERR_NOT_FOUND if none.
