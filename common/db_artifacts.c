@@ -49,8 +49,7 @@ static long long be64(const char *p)
     return (long long)v;
 }
 
-int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifact_fn fn,
-                          void *arg)
+int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifact_fn fn, void *arg)
 {
     const char *params[1] = {job_id};
     PGresult *res = NULL;
@@ -58,8 +57,8 @@ int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifa
 
     if (!db || !fn || !ocrq_uuid_valid(job_id))
         return OCRQ_ERR_INVALID;
-    st = ocrq_db_params_fmt(db, "ocrq_artifacts_select", artifacts_select, 1, params, NULL, NULL,
-                            1, 1, &res);
+    st = ocrq_db_params_fmt(db, "ocrq_artifacts_select", artifacts_select, 1, params, NULL, NULL, 1,
+                            1, &res);
     if (st != OCRQ_OK)
         return st;
     for (int i = 0; i < PQntuples(res); i++) {

@@ -69,8 +69,7 @@ int ocrq_formats_parse(const char *list, unsigned *out, char *why, size_t whylen
 
     *out = 0;
     if (!list || strlen(list) > OCRQ_FMT_LIST_MAX) {
-        snprintf(why, whylen, "want a comma-separated list of at most %d bytes",
-                 OCRQ_FMT_LIST_MAX);
+        snprintf(why, whylen, "want a comma-separated list of at most %d bytes", OCRQ_FMT_LIST_MAX);
         return OCRQ_ERR_INVALID;
     }
     for (;;) {

@@ -213,9 +213,10 @@ static void page_words(struct ocrq_outputs *o, TessBaseAPI *api, int page)
                 buf_add(&o->words, ",", 1);
             buf_add(&o->words, "{\"text\":", 8);
             buf_json_str(&o->words, text);
-            buf_printf(&o->words, ",\"confidence\":%.2f,\"box\":[%d,%d,%d,%d],\"page\":%d,"
-                       "\"line\":%d}", TessResultIteratorConfidence(it, RIL_WORD), x0, y0, x1,
-                       y1, page, line);
+            buf_printf(&o->words,
+                       ",\"confidence\":%.2f,\"box\":[%d,%d,%d,%d],\"page\":%d,"
+                       "\"line\":%d}",
+                       TessResultIteratorConfidence(it, RIL_WORD), x0, y0, x1, y1, page, line);
         }
         TessDeleteText(text);
     } while (TessPageIteratorNext(pi, RIL_WORD));
@@ -235,8 +236,8 @@ int tess_outputs_page(struct ocrq_outputs *o, TessBaseAPI *api, struct Pix *pix,
     }
     if (o->formats & OCRQ_FMT_WORDS) {
         page_words(o, api, o->pages);
-        buf_printf(&o->sizes, "%s{\"page\":%d,\"width\":%d,\"height\":%d}",
-                   o->pages > 1 ? "," : "", o->pages, pixGetWidth(pix), pixGetHeight(pix));
+        buf_printf(&o->sizes, "%s{\"page\":%d,\"width\":%d,\"height\":%d}", o->pages > 1 ? "," : "",
+                   o->pages, pixGetWidth(pix), pixGetHeight(pix));
         if (o->words.nomem || o->sizes.nomem) {
             snprintf(why, whylen, "out of memory building the word list");
             return OCRQ_ERR_NOMEM;
