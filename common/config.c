@@ -151,6 +151,9 @@ static const struct setting settings[] = {
     STR("ocr.pdf_text", pdf_text, "skip", 1, 8, 0, check_pdf_text,
         "PDF pages that carry text: skip (take it), redo or force (OCR them)"),
 
+    INT64("artifacts.max_bytes", artifacts_max_bytes, 50LL * 1024 * 1024, 1, 512LL * 1024 * 1024,
+          "largest artifact (hOCR, ALTO, TSV, PDF, words) stored; larger ones are not kept"),
+
     INT64("documents.inline_max_bytes", inline_max_bytes, 8LL * 1024 * 1024, 1, 120LL * 1024 * 1024,
           "largest document carried in the message"),
     INT64("documents.fetch_max_bytes", fetch_max_bytes, 64LL * 1024 * 1024, 1,

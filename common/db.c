@@ -653,6 +653,23 @@ int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int np
     return st;
 }
 
+int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                       const char *const *params, const int *lengths, const int *formats,
+                       int result_binary, int want_rows, PGresult **out)
+{
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, lengths, formats,
+                                 result_binary ? 1 : 0);
+    int st = check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
+
+    if (out && st == OCRQ_OK)
+        *out = res;
+    else
+        PQclear(res);
+    if (out && st != OCRQ_OK)
+        *out = NULL;
+    return st;
+}
+
 /* Roll back the open or failed transaction, if any, after an error; best effort. */
 void ocrq_db_rollback(struct ocrq_db *db)
 {

@@ -58,6 +58,10 @@ static const char job_sql[] =
     " 'result', CASE WHEN r.job_id IS NOT NULL THEN jsonb_build_object("
     "  'mean_confidence', r.mean_confidence, 'duration_ms', r.duration_ms,"
     "  'characters', length(r.text), 'text', CASE WHEN $3::boolean THEN r.text END) END,"
+    " 'artifacts', (SELECT jsonb_object_agg(a.format, jsonb_build_object('bytes', a.bytes,"
+    "  'stored', a.content IS NOT NULL, 'error', a.error,"
+    "  'href', '/v1/jobs/' || j.job_id || '/artifacts/' || a.format))"
+    "  FROM ocr_artifacts AS a WHERE a.job_id = j.job_id),"
     " 'links', jsonb_build_object('self', '/v1/jobs/' || j.job_id,"
     "  'text', '/v1/jobs/' || j.job_id || '/text')))::text"
     " FROM ocr_jobs AS j LEFT JOIN ocr_results AS r ON r.job_id = j.job_id"
@@ -66,6 +70,12 @@ static const char job_sql[] =
 static const char text_sql[] =
     "SELECT j.status, r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
     " ON r.job_id = j.job_id WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
+
+/* Binary results: content is the raw bytes; found a one-byte boolean. */
+static const char artifact_sql[] =
+    "SELECT j.status, a.job_id IS NOT NULL, a.content, a.error FROM ocr_jobs AS j"
+    " LEFT JOIN ocr_artifacts AS a ON a.job_id = j.job_id AND a.format = $3::text"
+    " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
 
 static const char batch_sql[] =
     "SELECT jsonb_build_object('batch', $1::text, 'total', sum(c.n),"
@@ -291,6 +301,50 @@ int ocrq_db_api_text(struct ocrq_db *db, const char *id, const char *api_key, ch
     }
     PQclear(res);
     return st;
+}
+
+int ocrq_db_api_artifact(struct ocrq_db *db, const char *id, const char *api_key,
+                         const char *format, struct ocrq_db_api_artifact *out)
+{
+    const char *params[3] = {id, api_key, format};
+    PGresult *res = NULL;
+    int st;
+
+    memset(out, 0, sizeof *out);
+    if (!ocrq_uuid_valid(id))
+        return OCRQ_ERR_NOT_FOUND;
+    st = ocrq_db_params_fmt(db, "api_artifact", artifact_sql, 3, params, NULL, NULL, 1, 1, &res);
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(res) < 1) {
+        st = OCRQ_ERR_NOT_FOUND;
+        goto out;
+    }
+    snprintf(out->status, sizeof out->status, "%.*s", PQgetlength(res, 0, 0),
+             PQgetvalue(res, 0, 0));
+    out->found = PQgetvalue(res, 0, 1)[0] != 0;
+    if (!PQgetisnull(res, 0, 2)) {
+        out->len = (size_t)PQgetlength(res, 0, 2);
+        if (!(out->data = malloc(out->len ? out->len : 1))) {
+            st = OCRQ_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(out->data, PQgetvalue(res, 0, 2), out->len);
+    }
+    if (!PQgetisnull(res, 0, 3) && !(out->error = strdup(PQgetvalue(res, 0, 3))))
+        st = OCRQ_ERR_NOMEM;
+out:
+    PQclear(res);
+    if (st != OCRQ_OK)
+        ocrq_db_api_artifact_cleanup(out);
+    return st;
+}
+
+void ocrq_db_api_artifact_cleanup(struct ocrq_db_api_artifact *a)
+{
+    free(a->data);
+    free(a->error);
+    memset(a, 0, sizeof *a);
 }
 
 int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key, char **json)

@@ -24,4 +24,21 @@ struct ocrq_db {
 int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int nparams,
                    const char *const *params, int want_rows, PGresult **out);
 
+/*
+ * ocrq_db_params() with per-parameter lengths and formats (1: binary, as for
+ * bytea; NULL arrays: all text) and the result format (1: binary).
+ */
+int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                       const char *const *params, const int *lengths, const int *formats,
+                       int result_binary, int want_rows, PGresult **out);
+
+struct ocrq_db_artifact;
+
+/*
+ * Upsert one artifact of job_id into ocr_artifacts on (job_id, format),
+ * only while the job is 'succeeded'. For db_pages.c, inside its
+ * transaction. (common/db_artifacts.c)
+ */
+int ocrq_db_artifact_put(struct ocrq_db *db, const char *job_id, const struct ocrq_db_artifact *a);
+
 #endif

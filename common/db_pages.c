@@ -1,7 +1,8 @@
 /*
- * The pages of a document's result (ocr_pages, migration 6), written in the
- * transaction of the statement that marks the job succeeded (db.c), so a job
- * has all its pages or none, and a repeat overwrites instead of adding rows.
+ * The pages of a document's result (ocr_pages, migration 6) and its
+ * artifacts (db_artifacts.c), written in the transaction of the statement
+ * that marks the job succeeded (db.c), so a job has all its pages or none,
+ * and a repeat overwrites instead of adding rows.
  */
 #include "ocrq/db.h"
 
@@ -53,7 +54,8 @@ int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char
     const char *params[2] = {job_id, count};
     int st;
 
-    if (!db || !res || n < 0 || (n > 0 && !pages))
+    if (!db || !res || n < 0 || (n > 0 && !pages) || res->n_artifacts < 0 ||
+        (res->n_artifacts > 0 && !res->artifacts))
         return OCRQ_ERR_INVALID;
     st = ocrq_db_exec(db, "BEGIN", 0, "pages: begin");
     if (st != OCRQ_OK)
@@ -62,6 +64,8 @@ int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char
     st = ocrq_db_job_succeed(db, job_id, worker, res);
     for (int i = 0; st == OCRQ_OK && i < n; i++)
         st = page_put(db, job_id, &pages[i]);
+    for (int i = 0; st == OCRQ_OK && i < res->n_artifacts; i++)
+        st = ocrq_db_artifact_put(db, job_id, &res->artifacts[i]);
     snprintf(count, sizeof(count), "%d", n);
     if (st == OCRQ_OK)
         st = ocrq_db_params(db, "ocrq_page_counts", page_counts, 2, params, 0, NULL);

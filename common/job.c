@@ -6,6 +6,7 @@
  */
 #include "ocrq/job.h"
 
+#include "ocrq/formats.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
 
@@ -260,6 +261,9 @@ static int validate(const struct ocrq_job *job, int check_metadata, char *why, s
         if (st != OCRQ_OK)
             return st;
     }
+    if (job->formats & ~OCRQ_FMT_ALL)
+        return fail(why, whylen, OCRQ_ERR_BAD_JOB, "formats: unknown format bits 0x%x",
+                    job->formats & ~OCRQ_FMT_ALL);
     if (check_metadata && job->metadata && !ocrq_json_is_object(job->metadata))
         return fail(why, whylen, OCRQ_ERR_BAD_JOB, "metadata: must be a JSON object");
     st = check_str("document.content_type", job->doc_content_type, CAP_CONTENT_TYPE, 0, NULL, NULL,
@@ -405,6 +409,15 @@ static json_t *job_to_json(const struct ocrq_job *job)
     if (job->metadata) {
         meta = json_loads(job->metadata, 0, NULL);
         bad |= json_object_set_new(root, "metadata", meta);
+    }
+    /* absent means plain text only, so a job that asks for no more stays as it was */
+    if (job->formats & OCRQ_FMT_ARTIFACTS) {
+        json_t *list = json_array();
+        bad |= !list;
+        for (unsigned bit = 1; list && bit <= OCRQ_FMT_ALL; bit <<= 1)
+            if (job->formats & bit)
+                bad |= json_array_append_new(list, json_string(ocrq_format_name(bit)));
+        bad |= json_object_set_new(root, "formats", list);
     }
     bad |= json_object_set_new(doc, "kind", json_string(kind_name(job->doc_kind)));
     if (job->doc_kind == OCRQ_DOC_INLINE)
@@ -567,6 +580,28 @@ static int take_doc(json_t *root, struct ocrq_job *job, json_int_t *size, char *
                 "document.kind: must be \"inline\", \"url\" or \"path\"");
 }
 
+/* The optional "formats": an array of format names; absent, null or [] is plain text only. */
+static int take_formats(json_t *root, struct ocrq_job *job, char *why, size_t whylen)
+{
+    json_t *list = json_object_get(root, "formats"), *v;
+    size_t i;
+
+    if (!list || json_is_null(list))
+        return OCRQ_OK;
+    if (!json_is_array(list))
+        return fail(why, whylen, OCRQ_ERR_BAD_JOB,
+                    "formats: must be an array of format names, e.g. [\"hocr\", \"pdf\"]");
+    json_array_foreach(list, i, v) {
+        unsigned bit = ocrq_format_from_name(json_string_value(v));
+        if (bit == 0)
+            return fail(why, whylen, OCRQ_ERR_BAD_JOB,
+                        "formats: item %zu must be one of \"txt\", \"hocr\", \"alto\","
+                        " \"tsv\", \"pdf\", \"words\"", i);
+        job->formats |= bit;
+    }
+    return OCRQ_OK;
+}
+
 /* Every field of the parsed JSON line into job (types and caps; values by validate()). */
 static int take_fields(json_t *root, struct ocrq_job *job, json_int_t *size, char *id_hint,
                        char *why, size_t whylen)
@@ -604,6 +639,9 @@ static int take_fields(json_t *root, struct ocrq_job *job, json_int_t *size, cha
         if (!job->metadata)
             return OCRQ_ERR_NOMEM;
     }
+    st = take_formats(root, job, why, whylen);
+    if (st != OCRQ_OK)
+        return st;
     return take_doc(root, job, size, why, whylen);
 }
 

@@ -230,6 +230,33 @@ static const char m6_pages[] =
     "COMMENT ON COLUMN ocr_jobs.pages_total IS 'pages of the document, once it was read';"
     "COMMENT ON COLUMN ocr_jobs.pages_done IS 'pages with a result';";
 
+/*
+ * Outputs beside the text (docs/results.md): one row per job and format
+ * asked for, written in the transaction that marks the job succeeded. A
+ * format over artifacts.max_bytes keeps its size and the reason, no content.
+ */
+static const char m7_artifacts[] =
+    "CREATE TABLE ocr_artifacts ("
+    "  job_id     uuid NOT NULL REFERENCES ocr_jobs (job_id) ON DELETE CASCADE,"
+    "  format     text NOT NULL CHECK (format IN ('hocr', 'alto', 'tsv', 'pdf', 'words')),"
+    "  content    bytea,"
+    "  bytes      bigint NOT NULL CHECK (bytes >= 0),"
+    "  error      text,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (job_id, format),"
+    "  CHECK ((content IS NULL) = (error IS NOT NULL))"
+    ");"
+    "COMMENT ON TABLE ocr_artifacts IS"
+    "  'Outputs a succeeded job asked for with its formats option (hOCR, ALTO, TSV,"
+    " searchable PDF, words JSON), in the transaction that marks it succeeded;"
+    " plain text stays in ocr_results.';"
+    "COMMENT ON COLUMN ocr_artifacts.format IS 'hocr, alto, tsv, pdf or words';"
+    "COMMENT ON COLUMN ocr_artifacts.content IS"
+    "  'the file as Tesseract wrote it (UTF-8 text, or PDF bytes); NULL when not kept';"
+    "COMMENT ON COLUMN ocr_artifacts.bytes IS 'size of the artifact, also when it was not kept';"
+    "COMMENT ON COLUMN ocr_artifacts.error IS"
+    "  'why content is NULL: over artifacts.max_bytes; NULL when stored';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -237,6 +264,7 @@ static const struct ocrq_migration migrations[] = {
     {4, "api jobs and idempotency keys", m4_api_jobs},
     {5, "canceled status", m5_canceled},
     {6, "pages", m6_pages},
+    {7, "artifacts", m7_artifacts},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -28,6 +28,7 @@ enum api_route {
     API_R_JOBS_POST,
     API_R_JOB_GET, /* GET or DELETE */
     API_R_JOB_TEXT,
+    API_R_JOB_ARTIFACT, /* GET /v1/jobs/{id}/artifacts/{format} */
     API_R_BATCH_GET,
     API_R_HEALTHZ,
     API_R_READYZ,
@@ -109,6 +110,7 @@ struct api_req {
     int64_t start_us;
     char key_name[API_KEY_NAME_MAX]; /* the authenticated key */
     char id[128];       /* path parameter: job id or batch */
+    unsigned format;    /* API_R_JOB_ARTIFACT: the OCRQ_FMT_* bit asked for */
 };
 
 /* ---- api_routes.c -------------------------------------------------------- */

@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "ocrq/config.h"
+#include "ocrq/formats.h"
 #include "ocrq/http.h"
 #include "ocrq/job.h"
 #include "ocrq/multipart.h"
@@ -31,6 +32,7 @@
 /* The parameters of a request, as text (NULL: not given). */
 struct params {
     char *priority, *language, *webhook_url, *batch, *metadata, *source, *url;
+    char *formats; /* "hocr,pdf" */
 };
 
 static void params_free(struct params *p)
@@ -42,6 +44,7 @@ static void params_free(struct params *p)
     free(p->metadata);
     free(p->source);
     free(p->url);
+    free(p->formats);
 }
 
 /* Set *dst to a copy of n bytes of s (replacing what was there). */
@@ -58,12 +61,12 @@ static int set(char **dst, const char *s, size_t n)
 }
 
 static const char *const param_names[] = {"priority", "language", "webhook_url", "batch",
-                                          "metadata", "filename"};
+                                          "metadata", "filename", "formats"};
 
 static char **param_slot(struct params *p, const char *name)
 {
     char **slots[] = {&p->priority, &p->language, &p->webhook_url, &p->batch, &p->metadata,
-                      &p->source};
+                      &p->source, &p->formats};
     for (size_t i = 0; i < sizeof param_names / sizeof param_names[0]; i++)
         if (strcmp(name, param_names[i]) == 0)
             return slots[i];
@@ -123,6 +126,23 @@ static int json_param(json_t *o, const char *key, char **dst)
         snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
         return set(dst, b, strlen(b));
     }
+    if (json_is_array(v) && strcmp(key, "formats") == 0) {
+        /* ["hocr", "pdf"] as "hocr,pdf"; apply_params() checks the names */
+        char list[OCRQ_FMT_LIST_MAX + 2] = "";
+        size_t i, used = 0;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            const char *name = json_string_value(item);
+            int w;
+            if (!name || strchr(name, ','))
+                return OCRQ_ERR_INVALID;
+            w = snprintf(list + used, sizeof list - used, "%s%s", i ? "," : "", name);
+            if (w < 0 || (size_t)w >= sizeof list - used)
+                return OCRQ_ERR_INVALID;
+            used += (size_t)w;
+        }
+        return set(dst, list, used);
+    }
     if (json_is_object(v) && strcmp(key, "metadata") == 0) {
         char *t = json_dumps(v, JSON_COMPACT);
         if (!t)
@@ -138,8 +158,8 @@ static int json_param(json_t *o, const char *key, char **dst)
 static int parse_json(struct ocrq_http_req *req, const unsigned char *body, size_t len,
                       struct params *p)
 {
-    static const char *const keys[] = {"url", "priority", "language", "webhook_url", "batch",
-                                       "metadata"};
+    static const char *const keys[] = {"url",   "priority", "language", "webhook_url",
+                                       "batch", "metadata", "formats"};
     json_error_t jerr;
     json_t *o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
     const char *k;
@@ -159,13 +179,13 @@ static int parse_json(struct ocrq_http_req *req, const unsigned char *body, size
         if (i == sizeof keys / sizeof keys[0]) {
             api_error(req, 400, "invalid_parameter",
                       "unknown field \"%.64s\": want url, priority, language, webhook_url,"
-                      " batch, metadata", k);
+                      " batch, metadata, formats", k);
             st = OCRQ_ERR_INVALID;
             goto out;
         }
     }
-    char **dst[] = {&p->url, &p->priority, &p->language, &p->webhook_url, &p->batch,
-                    &p->metadata};
+    char **dst[] = {&p->url,   &p->priority, &p->language, &p->webhook_url,
+                    &p->batch, &p->metadata, &p->formats};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         st = json_param(o, keys[i], dst[i]);
         if (st == OCRQ_ERR_INVALID)
@@ -225,7 +245,7 @@ static int parse_multipart(struct ocrq_http_req *req, const char *ctype,
         if (!slot) {
             api_error(req, 400, "invalid_parameter",
                       "unknown form field \"%.64s\": want file, priority, language,"
-                      " webhook_url, batch, metadata", pt->name);
+                      " webhook_url, batch, metadata, formats", pt->name);
             return OCRQ_ERR_INVALID;
         }
         if (pt->len > (strcmp(pt->name, "metadata") == 0 ? OCRQ_MAX_META_BYTES : FIELD_MAX)) {
@@ -279,6 +299,13 @@ static int apply_params(struct api *api, struct ocrq_http_req *req, struct param
         api_error(req, 400, "invalid_parameter", "metadata: want a JSON object");
         return OCRQ_ERR_INVALID;
     }
+    if (p->formats && *p->formats) {
+        char why[128];
+        if (ocrq_formats_parse(p->formats, &job->formats, why, sizeof why) != OCRQ_OK) {
+            api_error(req, 400, "invalid_parameter", "formats: %s", why);
+            return OCRQ_ERR_INVALID;
+        }
+    }
     if (p->source && !printable(p->source, MAX_SOURCE_CHARS)) {
         free(p->source);
         p->source = NULL;
@@ -298,18 +325,23 @@ static int apply_params(struct api *api, struct ocrq_http_req *req, struct param
 static void fingerprint(const struct ocrq_job *job, const unsigned char *doc, size_t len,
                         const char *url, char out[65])
 {
-    char dh[65] = "", *s = NULL;
+    char dh[65] = "", fmts[OCRQ_FMT_LIST_MAX + 2] = "", *s = NULL;
     size_t n;
 
     if (doc)
         ocrq_sha256_hex(doc, len, dh);
-    n = (size_t)snprintf(NULL, 0, "%d\n%s\n%s\n%s\n%s\n%s\n%s", job->priority, job->language,
+    /* only a job that asks for more than text adds its formats: older keys still match */
+    if (job->formats & OCRQ_FMT_ARTIFACTS) {
+        fmts[0] = '\n';
+        ocrq_formats_str(job->formats, fmts + 1, sizeof fmts - 1);
+    }
+    n = (size_t)snprintf(NULL, 0, "%d\n%s\n%s\n%s\n%s\n%s\n%s%s", job->priority, job->language,
                          job->webhook_url ? job->webhook_url : "", job->batch ? job->batch : "",
-                         job->metadata ? job->metadata : "", url ? url : "", dh);
+                         job->metadata ? job->metadata : "", url ? url : "", dh, fmts);
     s = malloc(n + 1);
-    if (!s || snprintf(s, n + 1, "%d\n%s\n%s\n%s\n%s\n%s\n%s", job->priority, job->language,
+    if (!s || snprintf(s, n + 1, "%d\n%s\n%s\n%s\n%s\n%s\n%s%s", job->priority, job->language,
                        job->webhook_url ? job->webhook_url : "", job->batch ? job->batch : "",
-                       job->metadata ? job->metadata : "", url ? url : "", dh) < 0 ||
+                       job->metadata ? job->metadata : "", url ? url : "", dh, fmts) < 0 ||
         ocrq_sha256_hex(s, n, out) != OCRQ_OK)
         out[0] = '\0';
     free(s);

@@ -25,6 +25,7 @@ static const char usage_text[] =
     "Serve the ocrq HTTP API in the foreground (docs/api.md):\n"
     "  POST /v1/jobs                 submit an image (raw, multipart) or {\"url\": ...}\n"
     "  GET  /v1/jobs/{id}[?include=text], /v1/jobs/{id}/text, /v1/batches/{batch}\n"
+    "  GET  /v1/jobs/{id}/artifacts/{format}   hocr, alto, tsv, pdf or words\n"
     "  GET  /healthz, /readyz, /metrics   (no key needed)\n"
     "Requests carry \"Authorization: Bearer KEY\" (ocrq-admin apikey create NAME).\n"
     "\n"

@@ -17,6 +17,7 @@
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/http.h"
+#include "ocrq/formats.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/prom.h"
@@ -34,6 +35,7 @@ const double api_hist_bounds_s[API_HIST_BOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0
 static const char *const route_names[API_ROUTES] = {
     [API_R_JOBS_POST] = "post_jobs",   [API_R_JOB_GET] = "job",
     [API_R_JOB_TEXT] = "get_job_text", [API_R_BATCH_GET] = "get_batch",
+    [API_R_JOB_ARTIFACT] = "get_job_artifact",
     [API_R_HEALTHZ] = "healthz",       [API_R_READYZ] = "readyz",
     [API_R_METRICS] = "metrics",       [API_R_OTHER] = "other",
 };
@@ -160,6 +162,23 @@ static void db_unavailable(struct api *api, struct ocrq_http_req *req, struct oc
 
 /* ---- routing ---------------------------------------------------------------- */
 
+/* "/text" or "/artifacts/{format}" after a job id into ar->route (and ar->format). */
+static int match_job_sub(const char *sub, struct api_req *ar)
+{
+    static const char arts[] = "/artifacts/";
+
+    if (strcmp(sub, "/text") == 0) {
+        ar->route = API_R_JOB_TEXT;
+        return 1;
+    }
+    if (strncmp(sub, arts, sizeof arts - 1) != 0)
+        return 0;
+    ar->format = ocrq_format_from_name(sub + sizeof arts - 1);
+    /* the text is an artifact too: /artifacts/txt is /text */
+    ar->route = ar->format == OCRQ_FMT_TXT ? API_R_JOB_TEXT : API_R_JOB_ARTIFACT;
+    return ar->format != 0;
+}
+
 /* Match path into ar->route and ar->id; the method allowed there into *allow. */
 static int match(const char *path, struct api_req *ar, const char **allow)
 {
@@ -179,11 +198,12 @@ static int match(const char *path, struct api_req *ar, const char **allow)
         const char *id = path + sizeof jobs;
         const char *slash = strchr(id, '/');
         size_t n = slash ? (size_t)(slash - id) : strlen(id);
-        if (n == 0 || n >= sizeof ar->id || (slash && strcmp(slash, "/text") != 0))
+        if (n == 0 || n >= sizeof ar->id || (slash && !match_job_sub(slash, ar)))
             return 0;
         memcpy(ar->id, id, n);
         ar->id[n] = '\0';
-        ar->route = slash ? API_R_JOB_TEXT : API_R_JOB_GET;
+        if (!slash)
+            ar->route = API_R_JOB_GET;
         if (!slash)
             *allow = "GET, HEAD, DELETE";
     } else if (strncmp(path, batches, sizeof batches - 1) == 0) {
@@ -303,6 +323,37 @@ static void get_text(struct api *api, struct ocrq_http_req *req, struct api_req 
         text = NULL;
     }
     free(text);
+}
+
+/* GET /v1/jobs/{id}/artifacts/{format}: one output of a succeeded job, as it is stored. */
+static void get_artifact(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    struct ocrq_db_api_artifact a;
+    const char *name = ocrq_format_name(ar->format);
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_api_artifact(db, ar->id, ar->key_name, name, &a) : OCRQ_ERR_DB;
+
+    if (st == OCRQ_ERR_NOT_FOUND)
+        api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
+    else if (st != OCRQ_OK)
+        db_unavailable(api, req, db);
+    else if (strcmp(a.status, "succeeded") != 0)
+        api_error(req, 409,
+                  strcmp(a.status, "failed") == 0     ? "job_failed"
+                  : strcmp(a.status, "canceled") == 0 ? "job_canceled"
+                                                      : "not_ready",
+                  "the job is %s: artifacts are there once it has succeeded", a.status);
+    else if (!a.found)
+        api_error(req, 404, "no_artifact",
+                  "the job has no %s artifact: it was not among the job's formats", name);
+    else if (!a.data)
+        api_error(req, 409, "artifact_not_stored", "the %s artifact was not stored: %s", name,
+                  a.error ? a.error : "no reason given");
+    else {
+        reply(req, 200, ocrq_format_content_type(ar->format), (char *)a.data, a.len);
+        a.data = NULL;
+    }
+    ocrq_db_api_artifact_cleanup(&a);
 }
 
 /* DELETE /v1/jobs/{id}: cancel a job still queued; a worker that receives it acks it unrun. */
@@ -442,6 +493,9 @@ void api_on_request(void *arg, struct ocrq_http_req *req)
         break;
     case API_R_JOB_TEXT:
         get_text(api, req, ar);
+        break;
+    case API_R_JOB_ARTIFACT:
+        get_artifact(api, req, ar);
         break;
     case API_R_BATCH_GET:
         get_batch(api, req, ar);

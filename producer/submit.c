@@ -202,6 +202,7 @@ static int build(struct engine *e, size_t i, struct ocrq_job **jobp, unsigned ch
     if (!(job = ocrq_job_new()))
         goto out;
     job->priority = o->priority;
+    job->formats = o->formats;
     if (dup_opt(&job->language, e->language) || dup_opt(&job->source, in->source) ||
         dup_opt(&job->webhook_url, o->webhook) || dup_opt(&job->batch, e->run->res->batch) ||
         dup_opt(&job->metadata, o->metadata))

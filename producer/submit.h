@@ -29,6 +29,7 @@ struct submit_opts {
     int wait;
     double timeout_s;       /* with wait: 0 means none */
     const char *output_dir; /* implies wait */
+    unsigned formats;       /* --format: OCRQ_FMT_* bits; 0: txt only */
     int quiet;
 };
 

@@ -13,6 +13,7 @@
 
 #include "inputs.h"
 #include "ocrq/config.h"
+#include "ocrq/formats.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
@@ -47,7 +48,11 @@ static const char usage_text[] =
     "                        or canceled)\n"
     "      --timeout S       with --wait: give up S seconds after the last job was\n"
     "                        submitted (exit 4)\n"
-    "  -o, --output DIR      implies --wait; write DIR/<name>.txt per succeeded input\n"
+    "  -f, --format LIST     outputs beside the text, comma-separated: txt, hocr, alto,\n"
+    "                        tsv, pdf (searchable PDF), words (JSON word list);\n"
+    "                        the text is always stored (default: txt)\n"
+    "  -o, --output DIR      implies --wait; write DIR/<name>.<ext> per succeeded input\n"
+    "                        and format: txt, hocr, xml (ALTO), tsv, pdf, words.json\n"
     "                        (<name>: file name without extension; clashes get -2, -3...)\n"
     "  -q, --quiet           no progress bar and no summary\n"
     "  -h, --help            show this help and exit\n"
@@ -78,6 +83,7 @@ static const struct option long_opts[] = {
     {"wait", no_argument, NULL, OPT_WAIT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"output", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -156,7 +162,7 @@ int main(int argc, char **argv)
     int recursive = 0, c, rc;
     char err[1024];
 
-    while ((c = getopt_long(argc, argv, "c:rp:l:w:b:m:o:qhV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:rp:l:w:b:m:o:f:qhV", long_opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config_path = optarg;
@@ -197,6 +203,12 @@ int main(int argc, char **argv)
             o.output_dir = optarg;
             o.wait = 1;
             break;
+        case 'f': {
+            char why[128];
+            if (ocrq_formats_parse(optarg, &o.formats, why, sizeof why) != OCRQ_OK)
+                return usage_error("--format: %s", why);
+            break;
+        }
         case 'q':
             o.quiet = 1;
             break;

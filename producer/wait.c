@@ -17,6 +17,7 @@
 
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/formats.h"
 #include "ocrq/status.h"
 #include "submit.h"
 
@@ -69,16 +70,16 @@ static int cmp_by_id(const void *a, const void *b, void *arg)
     return strcmp(items[*(const size_t *)a].job_id, items[*(const size_t *)b].job_id);
 }
 
-/* Write text to dir/name.txt through a temporary file, so a reader never sees half. */
-static int write_output(const char *dir, const char *name, const char *text, char *path,
-                        size_t pathlen)
+/* Write len bytes of data to dir/name.ext through a temporary file, so a reader never sees half. */
+static int write_output(const char *dir, const char *name, const char *ext, const void *data,
+                        size_t len, char *path, size_t pathlen)
 {
+    const char *text = data;
     char tmp[PATH_MAX];
-    size_t len = text ? strlen(text) : 0;
     int fd = -1;
 
-    if ((size_t)snprintf(path, pathlen, "%s/%s.txt", dir, name) >= pathlen ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.txt.tmp", dir, name) >= sizeof tmp) {
+    if ((size_t)snprintf(path, pathlen, "%s/%s.%s", dir, name, ext) >= pathlen ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%s.tmp", dir, name, ext) >= sizeof tmp) {
         errno = ENAMETOOLONG;
         return OCRQ_ERR_IO;
     }
@@ -107,6 +108,73 @@ static int write_output(const char *dir, const char *name, const char *text, cha
     return OCRQ_OK;
 }
 
+/* --output of one job's artifacts: what was asked, what was written, the first problem. */
+struct art_out {
+    struct submit_run *run;
+    size_t idx; /* input */
+    unsigned want, written;
+    int failed;
+};
+
+static void on_artifact(void *arg, const struct ocrq_db_artifact *a)
+{
+    struct art_out *ao = arg;
+    struct submit_run *run = ao->run;
+    const char *source = run->inputs->items[ao->idx].source;
+    unsigned bit = ocrq_format_from_name(a->format);
+    char path[PATH_MAX];
+
+    if (!(ao->want & bit))
+        return;
+    ao->written |= bit;
+    if (!a->data) {
+        submit_report(run, source, "%s was not stored: %s", a->format,
+                      a->error ? a->error : "no reason given");
+        ao->failed = 1;
+        return;
+    }
+    if (write_output(run->opts->output_dir, run->out_names[ao->idx], ocrq_format_ext(bit),
+                     a->data, a->len, path, sizeof path) != OCRQ_OK) {
+        submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
+        ao->failed = 1;
+    }
+}
+
+/*
+ * --output: the files of a succeeded job, one per format asked for.
+ * Returns 0 when every one was written, else -1 (each problem reported).
+ */
+static int write_outputs(struct waiter *w, size_t idx, const struct ocrq_db_finished *f)
+{
+    struct submit_run *run = w->run;
+    const char *source = run->inputs->items[idx].source;
+    struct art_out ao = {run, idx, run->opts->formats ? run->opts->formats : OCRQ_FMT_TXT, 0, 0};
+    char path[PATH_MAX];
+
+    if ((ao.want & OCRQ_FMT_TXT) &&
+        write_output(run->opts->output_dir, run->out_names[idx], ocrq_format_ext(OCRQ_FMT_TXT),
+                     f->text, f->text ? strlen(f->text) : 0, path, sizeof path) != OCRQ_OK) {
+        submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
+        ao.failed = 1;
+    }
+    if (!(ao.want & OCRQ_FMT_ARTIFACTS))
+        return ao.failed ? -1 : 0;
+    /* the poll's result is already read whole, so the connection is free for this */
+    int st = ocrq_db_artifacts_get(w->db, f->job_id, on_artifact, &ao);
+    if (st != OCRQ_OK) {
+        submit_report(run, source, "database: cannot read the artifacts: %s", ocrq_strerror(st));
+        return -1;
+    }
+    for (unsigned bit = 1; bit <= OCRQ_FMT_ALL; bit <<= 1) {
+        if ((ao.want & OCRQ_FMT_ARTIFACTS & bit) && !(ao.written & bit)) {
+            submit_report(run, source, "no %s was stored for job %s", ocrq_format_name(bit),
+                          f->job_id);
+            ao.failed = 1;
+        }
+    }
+    return ao.failed ? -1 : 0;
+}
+
 /* One job of the slice is finished. */
 static void on_finished(void *arg, const struct ocrq_db_finished *f)
 {
@@ -114,7 +182,7 @@ static void on_finished(void *arg, const struct ocrq_db_finished *f)
     struct submit_run *run = w->run;
     struct submit_result *res = run->res;
     const size_t *hit = NULL;
-    char err[1024], path[PATH_MAX];
+    char err[1024];
 
     /* The slice is sorted by job id. */
     size_t lo = 0, hi = w->nslice;
@@ -141,9 +209,7 @@ static void on_finished(void *arg, const struct ocrq_db_finished *f)
     if (f->succeeded) {
         it->state = ITEM_SUCCEEDED;
         res->succeeded++;
-        if (run->opts->output_dir && write_output(run->opts->output_dir, run->out_names[key_idx],
-                                                  f->text, path, sizeof path) != OCRQ_OK) {
-            submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
+        if (run->opts->output_dir && write_outputs(w, key_idx, f) != 0) {
             it->state = ITEM_FAILED; /* the user does not have the result */
             res->succeeded--;
             res->failed++;

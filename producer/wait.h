@@ -22,8 +22,9 @@ int wait_make_dir(const char *dir);
  * Poll db every cfg->wait_poll_ms over the items still queued (ITEM_QUEUED)
  * until none is left or opts->timeout_s (counted from this call) expires.
  * Each job that finishes is marked ITEM_SUCCEEDED or ITEM_FAILED; with
- * --output its text goes to <dir>/<name>.txt (a failure is reported on
- * stderr), with --json its line goes to stdout. Updates res->succeeded,
+ * --output its text goes to <dir>/<name>.txt and each artifact of --format
+ * to <dir>/<name>.<ext>, read back from ocr_artifacts (a failure is reported
+ * on stderr and fails the input), with --json its line goes to stdout. Updates res->succeeded,
  * failed and pending, and res->timed_out. Returns OCRQ_OK or OCRQ_ERR_DB.
  */
 int wait_run(struct submit_run *run, struct ocrq_db *db);

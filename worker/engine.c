@@ -142,7 +142,8 @@ static void *engine_get(struct ocrq_engines *set, const char *lang, char *why, s
 }
 
 int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, struct Pix *pix,
-                           int timeout_ms, struct ocrq_ocr_result *res, char *why, size_t whylen)
+                           int timeout_ms, struct ocrq_outputs *outputs,
+                           struct ocrq_ocr_result *res, char *why, size_t whylen)
 {
     void *handle;
     int st;
@@ -151,7 +152,7 @@ int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, struct Pi
     handle = engine_get(set, lang, why, whylen);
     if (handle == NULL)
         return OCRQ_ERR_LANG;
-    st = set->ops->recognize(handle, pix, timeout_ms, res, why, whylen);
+    st = set->ops->recognize(handle, pix, timeout_ms, outputs, res, why, whylen);
     if (st != OCRQ_OK) {
         ocrq_ocr_result_cleanup(res);
         return st;
@@ -159,6 +160,24 @@ int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, struct Pi
     res->width = pixGetWidth(pix);
     res->height = pixGetHeight(pix);
     return OCRQ_OK;
+}
+
+int ocrq_engines_outputs_begin(struct ocrq_engines *set, unsigned formats, const char *title,
+                               long long max_bytes, struct ocrq_outputs **out, char *why,
+                               size_t whylen)
+{
+    return set->ops->outputs_begin(set->datadir, formats, title, max_bytes, out, why, whylen);
+}
+
+int ocrq_engines_outputs_end(struct ocrq_engines *set, struct ocrq_outputs *outputs,
+                             struct ocrq_artifact *arts, int *n, char *why, size_t whylen)
+{
+    return set->ops->outputs_end(outputs, arts, n, why, whylen);
+}
+
+void ocrq_engines_outputs_free(struct ocrq_engines *set, struct ocrq_outputs *outputs)
+{
+    set->ops->outputs_free(outputs);
 }
 
 void ocrq_ocr_result_cleanup(struct ocrq_ocr_result *res)

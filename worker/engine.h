@@ -18,6 +18,7 @@
 
 struct Pix;
 struct ocrq_engines;
+struct ocrq_outputs; /* a backend's outputs of one document beside the text */
 
 enum ocrq_device_kind { OCRQ_DEVICE_CPU, OCRQ_DEVICE_GPU };
 
@@ -32,6 +33,15 @@ struct ocrq_ocr_result {
     double mean_confidence; /* 0-100 */
     int width, height;
 };
+
+/* One output of a document (ocrq/formats.h), from ocrq_engines_outputs_end(). */
+struct ocrq_artifact {
+    unsigned format;     /* one OCRQ_FMT_* bit */
+    unsigned char *data; /* malloc'd; NULL when it came out larger than max_bytes */
+    size_t len;          /* its size, also when it was not kept */
+};
+
+#define OCRQ_MAX_ARTIFACTS 5 /* hocr, alto, tsv, pdf, words */
 
 struct ocrq_engine_ops {
     const char *name; /* "tesseract" */
@@ -51,11 +61,30 @@ struct ocrq_engine_ops {
 
     /*
      * Recognize pix (borrowed). timeout_ms > 0: give up once it has passed
-     * (OCRQ_ERR_TIMEOUT). Returns OCRQ_OK with res->text set, OCRQ_ERR_OCR,
+     * (OCRQ_ERR_TIMEOUT). outputs (NULL: none) get the page as their next. Returns OCRQ_OK with res->text set, OCRQ_ERR_OCR,
      * OCRQ_ERR_TIMEOUT or OCRQ_ERR_NOMEM, with a reason in why.
      */
-    int (*recognize)(void *handle, struct Pix *pix, int timeout_ms, struct ocrq_ocr_result *res,
-                     char *why, size_t whylen);
+    int (*recognize)(void *handle, struct Pix *pix, int timeout_ms, struct ocrq_outputs *outputs,
+                     struct ocrq_ocr_result *res, char *why, size_t whylen);
+
+    /*
+     * The outputs of one document: formats (OCRQ_FMT_* bits; txt is the
+     * text and needs none), title for the documents' headers, datadir for
+     * what the renderers read (the PDF font), max_bytes: a larger output is
+     * measured but not kept. recognize() adds each page it is given outputs
+     * for. OCRQ_OK, OCRQ_ERR_IO or OCRQ_ERR_NOMEM with why.
+     */
+    int (*outputs_begin)(const char *datadir, unsigned formats, const char *title,
+                         long long max_bytes, struct ocrq_outputs **out, char *why,
+                         size_t whylen);
+
+    /* Finish the documents into arts[0..*n-1] (at most OCRQ_MAX_ARTIFACTS; data owned by the
+     * caller). OCRQ_OK, OCRQ_ERR_OCR, OCRQ_ERR_IO or OCRQ_ERR_NOMEM with why. */
+    int (*outputs_end)(struct ocrq_outputs *outputs, struct ocrq_artifact *arts, int *n,
+                       char *why, size_t whylen);
+
+    /* Free the outputs and whatever they hold (temporary files included); NULL is fine. */
+    void (*outputs_free)(struct ocrq_outputs *outputs);
 
     void (*destroy)(void *handle);
 
@@ -87,12 +116,26 @@ int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *wh
 /*
  * Recognize one decoded page (borrowed; document.h made it and checked its
  * size) with the handle for lang. timeout_ms > 0 limits the recognition.
+ * outputs (NULL: none) get the page as their next one.
  * Returns OCRQ_OK, OCRQ_ERR_LANG, OCRQ_ERR_OCR, OCRQ_ERR_TIMEOUT or
  * OCRQ_ERR_NOMEM, with a reason in why. *res is cleared on entry and owned
  * by the caller; its width and height are the page's.
  */
 int ocrq_engines_recognize(struct ocrq_engines *set, const char *lang, struct Pix *pix,
-                           int timeout_ms, struct ocrq_ocr_result *res, char *why, size_t whylen);
+                           int timeout_ms, struct ocrq_outputs *outputs,
+                           struct ocrq_ocr_result *res, char *why, size_t whylen);
+
+/*
+ * Outputs beside the text for one document, which every page recognized
+ * with outputs adds to (see ocrq_engine_ops.outputs_begin). Free with
+ * ocrq_engines_outputs_free(), after ocrq_engines_outputs_end() or instead.
+ */
+int ocrq_engines_outputs_begin(struct ocrq_engines *set, unsigned formats, const char *title,
+                               long long max_bytes, struct ocrq_outputs **out, char *why,
+                               size_t whylen);
+int ocrq_engines_outputs_end(struct ocrq_engines *set, struct ocrq_outputs *outputs,
+                             struct ocrq_artifact *arts, int *n, char *why, size_t whylen);
+void ocrq_engines_outputs_free(struct ocrq_engines *set, struct ocrq_outputs *outputs);
 
 /* The set's backend name and version. */
 const char *ocrq_engines_version(const struct ocrq_engines *set);

@@ -14,6 +14,7 @@
 #include <tesseract/capi.h>
 
 #include "ocrq/status.h"
+#include "tess_outputs.h"
 
 static int tess_supports(const struct ocrq_device *dev)
 {
@@ -130,7 +131,8 @@ static long long mono_ms(void)
  * deadline is a timeout: its text may be partial.
  */
 static int tess_recognize(void *handle, struct Pix *pix, int timeout_ms,
-                          struct ocrq_ocr_result *res, char *why, size_t whylen)
+                          struct ocrq_outputs *outputs, struct ocrq_ocr_result *res, char *why,
+                          size_t whylen)
 {
     TessBaseAPI *api = handle;
     ETEXT_DESC *monitor = NULL;
@@ -171,6 +173,9 @@ static int tess_recognize(void *handle, struct Pix *pix, int timeout_ms,
         goto out;
     }
     res->mean_confidence = TessBaseAPIMeanTextConf(api);
+    /* the renderers read the recognized page from api: before it is cleared */
+    if (outputs != NULL)
+        st = tess_outputs_page(outputs, api, pix, why, whylen);
 out:
     if (text != NULL)
         TessDeleteText(text);
@@ -211,6 +216,9 @@ const struct ocrq_engine_ops ocrq_tesseract_engine = {
     .check_langs = tess_check_langs,
     .create = tess_create,
     .recognize = tess_recognize,
+    .outputs_begin = tess_outputs_begin,
+    .outputs_end = tess_outputs_end,
+    .outputs_free = tess_outputs_free,
     .destroy = tess_destroy,
     .version = tess_version,
 };

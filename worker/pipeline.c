@@ -17,6 +17,7 @@
 #include "fetch.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/formats.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/mq.h"
@@ -37,6 +38,8 @@ struct doc_result {
     int n_ocr;              /* pages the engine recognized */
     char *text;             /* pages joined by '\f', as Tesseract separates pages */
     double mean_confidence; /* over the recognized pages; 100 when none was */
+    struct ocrq_artifact arts[OCRQ_MAX_ARTIFACTS]; /* the job's formats beside txt */
+    int n_arts;
 };
 
 /* A document's bytes: borrowed from the message (inline) or owned (fetched). */
@@ -194,6 +197,8 @@ static void doc_result_cleanup(struct doc_result *r)
         free((char *)r->pages[i].text);
     free(r->pages);
     free(r->text);
+    for (int i = 0; i < r->n_arts; i++)
+        free(r->arts[i].data);
     memset(r, 0, sizeof(*r));
 }
 
@@ -225,12 +230,13 @@ static int join_pages(struct doc_result *r)
 /*
  * One page into pg: its text layer when ocr.pdf_text is skip and it has
  * one, else rendered and recognized within what is left of the job's time
- * (deadline, a now_ms() value; 0: none).
+ * (deadline, a now_ms() value; 0: none). A job with outputs beside the text
+ * has every page recognized and added to them (docs/results.md).
  */
 static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
                        struct ocrq_document *doc, const struct ocrq_doc_page *page,
-                       long long deadline, struct ocrq_db_page *pg, const char **code, char *why,
-                       size_t whylen)
+                       long long deadline, struct ocrq_outputs *outputs, struct ocrq_db_page *pg,
+                       const char **code, char *why, size_t whylen)
 {
     struct ocrq_ocr_result ocr = {0};
     char *layer = NULL;
@@ -242,7 +248,7 @@ static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
     pg->width = page->width;
     pg->height = page->height;
     pg->mean_confidence = -1;
-    if (p->pdf_text == OCRQ_PDF_TEXT_SKIP) {
+    if (p->pdf_text == OCRQ_PDF_TEXT_SKIP && outputs == NULL) {
         st = ocrq_document_text(doc, &layer);
         if (st != OCRQ_OK)
             goto out;
@@ -266,7 +272,8 @@ static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
             goto out;
         }
     }
-    st = ocrq_engines_recognize(p->engines, job->language, pix, timeout_ms, &ocr, why, whylen);
+    st = ocrq_engines_recognize(p->engines, job->language, pix, timeout_ms, outputs, &ocr, why,
+                                whylen);
     if (st != OCRQ_OK)
         goto out;
     pg->text = ocr.text;
@@ -292,6 +299,7 @@ static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
         .dpi = p->cfg->pdf_dpi,
     };
     struct ocrq_document *doc = NULL;
+    struct ocrq_outputs *outputs = NULL;
     struct ocrq_doc_page page;
     long long deadline = p->cfg->job_timeout_s > 0 ? now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
     int st;
@@ -304,9 +312,17 @@ static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
         st = OCRQ_ERR_NOMEM;
         goto out;
     }
+    if (job->formats & OCRQ_FMT_ARTIFACTS) {
+        st = ocrq_engines_outputs_begin(p->engines, job->formats & OCRQ_FMT_ARTIFACTS,
+                                        job->source ? job->source : job->job_id,
+                                        p->cfg->artifacts_max_bytes, &outputs, why, whylen);
+        if (st != OCRQ_OK)
+            goto out;
+    }
     while ((st = ocrq_document_next(doc, &page, code, why, whylen)) == OCRQ_OK) {
         /* on error the page holds no text: nothing to free */
-        st = page_result(p, job, doc, &page, deadline, &r->pages[r->n], code, why, whylen);
+        st = page_result(p, job, doc, &page, deadline, outputs, &r->pages[r->n], code, why,
+                         whylen);
         if (st != OCRQ_OK)
             goto out;
         r->n_ocr += r->pages[r->n].ocr;
@@ -316,7 +332,11 @@ static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
         goto out;
     *code = NULL;
     st = join_pages(r);
+    if (st == OCRQ_OK && outputs != NULL)
+        st = ocrq_engines_outputs_end(p->engines, outputs, r->arts, &r->n_arts, why, whylen);
 out:
+    if (outputs != NULL)
+        ocrq_engines_outputs_free(p->engines, outputs);
     ocrq_document_free(doc);
     return st;
 }
@@ -362,6 +382,23 @@ static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
     if (st != OCRQ_OK && *code == NULL)
         *code = ocrq_error_code(st);
     return st;
+}
+
+/* The ocr_artifacts row of art: its bytes, or why it was not kept (logged). */
+static void artifact_row(const struct ocrq_pipeline *p, const struct ocrq_job *job,
+                         const struct ocrq_artifact *art, struct ocrq_db_artifact *row,
+                         char *err, size_t errlen)
+{
+    row->format = ocrq_format_name(art->format);
+    row->data = art->data;
+    row->len = art->len;
+    row->error = NULL;
+    if (art->data == NULL) {
+        snprintf(err, errlen, "%zu bytes, over artifacts.max_bytes = %lld", art->len,
+                 p->cfg->artifacts_max_bytes);
+        row->error = err;
+        log_warn(job->job_id, "%s not stored: %s", row->format, err);
+    }
 }
 
 /*
@@ -479,12 +516,18 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         goto out;
     }
 
-    /* 4. Commit the result; only then may the message be acked. */
+    /* 4. Commit the result and its artifacts; only then may the message be acked. */
+    struct ocrq_db_artifact arts[OCRQ_MAX_ARTIFACTS];
+    char art_errors[OCRQ_MAX_ARTIFACTS][96];
+    for (int i = 0; i < rec.n_arts; i++)
+        artifact_row(p, job, &rec.arts[i], &arts[i], art_errors[i], sizeof(art_errors[i]));
     struct ocrq_db_result res = {
         .text = rec.text,
         .mean_confidence = rec.mean_confidence,
         .duration_ms = out->ocr_ms,
         .engine_version = ocrq_engines_version(p->engines),
+        .artifacts = arts,
+        .n_artifacts = rec.n_arts,
     };
     if (ocrq_db_job_succeed_pages(p->db, job->job_id, p->worker, &res, rec.pages, rec.n) !=
         OCRQ_OK) {

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the job codec (common/job.c): round trips of the three
  * document kinds, every rejection path of the decoder and the encoder, the
- * language syntax, and the CLI status line.
+ * language syntax, the CLI status line, and the optional "formats" field
+ * with the format table (common/formats.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "ocrq/formats.h"
 #include "ocrq/job.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
@@ -561,6 +563,96 @@ static void test_encode_rejects(void **state)
     encode_bad(job, "metadata: the JSON line is", 1);
 }
 
+/* formats: a list round-trips; txt only (or none) leaves the field out, as old messages are. */
+static void test_formats_roundtrip(void **state)
+{
+    static const unsigned sets[] = {0, OCRQ_FMT_TXT, OCRQ_FMT_HOCR, OCRQ_FMT_ALL,
+                                    OCRQ_FMT_PDF | OCRQ_FMT_WORDS};
+    (void)state;
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        struct ocrq_job *job = url_job();
+        unsigned char *body = NULL;
+        size_t len = 0;
+        char why[256];
+
+        job->formats = sets[i];
+        assert_int_equal(ocrq_job_encode(job, &body, &len, why, sizeof why), OCRQ_OK);
+        int has_field = memmem(body, len, "\"formats\"", 9) != NULL;
+        assert_int_equal(has_field, (sets[i] & OCRQ_FMT_ARTIFACTS) != 0);
+        struct res r = dec_bytes(body, len, MAX_INLINE);
+        assert_int_equal(r.st, OCRQ_OK);
+        /* without artifacts the decoder sees plain text only: 0 */
+        assert_int_equal(r.job->formats, sets[i] & OCRQ_FMT_ARTIFACTS ? sets[i] : 0);
+        ocrq_job_free(r.job);
+        free(body);
+        ocrq_job_free(job);
+    }
+}
+
+static void test_formats_decode(void **state)
+{
+    (void)state;
+    struct res r = dec(obj_with("formats", "[\"hocr\",\"pdf\",\"hocr\",\"txt\"]"));
+    assert_int_equal(r.st, OCRQ_OK);
+    assert_int_equal(r.job->formats, OCRQ_FMT_HOCR | OCRQ_FMT_PDF | OCRQ_FMT_TXT);
+    ocrq_job_free(r.job);
+    /* absent (an old message), null and [] all mean plain text only */
+    const char *none[] = {NULL, "null", "[]"};
+    for (size_t i = 0; i < 3; i++) {
+        r = dec(obj_with("formats", none[i]));
+        assert_int_equal(r.st, OCRQ_OK);
+        assert_int_equal(r.job->formats, 0);
+        ocrq_job_free(r.job);
+    }
+    expect_bad(obj_with("formats", "\"hocr\""), "formats: must be an array");
+    expect_bad(obj_with("formats", "{}"), "formats: must be an array");
+    expect_bad(obj_with("formats", "[\"docx\"]"), "formats: item 0 must be one of");
+    expect_bad(obj_with("formats", "[\"hocr\",1]"), "formats: item 1 must be one of");
+    expect_bad(obj_with("formats", "[\"HOCR\"]"), "formats: item 0 must be one of");
+}
+
+static void test_formats_encode_rejects(void **state)
+{
+    (void)state;
+    struct ocrq_job *job = url_job();
+    job->formats = 1u << 9;
+    expect_encode_bad(job, "formats: unknown format bits");
+}
+
+static void test_formats_table(void **state)
+{
+    unsigned set = 99;
+    char why[128], buf[OCRQ_FMT_LIST_MAX + 1];
+    (void)state;
+
+    assert_int_equal(ocrq_formats_parse("txt,hocr,alto,tsv,pdf,words", &set, why, sizeof why),
+                     OCRQ_OK);
+    assert_int_equal(set, OCRQ_FMT_ALL);
+    assert_string_equal(ocrq_formats_str(set, buf, sizeof buf), "txt,hocr,alto,tsv,pdf,words");
+    assert_int_equal(ocrq_formats_parse(" pdf , words", &set, why, sizeof why), OCRQ_OK);
+    assert_int_equal(set, OCRQ_FMT_PDF | OCRQ_FMT_WORDS);
+    assert_int_equal(ocrq_formats_parse("hocr,hocr", &set, why, sizeof why), OCRQ_OK);
+    assert_int_equal(set, OCRQ_FMT_HOCR);
+    assert_int_equal(ocrq_formats_parse("hocr,docx", &set, why, sizeof why), OCRQ_ERR_INVALID);
+    assert_int_equal(set, 0);
+    assert_string_equal(why, "unknown format 'docx': want txt, hocr, alto, tsv, pdf or words");
+    assert_int_equal(ocrq_formats_parse("hocr,", &set, why, sizeof why), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_formats_parse("", &set, why, sizeof why), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_formats_parse(",pdf", &set, why, sizeof why), OCRQ_ERR_INVALID);
+    char longlist[200];
+    memset(longlist, 'a', sizeof longlist - 1);
+    longlist[sizeof longlist - 1] = '\0';
+    assert_int_equal(ocrq_formats_parse(longlist, &set, why, sizeof why), OCRQ_ERR_INVALID);
+    assert_string_equal(ocrq_format_ext(OCRQ_FMT_ALTO), "xml");
+    assert_string_equal(ocrq_format_ext(OCRQ_FMT_WORDS), "words.json");
+    assert_string_equal(ocrq_format_content_type(OCRQ_FMT_PDF), "application/pdf");
+    assert_string_equal(ocrq_format_name(OCRQ_FMT_TSV), "tsv");
+    assert_null(ocrq_format_name(OCRQ_FMT_TSV | OCRQ_FMT_PDF));
+    assert_int_equal(ocrq_format_from_name("words"), OCRQ_FMT_WORDS);
+    assert_int_equal(ocrq_format_from_name("Words"), 0);
+    assert_int_equal(ocrq_format_from_name(NULL), 0);
+}
+
 static void test_lang_valid(void **state)
 {
     char s[80];
@@ -666,6 +758,10 @@ int main(void)
         cmocka_unit_test(test_lang_valid),
         cmocka_unit_test(test_status_json),
         cmocka_unit_test(test_json_is_object),
+        cmocka_unit_test(test_formats_roundtrip),
+        cmocka_unit_test(test_formats_decode),
+        cmocka_unit_test(test_formats_encode_rejects),
+        cmocka_unit_test(test_formats_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,9 @@ struct ocrq_config {
     int pdf_dpi;            /* PDF pages are rendered at this resolution: 300 */
     char *pdf_text;         /* PDF pages with text: "skip", "redo" or "force" (docs/documents.md) */
 
+    /* artifacts */
+    long long artifacts_max_bytes; /* largest artifact stored (docs/results.md): 50 MiB */
+
     /* documents */
     long long inline_max_bytes; /* largest document carried in the message: 8 MiB */
     long long fetch_max_bytes;  /* largest document fetched by URL: 64 MiB */

@@ -69,12 +69,23 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 int ocrq_db_job_start_send(struct ocrq_db *db, const struct ocrq_job *job, const char *worker);
 int ocrq_db_job_start_recv(struct ocrq_db *db, const char *job_id, struct ocrq_db_start *out);
 
+/* One output of a job beside its text (ocr_artifacts, docs/results.md). */
+struct ocrq_db_artifact {
+    const char *format;        /* "hocr", "alto", "tsv", "pdf", "words" */
+    const unsigned char *data; /* len bytes; NULL when not kept (error says why) */
+    size_t len;                /* the artifact's size, also when not kept */
+    const char *error;         /* NULL when data is stored */
+};
+
 /* A result to store. */
 struct ocrq_db_result {
     const char *text;
     double mean_confidence; /* 0-100 */
     int duration_ms;        /* OCR time */
     const char *engine_version;
+    /* written by ocrq_db_job_succeed_pages() only; none: NULL, 0 */
+    const struct ocrq_db_artifact *artifacts;
+    int n_artifacts;
 };
 
 /*
@@ -99,13 +110,25 @@ struct ocrq_db_page {
 /*
  * ocrq_db_job_succeed() for a document of n pages, in one transaction with
  * it: each page upserted into ocr_pages on (job_id, page_no), so a repeat
- * writes no second row, and pages_total = pages_done = n on the job.
+ * writes no second row, and pages_total = pages_done = n on the job; each of
+ * res->artifacts upserted into ocr_artifacts on (job_id, format) likewise.
  * Returns only after COMMIT; on error nothing is written. Returns OCRQ_OK,
  * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once). (common/db_pages.c)
  */
 int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char *worker,
                               const struct ocrq_db_result *res, const struct ocrq_db_page *pages,
                               int n);
+
+/* Called by ocrq_db_artifacts_get() for each artifact; a's strings live until it returns. */
+typedef void (*ocrq_db_artifact_fn)(void *arg, const struct ocrq_db_artifact *a);
+
+/*
+ * Call fn for each ocr_artifacts row of job_id, in one round trip. Returns
+ * OCRQ_OK (also when there is none), OCRQ_ERR_INVALID (a bad id) or
+ * OCRQ_ERR_DB. (common/db_artifacts.c)
+ */
+int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifact_fn fn,
+                          void *arg);
 
 /*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
@@ -330,6 +353,25 @@ int ocrq_db_api_rejected(struct ocrq_db *db, const char *const *ids, size_t n);
  */
 int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int with_text,
                     char **json);
+
+/* What GET /v1/jobs/{id}/artifacts/{format} found. */
+struct ocrq_db_api_artifact {
+    char status[16];     /* the job's */
+    int found;           /* the job has a row for the format */
+    unsigned char *data; /* malloc'd; NULL when not stored (error says why) */
+    size_t len;
+    char *error;         /* malloc'd or NULL */
+};
+
+/*
+ * The artifact format ("hocr") of job id, if the key owns the job; *out is
+ * cleared on entry, its buffers freed by ocrq_db_api_artifact_cleanup().
+ * OCRQ_OK, OCRQ_ERR_NOT_FOUND (no such job for the key), OCRQ_ERR_NOMEM or
+ * OCRQ_ERR_DB.
+ */
+int ocrq_db_api_artifact(struct ocrq_db *db, const char *id, const char *api_key,
+                         const char *format, struct ocrq_db_api_artifact *out);
+void ocrq_db_api_artifact_cleanup(struct ocrq_db_api_artifact *a);
 
 /*
  * GET /v1/jobs/{id}/text: *status gets the job's status (16 bytes) and, when

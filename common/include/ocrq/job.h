@@ -37,6 +37,7 @@ struct ocrq_job {
     char *doc_content_type; /* optional hint, e.g. "image/png"; may be NULL */
     const unsigned char *doc_data; /* inline bytes: borrowed, never freed by the codec */
     size_t doc_len;
+    unsigned formats; /* OCRQ_FMT_* bits (ocrq/formats.h); 0: plain text only */
 };
 
 /*
