@@ -324,6 +324,10 @@ static int stmt_send(struct ocrq_db *db, enum stmt_id id, const char *const *par
     int st;
 
     if (!(db->prepared & (1u << id))) {
+        if (db->batching) { /* a synchronous prepare cannot run inside a pipeline */
+            log_error(job, "db: %s: not prepared before the batch", s->name);
+            return OCRQ_ERR_INVALID;
+        }
         res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
         st = check(db, res, PGRES_COMMAND_OK, s->name, job);
         PQclear(res);
@@ -375,6 +379,10 @@ static int stmt_run(struct ocrq_db *db, enum stmt_id id, const char *const *para
     st = stmt_send(db, id, params, job);
     if (st != OCRQ_OK)
         return st;
+    if (db->batching) { /* its result is checked by ocrq_db_batch_end() */
+        db->batch_sent++;
+        return OCRQ_OK;
+    }
     return stmt_recv(db, id, want, job, out);
 }
 
@@ -641,6 +649,8 @@ int ocrq_db_query_int(struct ocrq_db *db, const char *sql, int nparams, const ch
 int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int nparams,
                    const char *const *params, int want_rows, PGresult **out)
 {
+    if (db->batching)
+        return ocrq_db_params_fmt(db, what, sql, nparams, params, NULL, NULL, 0, want_rows, out);
     PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     int st = check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
 
@@ -657,6 +667,18 @@ int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, in
                        const char *const *params, const int *lengths, const int *formats,
                        int result_binary, int want_rows, PGresult **out)
 {
+    if (db->batching) {
+        if (out) { /* no result to hand back before the batch ends */
+            *out = NULL;
+            return OCRQ_ERR_INVALID;
+        }
+        if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, lengths, formats, 0)) {
+            log_failure(NULL, what, db->conn, NULL);
+            return OCRQ_ERR_DB;
+        }
+        db->batch_sent++;
+        return OCRQ_OK;
+    }
     PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, lengths, formats,
                                  result_binary ? 1 : 0);
     int st = check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
@@ -668,6 +690,94 @@ int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, in
     if (out && st != OCRQ_OK)
         *out = NULL;
     return st;
+}
+
+/*
+ * Batches (db_internal.h): one transaction sent as a libpq pipeline, so its
+ * statements cost one round trip together instead of one each. The job
+ * outcome statement is prepared first: a prepare cannot run inside.
+ */
+int ocrq_db_batch_begin(struct ocrq_db *db)
+{
+    const struct stmt *s = &stmts[ST_SUCCEED];
+
+    if (db->batching)
+        return OCRQ_ERR_INVALID;
+    if (!(db->prepared & (1u << ST_SUCCEED))) {
+        PGresult *res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
+        int st = check(db, res, PGRES_COMMAND_OK, s->name, NULL);
+        PQclear(res);
+        if (st != OCRQ_OK)
+            return st;
+        db->prepared |= 1u << ST_SUCCEED;
+    }
+    if (!PQenterPipelineMode(db->conn)) {
+        log_failure(NULL, "batch: pipeline", db->conn, NULL);
+        return OCRQ_ERR_DB;
+    }
+    db->batching = 1;
+    db->batch_sent = 0;
+    if (!PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
+        log_failure(NULL, "batch: begin", db->conn, NULL);
+        ocrq_db_batch_end(db, 0);
+        return OCRQ_ERR_DB;
+    }
+    db->batch_sent++;
+    return OCRQ_OK;
+}
+
+int ocrq_db_batch_end(struct ocrq_db *db, int commit)
+{
+    int st = OCRQ_OK;
+
+    if (!db->batching)
+        return OCRQ_ERR_INVALID;
+    if (commit) {
+        if (PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+            db->batch_sent++;
+        else
+            st = OCRQ_ERR_DB;
+    }
+    if (!PQpipelineSync(db->conn))
+        st = OCRQ_ERR_DB;
+    /* each statement: its result, then NULL; then the sync point */
+    for (int i = 0; i < db->batch_sent; i++) {
+        PGresult *res = PQgetResult(db->conn);
+        ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+        if (!res) {
+            log_failure(NULL, "batch", db->conn, NULL);
+            st = OCRQ_ERR_DB;
+            break;
+        }
+        if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+            if (rs != PGRES_PIPELINE_ABORTED) /* the first error; the rest were skipped */
+                log_failure(NULL, "batch statement", db->conn, res);
+            st = OCRQ_ERR_DB;
+        }
+        PQclear(res);
+        res = PQgetResult(db->conn);
+        if (res) { /* not the end of this statement's results: the stream is off */
+            PQclear(res);
+            st = OCRQ_ERR_DB;
+            break;
+        }
+    }
+    for (;;) { /* up to the sync point (or the end of a broken connection) */
+        PGresult *res = PQgetResult(db->conn);
+        if (!res)
+            break;
+        int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            break;
+    }
+    PQexitPipelineMode(db->conn);
+    db->batching = 0;
+    db->batch_sent = 0;
+    if (st != OCRQ_OK || !commit)
+        ocrq_db_rollback(db);
+    return commit ? st : OCRQ_OK;
 }
 
 /* Roll back the open or failed transaction, if any, after an error; best effort. */

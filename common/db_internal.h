@@ -13,6 +13,8 @@ struct ocrq_db {
     unsigned prepared; /* bit i set: stmts[i] of db.c is prepared on this connection */
     char *hook_url;    /* webhooks.default_url; NULL: none */
     char hook_cap[16]; /* webhooks.text_max_chars, as a parameter */
+    int batching;      /* between ocrq_db_batch_begin() and _end() */
+    int batch_sent;    /* statements sent in the batch, BEGIN included */
 };
 
 /*
@@ -40,5 +42,17 @@ struct ocrq_db_artifact;
  * transaction. (common/db_artifacts.c)
  */
 int ocrq_db_artifact_put(struct ocrq_db *db, const char *job_id, const struct ocrq_db_artifact *a);
+
+/*
+ * A batch: BEGIN now, then every statement run through this module
+ * (ocrq_db_params*, the job outcome statements) is only sent, not waited
+ * for (they cannot hand back rows: *out must be NULL), and
+ * ocrq_db_batch_end() sends COMMIT (commit nonzero) or nothing, waits once
+ * for every result and checks them all. One round trip for the whole
+ * transaction. On any error the transaction is rolled back and end returns
+ * OCRQ_ERR_DB (the first failure is logged). Not for statements that read.
+ */
+int ocrq_db_batch_begin(struct ocrq_db *db);
+int ocrq_db_batch_end(struct ocrq_db *db, int commit);
 
 #endif

@@ -57,7 +57,8 @@ int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char
     if (!db || !res || n < 0 || (n > 0 && !pages) || res->n_artifacts < 0 ||
         (res->n_artifacts > 0 && !res->artifacts))
         return OCRQ_ERR_INVALID;
-    st = ocrq_db_exec(db, "BEGIN", 0, "pages: begin");
+    /* one round trip for the whole transaction (a pipeline) */
+    st = ocrq_db_batch_begin(db);
     if (st != OCRQ_OK)
         return st;
     /* first: it creates the job row should it be missing, which the pages refer to */
@@ -69,9 +70,9 @@ int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char
     snprintf(count, sizeof(count), "%d", n);
     if (st == OCRQ_OK)
         st = ocrq_db_params(db, "ocrq_page_counts", page_counts, 2, params, 0, NULL);
-    if (st == OCRQ_OK)
-        st = ocrq_db_exec(db, "COMMIT", 0, "pages: commit");
-    if (st != OCRQ_OK)
-        ocrq_db_rollback(db);
-    return st;
+    if (st != OCRQ_OK) {
+        ocrq_db_batch_end(db, 0);
+        return st;
+    }
+    return ocrq_db_batch_end(db, 1);
 }
