@@ -11,7 +11,10 @@
 #include <amqp_tcp_socket.h>
 
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1395,6 +1398,20 @@ int ocrq_mq_service(struct ocrq_mq *mq, int timeout_ms)
  * a caller that polls this fd must still call ocrq_mq_service() (or _next)
  * at least every heartbeat/2 seconds. -1 once the connection is lost.
  */
+/*
+ * TCP_CORK on the connection's socket: while on, frames written are held
+ * back and sent in full segments; turning it off sends what is held. A
+ * burst of publishes then reaches the broker in a few large reads.
+ */
+int ocrq_mq_cork(struct ocrq_mq *mq, int on)
+{
+    int fd = ocrq_mq_fd(mq), v = on ? 1 : 0;
+
+    if (fd < 0)
+        return OCRQ_ERR_MQ;
+    return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0 ? OCRQ_OK : OCRQ_ERR_IO;
+}
+
 int ocrq_mq_fd(const struct ocrq_mq *mq)
 {
     return usable(mq) ? amqp_get_sockfd(mq->conn) : -1;

@@ -173,6 +173,7 @@ static int publish_round(struct api_pipeline *p)
     const struct ocrq_config *cfg = p->api->cfg;
     int st = OCRQ_OK;
 
+    ocrq_mq_cork(p->mq, 1); /* the round goes out in full segments */
     for (size_t i = 0; i < p->n_round; i++) {
         struct api_job *j = p->round[i];
         struct ocrq_mq_pub pub = {
@@ -196,6 +197,7 @@ static int publish_round(struct api_pipeline *p)
             return OCRQ_ERR_MQ;
         }
     }
+    ocrq_mq_cork(p->mq, 0);
     st = ocrq_mq_wait_confirms(p->mq, 0, cfg->api_publish_timeout_s * 1000, on_confirm, p);
     return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
 }

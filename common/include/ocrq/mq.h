@@ -156,6 +156,9 @@ int ocrq_mq_reject(struct ocrq_mq *mq, uint64_t tag, int requeue);
  */
 int ocrq_mq_service(struct ocrq_mq *mq, int timeout_ms);
 
+/* Hold back (on) or send (off) what is written: TCP_CORK. OCRQ_OK or an error. */
+int ocrq_mq_cork(struct ocrq_mq *mq, int on);
+
 /* The socket's file descriptor, for poll(2). */
 int ocrq_mq_fd(const struct ocrq_mq *mq);
 
