@@ -123,13 +123,17 @@ static const struct stmt stmts[ST_N] = {
      * key always holds and the outcome is never lost. A canceled row stays
      * canceled: no result row and no event are written for it.
      */
-    [ST_SUCCEED] = {"ocrq_job_succeed", 8,
+    [ST_SUCCEED] = {"ocrq_job_succeed", 11,
                     "WITH job AS ("
-                    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker)"
-                    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text)"
+                    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker,"
+                    " doc_sha256, ocr_options, dedupe_of)"
+                    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text,"
+                    " decode($9::text, 'hex'), $10::text, $11::uuid)"
                     " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
                     " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
-                    " error_code = NULL, error_message = NULL, updated_at = now()"
+                    " error_code = NULL, error_message = NULL, updated_at = now(),"
+                    " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
+                    " dedupe_of = EXCLUDED.dedupe_of"
                     " WHERE j.status <> 'canceled'"
                     " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
                     " result AS ("
@@ -145,7 +149,11 @@ static const struct stmt stmts[ST_N] = {
                     HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
                                 "$4::real", "left($3::text, $8::integer)",
                                 "length($3::text) > $8::integer", "$7::text")},
-    /* A succeeded row stays succeeded (its result row is the truth); a canceled one canceled. */
+    /*
+     * A succeeded row stays succeeded (its result row is the truth); a
+     * canceled one canceled. The pages a document recorded as it went
+     * (progress) go with the failure: a job has all its pages or none.
+     */
     [ST_FAIL] = {"ocrq_job_fail", 12,
                  "WITH job AS ("
                  " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
@@ -157,16 +165,20 @@ static const struct stmt stmts[ST_N] = {
                  " ON CONFLICT (job_id) DO UPDATE SET status = 'failed', finished_at = now(),"
                  " worker = coalesce(EXCLUDED.worker, j.worker),"
                  " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
-                 " updated_at = now()"
+                 " updated_at = now(), pages_done = NULL, pages_total = NULL"
                  " WHERE j.status NOT IN ('succeeded', 'canceled')"
                  " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url, j.error_code,"
-                 " j.error_message)"
+                 " j.error_message),"
+                 " gone AS (DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id)"
                  HOOK_INSERT("job.failed", "failed", "job.error_code", "job.error_message",
                              "NULL::real", "NULL::text", "false", "$12::text")},
+    /* as for fail: the pages recorded so far go; the next attempt records them again */
     [ST_RETRY] = {"ocrq_job_retry", 3,
-                  "UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
-                  " error_message = $3::text, updated_at = now()"
-                  " WHERE j.job_id = $1::uuid AND NOT (" FINAL ")"},
+                  "WITH job AS (UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
+                  " error_message = $3::text, updated_at = now(), pages_done = NULL,"
+                  " pages_total = NULL"
+                  " WHERE j.job_id = $1::uuid AND NOT (" FINAL ") RETURNING j.job_id)"
+                  " DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id"},
     [ST_COUNTS] = {"ocrq_counts", 0, "SELECT status, count(*) FROM ocr_jobs GROUP BY status"},
     [ST_COUNTS_BATCH] = {"ocrq_counts_batch", 1,
                          "SELECT status, count(*) FROM ocr_jobs WHERE batch = $1::text"
@@ -795,7 +807,7 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res)
 {
-    const char *params[8];
+    const char *params[11];
     char conf[32];
     char ms[16];
     PGresult *pr = NULL;
@@ -816,6 +828,9 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
     params[5] = res->engine_version;
     params[6] = db->hook_url;
     params[7] = db->hook_cap;
+    params[8] = res->doc_sha256;
+    params[9] = res->options;
+    params[10] = res->dedupe_of;
     st = stmt_run(db, ST_SUCCEED, params, PGRES_COMMAND_OK, job_id, &pr);
     PQclear(pr);
     return st;

@@ -75,6 +75,9 @@ struct ocrq_db_result {
     double mean_confidence; /* 0-100 */
     int duration_ms;        /* OCR time */
     const char *engine_version;
+    const char *doc_sha256; /* the document's SHA-256, 64 hex digits; NULL: unknown */
+    const char *options;    /* what besides document and language shaped the text (dedupe) */
+    const char *dedupe_of;  /* the job whose result this is a copy of; NULL: none */
 };
 
 /*
@@ -92,6 +95,7 @@ struct ocrq_db_page {
     double mean_confidence; /* 0-100; < 0: none (the page's text layer was taken) */
     int width, height;
     int rotation;    /* 0, 90, 180 or 270 */
+    double skew;     /* degrees turned clockwise to straighten it (ocr.deskew); 0: not */
     int duration_ms; /* rendering and OCR of this page */
     int ocr;         /* 1: recognized by the engine; 0: the page's own text layer */
 };
@@ -106,6 +110,47 @@ struct ocrq_db_page {
 int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char *worker,
                               const struct ocrq_db_result *res, const struct ocrq_db_page *pages,
                               int n);
+
+/*
+ * Progress of a document of several pages, while its job runs: upsert page
+ * pg into ocr_pages and set pages_done = done, pages_total = total on the
+ * job, in one statement committed asynchronously (no WAL flush waited for;
+ * the final ocrq_db_job_succeed_pages() rewrites the same rows and its flush
+ * covers these). Only a 'running' job is written. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once). (common/db_pages.c)
+ */
+int ocrq_db_page_progress(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg,
+                          int done, int total);
+
+/* A succeeded job whose result a new job may take (deduplication). */
+struct ocrq_db_dedupe {
+    char job_id[37];
+    char *text;           /* malloc'd; free with ocrq_db_dedupe_cleanup() */
+    double mean_confidence;
+    char *engine_version; /* malloc'd; may be NULL */
+};
+
+/*
+ * The latest job that succeeded within ttl_s seconds, by OCR (not itself a
+ * copy), for the same document (doc_sha256, hex), language and options:
+ * one lookup on a partial index. OCRQ_OK with *out filled, OCRQ_ERR_NOT_FOUND
+ * if none, OCRQ_ERR_NOMEM or OCRQ_ERR_DB. (common/db_dedupe.c)
+ */
+int ocrq_db_dedupe_find(struct ocrq_db *db, const char *doc_sha256, const char *language,
+                        const char *options, int ttl_s, struct ocrq_db_dedupe *out);
+
+/* Free what a hit holds and clear it; NULL is fine. */
+void ocrq_db_dedupe_cleanup(struct ocrq_db_dedupe *hit);
+
+/*
+ * Mark job_id succeeded with a copy of hit's result, in one transaction:
+ * the succeed statement of ocrq_db_job_succeed() (its result row and its
+ * webhook event) with res->dedupe_of = hit, and a copy of hit's ocr_pages
+ * (method 'dedupe'), pages_total and pages_done. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB. (common/db_dedupe.c)
+ */
+int ocrq_db_job_succeed_dedupe(struct ocrq_db *db, const char *job_id, const char *worker,
+                               const struct ocrq_db_result *res);
 
 /*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
