@@ -168,6 +168,9 @@ int ocrq_db_job_retry(struct ocrq_db *db, const char *job_id, const char *code,
 /* Job counts by status. */
 struct ocrq_db_counts {
     long long queued, running, succeeded, failed, canceled;
+    long long pages_done;          /* pages with a result, of every job counted */
+    long long running_pages_done;  /* ... of the running jobs */
+    long long running_pages_total; /* pages of the running jobs' documents read so far */
 };
 
 /* Counts for all jobs, or for one batch when batch is non-NULL. */
@@ -181,6 +184,7 @@ struct ocrq_db_finished {
     const char *text;          /* NULL unless want_text and succeeded */
     const char *error_code;    /* NULL if succeeded */
     const char *error_message;
+    int pages;                 /* pages with a result (pages_done); 0 if none */
 };
 
 typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f);
@@ -192,6 +196,14 @@ typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f)
  */
 int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, int want_text,
                           ocrq_db_finished_fn fn, void *arg);
+
+/*
+ * Of the jobs ids[0..n-1] that are not final, the sum of pages_done into
+ * *done and of pages_total into *total (a document's pages are known once
+ * a worker has opened it and finished a page), one round trip.
+ */
+int ocrq_db_poll_pages(struct ocrq_db *db, const char *const *ids, size_t n, long long *done,
+                       long long *total);
 
 /* ---- the webhook outbox (docs/webhooks.md) ------------------------------ */
 
