@@ -14,21 +14,22 @@
 #include "ocrq/status.h"
 
 /* The columns of a page, $1 the job and $2-$10 the page (page_params()). */
-#define PAGE_COLS "job_id, page_no, text, mean_conf, width, height, rotation, duration_ms, method, skew"
-#define PAGE_VALS                                                                                \
-    "$1::uuid, $2::integer, $3::text, $4::real, $5::integer, $6::integer, $7::smallint,"        \
+#define PAGE_COLS                                                                                  \
+    "job_id, page_no, text, mean_conf, width, height, rotation, duration_ms, method, skew"
+#define PAGE_VALS                                                                                  \
+    "$1::uuid, $2::integer, $3::text, $4::real, $5::integer, $6::integer, $7::smallint,"           \
     " $8::integer, $9::text, $10::real"
-#define PAGE_UPDATE                                                                              \
-    " ON CONFLICT (job_id, page_no) DO UPDATE SET text = EXCLUDED.text,"                         \
-    " mean_conf = EXCLUDED.mean_conf, width = EXCLUDED.width, height = EXCLUDED.height,"         \
-    " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"                         \
+#define PAGE_UPDATE                                                                                \
+    " ON CONFLICT (job_id, page_no) DO UPDATE SET text = EXCLUDED.text,"                           \
+    " mean_conf = EXCLUDED.mean_conf, width = EXCLUDED.width, height = EXCLUDED.height,"           \
+    " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"                           \
     " method = EXCLUDED.method, skew = EXCLUDED.skew"
 
 static const char page_upsert[] =
     "INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS
     /* a job canceled while it was recognized keeps no pages (its result was refused too) */
-    " WHERE EXISTS (SELECT 1 FROM ocr_jobs WHERE job_id = $1::uuid AND status = 'succeeded')"
-    PAGE_UPDATE;
+    " WHERE EXISTS (SELECT 1 FROM ocr_jobs WHERE job_id = $1::uuid AND status = "
+    "'succeeded')" PAGE_UPDATE;
 
 static const char page_counts[] =
     "UPDATE ocr_jobs SET pages_total = $2::integer, pages_done = $2::integer"
@@ -43,8 +44,7 @@ static const char page_progress[] =
     "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
     " job AS (UPDATE ocr_jobs SET pages_done = $11::integer, pages_total = $12::integer,"
     " updated_at = now() WHERE job_id = $1::uuid AND status = 'running' RETURNING job_id)"
-    " INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS " FROM job, async"
-    PAGE_UPDATE;
+    " INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS " FROM job, async" PAGE_UPDATE;
 
 /* Text values of a page's $2-$10 into params[1..9]; the buffers hold them. */
 struct page_text {

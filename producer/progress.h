@@ -20,10 +20,10 @@ struct progress {
     size_t total;
     size_t submitted, done, failed;
     long long pages_done, pages_total; /* --wait: pages of the jobs seen so far; 0: unknown */
-    double t_pages;                   /* when pages were first seen */
-    long long pages_start;            /* pages_done then */
-    double t_start; /* monotonic seconds when the current phase began */
-    double t_drawn; /* when the line was last drawn */
+    double t_pages;                    /* when pages were first seen */
+    long long pages_start;             /* pages_done then */
+    double t_start;                    /* monotonic seconds when the current phase began */
+    double t_drawn;                    /* when the line was last drawn */
 };
 
 /* Monotonic clock in seconds. Thread-safe. */

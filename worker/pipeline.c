@@ -76,8 +76,10 @@ int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
         char why[512];
         st = ocrq_engines_check_lang(p->engines, OCRQ_OSD_LANG, why, sizeof(why));
         if (st != OCRQ_OK)
-            log_error(NULL, "ocr.auto_rotate needs the orientation model (package "
-                      "tesseract-ocr-osd): %s", why);
+            log_error(NULL,
+                      "ocr.auto_rotate needs the orientation model (package "
+                      "tesseract-ocr-osd): %s",
+                      why);
     }
     if (st != OCRQ_OK) {
         ocrq_pipeline_free(p);
@@ -570,8 +572,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     /* the job records its document's hash (no round trip: it goes with the result) */
     if (st == OCRQ_OK && ocrq_sha256_hex(doc.data, doc.len, sha) != OCRQ_OK)
         sha[0] = '\0';
-    if (st == OCRQ_OK && p->cfg->dedupe_enabled && sha[0] != '\0' &&
-        take_copy(p, job, sha, out))
+    if (st == OCRQ_OK && p->cfg->dedupe_enabled && sha[0] != '\0' && take_copy(p, job, sha, out))
         goto out;
     if (st == OCRQ_OK) {
         t0 = now_ms();
