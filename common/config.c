@@ -150,6 +150,14 @@ static const struct setting settings[] = {
     INT("ocr.pdf_dpi", pdf_dpi, 300, 36, 1200, "resolution PDF pages are rendered at"),
     STR("ocr.pdf_text", pdf_text, "skip", 1, 8, 0, check_pdf_text,
         "PDF pages that carry text: skip (take it), redo or force (OCR them)"),
+    BOOL("ocr.auto_rotate", auto_rotate, 0,
+         "detect each page's orientation (OSD) and turn pages on their side or upside down"),
+    BOOL("ocr.deskew", deskew, 0, "straighten slightly rotated pages before OCR"),
+
+    BOOL("dedupe.enabled", dedupe_enabled, 0,
+         "a job whose document, language and options match a recent success takes its result"),
+    INT("dedupe.ttl_s", dedupe_ttl_s, 86400, 1, 365 * 86400,
+        "how recent that success must be, in seconds"),
 
     INT64("artifacts.max_bytes", artifacts_max_bytes, 50LL * 1024 * 1024, 1, 512LL * 1024 * 1024,
           "largest artifact (hOCR, ALTO, TSV, PDF, words) stored; larger ones are not kept"),

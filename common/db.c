@@ -36,6 +36,7 @@ enum stmt_id {
     ST_COUNTS_BATCH,
     ST_POLL,
     ST_POLL_TEXT,
+    ST_POLL_PAGES,
     ST_HOOK_CLAIM,
     ST_HOOK_DONE,
     ST_HOOK_LIST,
@@ -123,13 +124,17 @@ static const struct stmt stmts[ST_N] = {
      * key always holds and the outcome is never lost. A canceled row stays
      * canceled: no result row and no event are written for it.
      */
-    [ST_SUCCEED] = {"ocrq_job_succeed", 8,
+    [ST_SUCCEED] = {"ocrq_job_succeed", 11,
                     "WITH job AS ("
-                    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker)"
-                    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text)"
+                    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker,"
+                    " doc_sha256, ocr_options, dedupe_of)"
+                    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text,"
+                    " decode($9::text, 'hex'), $10::text, $11::uuid)"
                     " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
                     " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
-                    " error_code = NULL, error_message = NULL, updated_at = now()"
+                    " error_code = NULL, error_message = NULL, updated_at = now(),"
+                    " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
+                    " dedupe_of = EXCLUDED.dedupe_of"
                     " WHERE j.status <> 'canceled'"
                     " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
                     " result AS ("
@@ -145,7 +150,11 @@ static const struct stmt stmts[ST_N] = {
                     HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
                                 "$4::real", "left($3::text, $8::integer)",
                                 "length($3::text) > $8::integer", "$7::text")},
-    /* A succeeded row stays succeeded (its result row is the truth); a canceled one canceled. */
+    /*
+     * A succeeded row stays succeeded (its result row is the truth); a
+     * canceled one canceled. The pages a document recorded as it went
+     * (progress) go with the failure: a job has all its pages or none.
+     */
     [ST_FAIL] = {"ocrq_job_fail", 12,
                  "WITH job AS ("
                  " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
@@ -157,29 +166,42 @@ static const struct stmt stmts[ST_N] = {
                  " ON CONFLICT (job_id) DO UPDATE SET status = 'failed', finished_at = now(),"
                  " worker = coalesce(EXCLUDED.worker, j.worker),"
                  " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
-                 " updated_at = now()"
+                 " updated_at = now(), pages_done = NULL, pages_total = NULL"
                  " WHERE j.status NOT IN ('succeeded', 'canceled')"
                  " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url, j.error_code,"
-                 " j.error_message)"
+                 " j.error_message),"
+                 " gone AS (DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id)"
                  HOOK_INSERT("job.failed", "failed", "job.error_code", "job.error_message",
                              "NULL::real", "NULL::text", "false", "$12::text")},
+    /* as for fail: the pages recorded so far go; the next attempt records them again */
     [ST_RETRY] = {"ocrq_job_retry", 3,
-                  "UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
-                  " error_message = $3::text, updated_at = now()"
-                  " WHERE j.job_id = $1::uuid AND NOT (" FINAL ")"},
-    [ST_COUNTS] = {"ocrq_counts", 0, "SELECT status, count(*) FROM ocr_jobs GROUP BY status"},
+                  "WITH job AS (UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
+                  " error_message = $3::text, updated_at = now(), pages_done = NULL,"
+                  " pages_total = NULL"
+                  " WHERE j.job_id = $1::uuid AND NOT (" FINAL ") RETURNING j.job_id)"
+                  " DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id"},
+    /* jobs and their pages by status (pages: of documents read so far; NULL counts 0) */
+    [ST_COUNTS] = {"ocrq_counts", 0,
+                   "SELECT status, count(*), coalesce(sum(pages_done), 0),"
+                   " coalesce(sum(pages_total), 0) FROM ocr_jobs GROUP BY status"},
     [ST_COUNTS_BATCH] = {"ocrq_counts_batch", 1,
-                         "SELECT status, count(*) FROM ocr_jobs WHERE batch = $1::text"
+                         "SELECT status, count(*), coalesce(sum(pages_done), 0),"
+                         " coalesce(sum(pages_total), 0) FROM ocr_jobs WHERE batch = $1::text"
                          " GROUP BY status"},
     [ST_POLL] = {"ocrq_poll_finished", 1,
                  "SELECT j.job_id, j.status, j.error_code, j.error_message,"
-                 " NULL::text FROM ocr_jobs AS j"
+                 " NULL::text, j.pages_done FROM ocr_jobs AS j"
                  " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
     [ST_POLL_TEXT] = {"ocrq_poll_finished_text", 1,
                       "SELECT j.job_id, j.status, j.error_code, j.error_message,"
-                      " r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
+                      " r.text, j.pages_done FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
                       " ON r.job_id = j.job_id"
                       " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL},
+    /* the pages of the jobs still under way (--wait's progress line) */
+    [ST_POLL_PAGES] = {"ocrq_poll_pages", 1,
+                       "SELECT coalesce(sum(j.pages_done), 0), coalesce(sum(j.pages_total), 0)"
+                       " FROM ocr_jobs AS j WHERE j.job_id = ANY ($1::uuid[]) AND NOT (" FINAL
+                       ")"},
     /*
      * Webhook dispatchers: take up to $2 due deliveries for $1 seconds. SKIP
      * LOCKED lets dispatchers on many machines claim side by side; the lease
@@ -922,7 +944,7 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res)
 {
-    const char *params[8];
+    const char *params[11];
     char conf[32];
     char ms[16];
     PGresult *pr = NULL;
@@ -943,6 +965,9 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
     params[5] = res->engine_version;
     params[6] = db->hook_url;
     params[7] = db->hook_cap;
+    params[8] = res->doc_sha256;
+    params[9] = res->options;
+    params[10] = res->dedupe_of;
     st = stmt_run(db, ST_SUCCEED, params, PGRES_COMMAND_OK, job_id, &pr);
     PQclear(pr);
     return st;
@@ -1032,6 +1057,12 @@ int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts 
         const char *status = PQgetvalue(res, i, 0);
         long long count = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 
+        out->pages_done += strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        if (strcmp(status, "running") == 0) {
+            out->running_pages_done = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+            out->running_pages_total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        }
+
         if (strcmp(status, "queued") == 0)
             out->queued = count;
         else if (strcmp(status, "running") == 0)
@@ -1060,6 +1091,25 @@ static const char *cell(const PGresult *res, int row, int col)
  * Returns OCRQ_OK, OCRQ_ERR_INVALID (a bad id), OCRQ_ERR_NOMEM,
  * OCRQ_ERR_TOO_LARGE or OCRQ_ERR_DB.
  */
+/* ids[0..n-1] as a uuid[] literal into *arr (the caller frees arr->p). */
+static int ids_array(const char *const *ids, size_t n, const char *what, struct sbuf *arr)
+{
+    memset(arr, 0, sizeof(*arr));
+    sb_add(arr, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        int st = id_ok(ids[i], what);
+        if (st != OCRQ_OK)
+            return st;
+        if (i > 0)
+            sb_add(arr, ",", 1);
+        sb_str(arr, ids[i]);
+    }
+    sb_add(arr, "}", 1);
+    if (arr->st != OCRQ_OK)
+        log_error(NULL, "db: %s: %zu ids: %s", what, n, ocrq_strerror(arr->st));
+    return arr->st;
+}
+
 int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, int want_text,
                           ocrq_db_finished_fn fn, void *arg)
 {
@@ -1072,21 +1122,9 @@ int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, 
         return OCRQ_ERR_INVALID;
     if (n == 0)
         return OCRQ_OK;
-    sb_add(&arr, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        st = id_ok(ids[i], stmts[ST_POLL].name);
-        if (st != OCRQ_OK)
-            goto out;
-        if (i > 0)
-            sb_add(&arr, ",", 1);
-        sb_str(&arr, ids[i]);
-    }
-    sb_add(&arr, "}", 1);
-    if (arr.st != OCRQ_OK) {
-        st = arr.st;
-        log_error(NULL, "db: %s: %zu ids: %s", stmts[ST_POLL].name, n, ocrq_strerror(st));
+    st = ids_array(ids, n, stmts[ST_POLL].name, &arr);
+    if (st != OCRQ_OK)
         goto out;
-    }
     params[0] = arr.p;
     st = stmt_run(db, want_text ? ST_POLL_TEXT : ST_POLL, params, PGRES_TUPLES_OK, NULL, &res);
     if (st != OCRQ_OK)
@@ -1100,8 +1138,42 @@ int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, 
         f.error_code = f.succeeded ? NULL : cell(res, i, 2);
         f.error_message = f.succeeded ? NULL : cell(res, i, 3);
         f.text = f.succeeded ? cell(res, i, 4) : NULL;
+        f.pages = PQgetisnull(res, i, 5) ? 0 : atoi(PQgetvalue(res, i, 5));
         fn(arg, &f);
     }
+out:
+    PQclear(res);
+    free(arr.p);
+    return st;
+}
+
+/*
+ * Pages done and pages known (summed) of those of ids[0..n-1] that are not
+ * final, in one round trip. Returns OCRQ_OK, OCRQ_ERR_INVALID, OCRQ_ERR_NOMEM,
+ * OCRQ_ERR_TOO_LARGE or OCRQ_ERR_DB.
+ */
+int ocrq_db_poll_pages(struct ocrq_db *db, const char *const *ids, size_t n, long long *done,
+                       long long *total)
+{
+    struct sbuf arr = {0};
+    const char *params[1];
+    PGresult *res = NULL;
+    int st;
+
+    *done = *total = 0;
+    if (!db || (n > 0 && !ids))
+        return OCRQ_ERR_INVALID;
+    if (n == 0)
+        return OCRQ_OK;
+    st = ids_array(ids, n, stmts[ST_POLL_PAGES].name, &arr);
+    if (st != OCRQ_OK)
+        goto out;
+    params[0] = arr.p;
+    st = stmt_run(db, ST_POLL_PAGES, params, PGRES_TUPLES_OK, NULL, &res);
+    if (st != OCRQ_OK || PQntuples(res) != 1)
+        goto out;
+    *done = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *total = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 out:
     PQclear(res);
     free(arr.p);

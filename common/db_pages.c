@@ -1,8 +1,10 @@
 /*
- * The pages of a document's result (ocr_pages, migration 6) and its
+ * The pages of a document's result (ocr_pages, migrations 6 and 8) and its
  * artifacts (db_artifacts.c), written in the transaction of the statement
  * that marks the job succeeded (db.c), so a job has all its pages or none,
- * and a repeat overwrites instead of adding rows.
+ * and a repeat overwrites instead of adding rows; for a document of several
+ * pages also each page as it is done (progress; the fail and retry
+ * statements of db.c drop those again).
  */
 #include "ocrq/db.h"
 
@@ -12,38 +14,88 @@
 #include "migrations.h"
 #include "ocrq/status.h"
 
+/* The columns of a page, $1 the job and $2-$10 the page (page_params()). */
+#define PAGE_COLS                                                                                  \
+    "job_id, page_no, text, mean_conf, width, height, rotation, duration_ms, method, skew"
+#define PAGE_VALS                                                                                  \
+    "$1::uuid, $2::integer, $3::text, $4::real, $5::integer, $6::integer, $7::smallint,"           \
+    " $8::integer, $9::text, $10::real"
+#define PAGE_UPDATE                                                                                \
+    " ON CONFLICT (job_id, page_no) DO UPDATE SET text = EXCLUDED.text,"                           \
+    " mean_conf = EXCLUDED.mean_conf, width = EXCLUDED.width, height = EXCLUDED.height,"           \
+    " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"                           \
+    " method = EXCLUDED.method, skew = EXCLUDED.skew"
+
 static const char page_upsert[] =
-    "INSERT INTO ocr_pages (job_id, page_no, text, mean_conf, width, height, rotation,"
-    " duration_ms, method)"
-    " SELECT $1::uuid, $2::integer, $3::text, $4::real, $5::integer, $6::integer,"
-    " $7::smallint, $8::integer, $9::text"
+    "INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS
     /* a job canceled while it was recognized keeps no pages (its result was refused too) */
-    " WHERE EXISTS (SELECT 1 FROM ocr_jobs WHERE job_id = $1::uuid AND status = 'succeeded')"
-    " ON CONFLICT (job_id, page_no) DO UPDATE SET text = EXCLUDED.text,"
-    " mean_conf = EXCLUDED.mean_conf, width = EXCLUDED.width, height = EXCLUDED.height,"
-    " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"
-    " method = EXCLUDED.method";
+    " WHERE EXISTS (SELECT 1 FROM ocr_jobs WHERE job_id = $1::uuid AND status = "
+    "'succeeded')" PAGE_UPDATE;
 
 static const char page_counts[] =
     "UPDATE ocr_jobs SET pages_total = $2::integer, pages_done = $2::integer"
     " WHERE job_id = $1::uuid AND status = 'succeeded'";
 
+/*
+ * A page while the job runs, with the job's counts, committed asynchronously
+ * (set_config(..., true) lasts until the end of this transaction). The
+ * UPDATE runs whatever refers to it; the INSERT only for a running job.
+ */
+static const char page_progress[] =
+    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
+    " job AS (UPDATE ocr_jobs SET pages_done = $11::integer, pages_total = $12::integer,"
+    " updated_at = now() WHERE job_id = $1::uuid AND status = 'running' RETURNING job_id)"
+    " INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS " FROM job, async" PAGE_UPDATE;
+
+/* Text values of a page's $2-$10 into params[1..9]; the buffers hold them. */
+struct page_text {
+    char no[16], conf[32], w[16], h[16], rot[8], ms[16], skew[32];
+};
+
+static void page_params(const struct ocrq_db_page *pg, struct page_text *b, const char **params)
+{
+    snprintf(b->no, sizeof(b->no), "%d", pg->page_no);
+    snprintf(b->conf, sizeof(b->conf), "%.3f", pg->mean_confidence);
+    snprintf(b->w, sizeof(b->w), "%d", pg->width);
+    snprintf(b->h, sizeof(b->h), "%d", pg->height);
+    snprintf(b->rot, sizeof(b->rot), "%d", pg->rotation);
+    snprintf(b->ms, sizeof(b->ms), "%d", pg->duration_ms);
+    snprintf(b->skew, sizeof(b->skew), "%.2f", pg->skew);
+    params[1] = b->no;
+    params[2] = pg->text ? pg->text : "";
+    params[3] = pg->mean_confidence >= 0 ? b->conf : NULL;
+    params[4] = b->w;
+    params[5] = b->h;
+    params[6] = b->rot;
+    params[7] = b->ms;
+    params[8] = pg->ocr ? "ocr" : "text_layer";
+    params[9] = b->skew;
+}
+
 static int page_put(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg)
 {
-    char no[16], conf[32], w[16], h[16], rot[8], ms[16];
-    const char *params[9] = {job_id, no, pg->text ? pg->text : "",      NULL, w, h,
-                             rot,    ms, pg->ocr ? "ocr" : "text_layer"};
+    struct page_text b;
+    const char *params[10] = {job_id};
 
-    snprintf(no, sizeof(no), "%d", pg->page_no);
-    if (pg->mean_confidence >= 0) {
-        snprintf(conf, sizeof(conf), "%.3f", pg->mean_confidence);
-        params[3] = conf;
-    }
-    snprintf(w, sizeof(w), "%d", pg->width);
-    snprintf(h, sizeof(h), "%d", pg->height);
-    snprintf(rot, sizeof(rot), "%d", pg->rotation);
-    snprintf(ms, sizeof(ms), "%d", pg->duration_ms);
-    return ocrq_db_params(db, "ocrq_page_upsert", page_upsert, 9, params, 0, NULL);
+    page_params(pg, &b, params);
+    return ocrq_db_params(db, "ocrq_page_upsert", page_upsert, 10, params, 0, NULL);
+}
+
+int ocrq_db_page_progress(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg,
+                          int done, int total)
+{
+    struct page_text b;
+    char d[16], t[16];
+    const char *params[12] = {job_id};
+
+    if (!db || !job_id || !pg)
+        return OCRQ_ERR_INVALID;
+    page_params(pg, &b, params);
+    snprintf(d, sizeof(d), "%d", done);
+    snprintf(t, sizeof(t), "%d", total);
+    params[10] = d;
+    params[11] = t;
+    return ocrq_db_params(db, "ocrq_page_progress", page_progress, 12, params, 0, NULL);
 }
 
 int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char *worker,

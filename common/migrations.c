@@ -257,6 +257,38 @@ static const char m7_artifacts[] =
     "COMMENT ON COLUMN ocr_artifacts.error IS"
     "  'why content is NULL: over artifacts.max_bytes; NULL when stored';";
 
+/*
+ * Deduplication and straightened pages (docs/documents.md): the document's
+ * SHA-256 and the options that shaped its text on the job, the job a result
+ * was copied from, the lookup's partial index (only originals that
+ * succeeded), and each page's skew correction.
+ */
+static const char m8_dedupe_skew[] =
+    "ALTER TABLE ocr_jobs ADD COLUMN doc_sha256 bytea, ADD COLUMN ocr_options text,"
+    "  ADD COLUMN dedupe_of uuid REFERENCES ocr_jobs (job_id) ON DELETE SET NULL;"
+    "CREATE INDEX ocr_jobs_dedupe_idx ON ocr_jobs (doc_sha256, language, ocr_options,"
+    "  finished_at) WHERE status = 'succeeded' AND dedupe_of IS NULL;"
+    "ALTER TABLE ocr_pages ADD COLUMN skew real NOT NULL DEFAULT 0;"
+    "ALTER TABLE ocr_pages DROP CONSTRAINT ocr_pages_method_check;"
+    "ALTER TABLE ocr_pages ADD CONSTRAINT ocr_pages_method_check"
+    "  CHECK (method IN ('ocr', 'text_layer', 'dedupe'));"
+    "COMMENT ON COLUMN ocr_jobs.doc_sha256 IS"
+    "  'SHA-256 of the document''s bytes, recorded when the job succeeds';"
+    "COMMENT ON COLUMN ocr_jobs.ocr_options IS"
+    "  'the worker options that shaped the text (pdf_text, pdf_dpi, auto_rotate, deskew,"
+    " engine): with doc_sha256 and language, the deduplication key';"
+    "COMMENT ON COLUMN ocr_jobs.dedupe_of IS"
+    "  'the job whose result this one took without OCR (dedupe.enabled); NULL: OCRed';"
+    "COMMENT ON COLUMN ocr_jobs.pages_done IS"
+    "  'pages with a result: counts up while a document of several pages is read';"
+    "COMMENT ON COLUMN ocr_pages.rotation IS"
+    "  'degrees clockwise the page was turned before OCR (ocr.auto_rotate)';"
+    "COMMENT ON COLUMN ocr_pages.skew IS"
+    "  'degrees clockwise the page was turned to straighten it (ocr.deskew); 0: not';"
+    "COMMENT ON COLUMN ocr_pages.method IS"
+    "  'ocr: recognized by the engine; text_layer: the PDF page''s own text (ocr.pdf_text"
+    " skip); dedupe: copied from the page of the job in ocr_jobs.dedupe_of';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -265,6 +297,7 @@ static const struct ocrq_migration migrations[] = {
     {5, "canceled status", m5_canceled},
     {6, "pages", m6_pages},
     {7, "artifacts", m7_artifacts},
+    {8, "deduplication and page skew", m8_dedupe_skew},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

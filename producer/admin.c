@@ -188,8 +188,10 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
     else
         fputs("null", stdout);
     printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld,"
-           "\"canceled\":%lld}}\n",
-           c->queued, c->running, c->succeeded, c->failed, c->canceled);
+           "\"canceled\":%lld,\"pages\":{\"done\":%lld,\"running_done\":%lld,"
+           "\"running_total\":%lld}}}\n",
+           c->queued, c->running, c->succeeded, c->failed, c->canceled, c->pages_done,
+           c->running_pages_done, c->running_pages_total);
 }
 
 static void print_text(const struct queue_row *rows, size_t n, const char *batch,
@@ -210,6 +212,8 @@ static void print_text(const struct queue_row *rows, size_t n, const char *batch
     printf("  queued     %lld\n  running    %lld\n  succeeded  %lld\n  failed     %lld\n"
            "  canceled   %lld\n",
            c->queued, c->running, c->succeeded, c->failed, c->canceled);
+    printf("\nPAGES\n  done       %lld\n  running    %lld of %lld done\n", c->pages_done,
+           c->running_pages_done, c->running_pages_total);
 }
 
 /* Show queues and job counts; see admin.h. */

@@ -47,6 +47,41 @@ static void put(const char *s, size_t len)
     }
 }
 
+static void eta_text(double seconds, char *buf, size_t len)
+{
+    long s = (long)(seconds + 0.5);
+
+    if (s >= 3600)
+        snprintf(buf, len, "  ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, len, "  ETA %ld:%02ld", s / 60, s % 60);
+}
+
+/*
+ * "37/120 pages  0.6 pages/s  " and an ETA in pages. Pages are what takes
+ * the time when documents are long, so the ETA follows them once seen.
+ */
+static void pages_text(const struct progress *p, double now, char *buf, size_t len, char *eta,
+                       size_t etalen)
+{
+    double elapsed = now - p->t_pages;
+    double rate = elapsed > 0.5 ? (double)(p->pages_done - p->pages_start) / elapsed : 0.0;
+
+    snprintf(buf, len, "%lld/%lld pages  %.1f pages/s  ", p->pages_done, p->pages_total, rate);
+    if (rate > 0 && p->pages_done < p->pages_total)
+        eta_text((double)(p->pages_total - p->pages_done) / rate, eta, etalen);
+}
+
+void progress_pages(struct progress *p, long long done, long long total)
+{
+    if (p->pages_total == 0 && total > 0) {
+        p->t_pages = progress_now();
+        p->pages_start = done;
+    }
+    p->pages_done = done;
+    p->pages_total = total;
+}
+
 static void draw(struct progress *p, double now)
 {
     char line[256];
@@ -64,16 +99,14 @@ static void draw(struct progress *p, double now)
     memset(bar, '#', (size_t)filled);
     memset(bar + filled, '.', (size_t)(BAR_WIDTH - filled));
     bar[BAR_WIDTH] = '\0';
-    if (rate > 0 && count < p->total) {
-        long s = (long)((double)(p->total - count) / rate + 0.5);
-        if (s >= 3600)
-            snprintf(eta, sizeof eta, "  ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-        else
-            snprintf(eta, sizeof eta, "  ETA %ld:%02ld", s / 60, s % 60);
-    }
+    if (rate > 0 && count < p->total)
+        eta_text((double)(p->total - count) / rate, eta, sizeof eta);
+    char pages[96] = "";
+    if (p->waiting && p->pages_total > 0)
+        pages_text(p, now, pages, sizeof pages, eta, sizeof eta);
     int n = snprintf(line, sizeof line,
-                     "\r[%s] %zu/%zu submitted  %zu done  %zu failed  %.0f/s%s\033[K", bar,
-                     p->submitted, p->total, p->done, p->failed, rate, eta);
+                     "\r[%s] %zu/%zu submitted  %zu done  %zu failed  %s%.0f/s%s\033[K", bar,
+                     p->submitted, p->total, p->done, p->failed, pages, rate, eta);
     if (n > 0)
         put(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     p->shown = 1;

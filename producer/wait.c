@@ -1,7 +1,8 @@
 /*
  * --wait and --output: poll PostgreSQL for the jobs of this run that are
  * still pending, a slice of ids per query, and act on each one as it
- * finishes: its result file, its --json line, its failure message.
+ * finishes: its result file, its --json line, its failure message. With a
+ * progress line, the pages of the jobs under way are polled too.
  */
 #include "wait.h"
 
@@ -62,6 +63,7 @@ struct waiter {
     size_t *slice;    /* the slice being polled: a part of pending */
     size_t nslice;
     struct ocrq_db *db;
+    long long pages_finished; /* pages of the finished jobs */
 };
 
 static int cmp_by_id(const void *a, const void *b, void *arg)
@@ -206,6 +208,7 @@ static void on_finished(void *arg, const struct ocrq_db_finished *f)
     if (it->state != ITEM_QUEUED)
         return;
 
+    w->pages_finished += f->pages;
     if (f->succeeded) {
         it->state = ITEM_SUCCEEDED;
         res->succeeded++;
@@ -257,6 +260,30 @@ static int poll_once(struct waiter *w, int want_text)
     return OCRQ_OK;
 }
 
+/*
+ * Pages of the run for the progress line: those of the finished jobs and
+ * those done and known of the jobs under way (one query per slice, only
+ * when the line is shown). A failed query only leaves the line as it was.
+ */
+static void poll_pages(struct waiter *w)
+{
+    struct submit_run *run = w->run;
+    long long done = 0, total = 0;
+
+    for (size_t off = 0; off < w->npending; off += WAIT_POLL_IDS_MAX) {
+        size_t n = w->npending - off < WAIT_POLL_IDS_MAX ? w->npending - off : WAIT_POLL_IDS_MAX;
+        long long d, t;
+
+        for (size_t k = 0; k < n; k++)
+            w->ids[k] = run->items[w->pending[off + k]].job_id;
+        if (ocrq_db_poll_pages(w->db, w->ids, n, &d, &t) != OCRQ_OK)
+            return;
+        done += d;
+        total += t;
+    }
+    progress_pages(&run->progress, w->pages_finished + done, w->pages_finished + total);
+}
+
 static void sleep_ms(double ms)
 {
     if (ms <= 0)
@@ -270,7 +297,7 @@ static void sleep_ms(double ms)
 /* Follow the queued jobs to the end; see wait.h. */
 int wait_run(struct submit_run *run, struct ocrq_db *db)
 {
-    struct waiter w = {run, NULL, 0, NULL, NULL, 0, db};
+    struct waiter w = {run, NULL, 0, NULL, NULL, 0, db, 0};
     struct submit_result *res = run->res;
     const struct submit_opts *o = run->opts;
     double deadline = o->timeout_s > 0 ? progress_now() + o->timeout_s : 0;
@@ -296,6 +323,8 @@ int wait_run(struct submit_run *run, struct ocrq_db *db)
             st = OCRQ_ERR_DB;
             break;
         }
+        if (run->progress.enabled)
+            poll_pages(&w);
         progress_update(&run->progress, res->submitted, res->succeeded,
                         res->errors + res->failed + res->canceled);
         fflush(stdout);

@@ -30,6 +30,7 @@ struct ocrq_engines {
     int n;
     unsigned long clock;
     struct engine slot[MAX_ENGINES];
+    void *osd; /* the orientation handle, made on first use */
 };
 
 static void lept_to_log(const char *msg)
@@ -87,6 +88,8 @@ void ocrq_engines_free(struct ocrq_engines *set)
         return;
     for (int i = 0; i < set->n; i++)
         engine_drop(set, &set->slot[i]);
+    if (set->osd != NULL)
+        set->ops->destroy(set->osd);
     free(set->datadir);
     free(set);
 }
@@ -178,6 +181,28 @@ int ocrq_engines_outputs_end(struct ocrq_engines *set, struct ocrq_outputs *outp
 void ocrq_engines_outputs_free(struct ocrq_engines *set, struct ocrq_outputs *outputs)
 {
     set->ops->outputs_free(outputs);
+}
+
+int ocrq_engines_orient(struct ocrq_engines *set, struct Pix *pix, int *rotate_cw, double *conf,
+                        char *why, size_t whylen)
+{
+    int st;
+
+    *rotate_cw = 0;
+    *conf = 0;
+    if (set->ops->orient == NULL) {
+        snprintf(why, whylen, "the %s engine cannot detect orientation", set->ops->name);
+        return OCRQ_ERR_LANG;
+    }
+    if (set->osd == NULL) {
+        st = set->ops->check_langs(set->datadir, OCRQ_OSD_LANG, why, whylen);
+        if (st == OCRQ_OK)
+            st = set->ops->create(&set->dev, set->datadir, OCRQ_OSD_LANG, &set->osd, why, whylen);
+        if (st != OCRQ_OK)
+            return st == OCRQ_ERR_NOMEM ? st : OCRQ_ERR_LANG;
+        log_info(NULL, "engine ready: %s orientation detection", set->ops->name);
+    }
+    return set->ops->orient(set->osd, pix, rotate_cw, conf, why, whylen);
 }
 
 void ocrq_ocr_result_cleanup(struct ocrq_ocr_result *res)

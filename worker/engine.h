@@ -86,6 +86,16 @@ struct ocrq_engine_ops {
     /* Free the outputs and whatever they hold (temporary files included); NULL is fine. */
     void (*outputs_free)(struct ocrq_outputs *outputs);
 
+    /*
+     * Orientation of pix (borrowed) with a handle made for the language
+     * OCRQ_OSD_LANG: *rotate_cw gets the degrees (0, 90, 180, 270) the page
+     * must be turned clockwise to stand upright, *conf the engine's
+     * confidence. OCRQ_OK, or OCRQ_ERR_OCR with why (too little text to
+     * tell). NULL: the backend cannot detect orientation.
+     */
+    int (*orient)(void *handle, struct Pix *pix, int *rotate_cw, double *conf, char *why,
+                  size_t whylen);
+
     void (*destroy)(void *handle);
 
     /* "tesseract 5.3.0": static, thread-safe. */
@@ -93,6 +103,9 @@ struct ocrq_engine_ops {
 };
 
 extern const struct ocrq_engine_ops ocrq_tesseract_engine;
+
+/* The language name of the orientation model (Tesseract's osd.traineddata). */
+#define OCRQ_OSD_LANG "osd"
 
 /* "cpu" or "gpu 1", for logs. */
 const char *ocrq_device_name(const struct ocrq_device *dev, char *buf, size_t len);
@@ -136,6 +149,15 @@ int ocrq_engines_outputs_begin(struct ocrq_engines *set, unsigned formats, const
 int ocrq_engines_outputs_end(struct ocrq_engines *set, struct ocrq_outputs *outputs,
                              struct ocrq_artifact *arts, int *n, char *why, size_t whylen);
 void ocrq_engines_outputs_free(struct ocrq_engines *set, struct ocrq_outputs *outputs);
+
+/*
+ * Orientation of one decoded page (borrowed), with the set's orientation
+ * handle (made on first use, kept apart from the language cache). See
+ * ocrq_engine_ops.orient. Returns OCRQ_OK, OCRQ_ERR_LANG (no orientation
+ * model installed, or the backend has none), OCRQ_ERR_OCR or OCRQ_ERR_NOMEM.
+ */
+int ocrq_engines_orient(struct ocrq_engines *set, struct Pix *pix, int *rotate_cw, double *conf,
+                        char *why, size_t whylen);
 
 /* The set's backend name and version. */
 const char *ocrq_engines_version(const struct ocrq_engines *set);

@@ -185,6 +185,33 @@ out:
     return st;
 }
 
+/*
+ * Tesseract's orient_deg is how far the text is turned counter-clockwise
+ * (its "Orientation in degrees"); the page goes upright when it is turned
+ * that much clockwise back, i.e. (360 - orient_deg) % 360 clockwise, what
+ * `tesseract --psm 0` prints as "Rotate".
+ */
+static int tess_orient(void *handle, struct Pix *pix, int *rotate_cw, double *conf, char *why,
+                       size_t whylen)
+{
+    TessBaseAPI *api = handle;
+    const char *script = NULL;
+    float oconf = 0, sconf = 0;
+    int deg = 0, st = OCRQ_OK;
+
+    TessBaseAPISetImage2(api, pix);
+    if (!TessBaseAPIDetectOrientationScript(api, &deg, &oconf, &script, &sconf)) {
+        snprintf(why, whylen, "orientation detection found too little text");
+        st = OCRQ_ERR_OCR;
+        goto out;
+    }
+    *rotate_cw = ((360 - deg) % 360 + 360) % 360;
+    *conf = oconf;
+out:
+    TessBaseAPIClear(api);
+    return st;
+}
+
 static void tess_destroy(void *handle)
 {
     TessBaseAPI *api = handle;
@@ -219,6 +246,7 @@ const struct ocrq_engine_ops ocrq_tesseract_engine = {
     .outputs_begin = tess_outputs_begin,
     .outputs_end = tess_outputs_end,
     .outputs_free = tess_outputs_free,
+    .orient = tess_orient,
     .destroy = tess_destroy,
     .version = tess_version,
 };

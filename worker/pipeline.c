@@ -1,5 +1,7 @@
 /*
- * One job, top to bottom: decode, start, load, OCR each page, commit. Every
+ * One job, top to bottom: decode, start, load, take a recent identical
+ * result (dedupe) or OCR each page (turned upright and straightened when
+ * configured, each page recorded as it is done), commit. Every
  * exit produces exactly one verdict for the message, and a verdict that lets
  * the message go (ack) is only given after the outcome is committed.
  */
@@ -21,7 +23,9 @@
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/mq.h"
+#include "ocrq/sign.h"
 #include "ocrq/status.h"
+#include "straighten.h"
 
 struct ocrq_pipeline {
     const struct ocrq_config *cfg;
@@ -29,6 +33,8 @@ struct ocrq_pipeline {
     struct ocrq_db *db;
     struct ocrq_engines *engines;
     enum ocrq_pdf_text pdf_text;
+    char options[256]; /* what besides document and language shapes the text (dedupe key) */
+    char options_formats[272]; /* the same for a job with output formats */
 };
 
 /* What a document gave: its pages, and their texts joined by form feeds. */
@@ -40,6 +46,7 @@ struct doc_result {
     double mean_confidence; /* over the recognized pages; 100 when none was */
     struct ocrq_artifact arts[OCRQ_MAX_ARTIFACTS]; /* the job's formats beside txt */
     int n_arts;
+    int progress_failed;    /* a page's progress write failed (logged once) */
 };
 
 /* A document's bytes: borrowed from the message (inline) or owned (fetched). */
@@ -69,10 +76,29 @@ int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
     }
     st = ocrq_engines_new(&ocrq_tesseract_engine, dev, cfg->tessdata_dir, cfg->engine_cache,
                           &p->engines);
+    if (st == OCRQ_OK && cfg->auto_rotate) {
+        char why[512];
+        st = ocrq_engines_check_lang(p->engines, OCRQ_OSD_LANG, why, sizeof(why));
+        if (st != OCRQ_OK)
+            log_error(NULL,
+                      "ocr.auto_rotate needs the orientation model (package "
+                      "tesseract-ocr-osd): %s",
+                      why);
+    }
     if (st != OCRQ_OK) {
         ocrq_pipeline_free(p);
         return st;
     }
+    /*
+     * Every worker option that changes the text of a document goes here, so
+     * that deduplication never hands out a result made otherwise. Options a
+     * job carries itself belong in the key too (options_key()): asking for
+     * output formats OCRs every page, text layer or not (docs/results.md).
+     */
+    snprintf(p->options, sizeof(p->options), "pdf_text=%s;pdf_dpi=%d;auto_rotate=%d;deskew=%d;%s",
+             cfg->pdf_text, cfg->pdf_dpi, cfg->auto_rotate, cfg->deskew,
+             ocrq_engines_version(p->engines));
+    snprintf(p->options_formats, sizeof(p->options_formats), "%s;formats", p->options);
     *out = p;
     return OCRQ_OK;
 }
@@ -261,6 +287,17 @@ static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
     st = ocrq_document_render(doc, &pix, code, why, whylen);
     if (st != OCRQ_OK)
         goto out;
+    if (p->cfg->auto_rotate || p->cfg->deskew) {
+        struct ocrq_straightened turn;
+        st = ocrq_straighten(p->engines, p->cfg->auto_rotate, p->cfg->deskew, &pix, &turn, why,
+                             whylen);
+        if (st != OCRQ_OK)
+            goto out;
+        pg->rotation = turn.rotation;
+        pg->skew = turn.skew;
+        pg->width = pixGetWidth(pix);
+        pg->height = pixGetHeight(pix);
+    }
     if (deadline > 0) {
         timeout_ms = (int)(deadline - now_ms());
         if (timeout_ms <= 0) {
@@ -286,6 +323,24 @@ out:
     pixDestroy(&pix);
     ocrq_ocr_result_cleanup(&ocr);
     return st;
+}
+
+/*
+ * Record the page just done and pages_done, so that a document of several
+ * pages shows its progress (one asynchronously committed statement; a
+ * one-page document never comes here). A failed write is not the job's
+ * failure: the final commit writes every page again, or fails itself.
+ */
+static void progress(struct ocrq_pipeline *p, const struct ocrq_job *job, struct doc_result *r,
+                     int total)
+{
+    if (r->progress_failed)
+        return;
+    if (ocrq_db_page_progress(p->db, job->job_id, &r->pages[r->n - 1], r->n, total) != OCRQ_OK) {
+        log_warn(job->job_id, "could not record the progress of page %d; going on",
+                 r->pages[r->n - 1].page_no);
+        r->progress_failed = 1;
+    }
 }
 
 /* Every page of the document in data, in order, into *r. */
@@ -327,6 +382,8 @@ static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
             goto out;
         r->n_ocr += r->pages[r->n].ocr;
         r->n++;
+        if (ocrq_document_page_count(doc) > 1)
+            progress(p, job, r, ocrq_document_page_count(doc));
     }
     if (st != OCRQ_ERR_EMPTY)
         goto out;
@@ -447,9 +504,56 @@ static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
     return 1;
 }
 
+/* The deduplication key besides document and language: the worker's options (see _new). */
+static const char *options_key(const struct ocrq_pipeline *p, const struct ocrq_job *job)
+{
+    return job->formats ? p->options_formats : p->options;
+}
+
+/*
+ * dedupe.enabled: give the job the result of a job that recognized the same
+ * document, language and options within dedupe.ttl_s. Returns 1 if *out
+ * holds the verdict (the copy was committed, or could not be: requeue), 0 to
+ * go on and recognize the document (no such job, or the lookup failed:
+ * deduplication only saves work, it never decides an outcome).
+ */
+static int take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const char *sha,
+                     struct ocrq_outcome *out)
+{
+    struct ocrq_db_dedupe hit;
+    int st = ocrq_db_dedupe_find(p->db, sha, job->language, options_key(p, job),
+                                 p->cfg->dedupe_ttl_s, &hit);
+
+    if (st != OCRQ_OK) {
+        if (st != OCRQ_ERR_NOT_FOUND)
+            log_warn(job->job_id, "dedupe lookup failed (%s): recognizing the document",
+                     ocrq_strerror(st));
+        return 0;
+    }
+    struct ocrq_db_result res = {
+        .text = hit.text,
+        .mean_confidence = hit.mean_confidence,
+        .duration_ms = out->ocr_ms,
+        .engine_version = hit.engine_version,
+        .doc_sha256 = sha,
+        .options = options_key(p, job),
+        .dedupe_of = hit.job_id,
+    };
+    if (ocrq_db_job_succeed_dedupe(p->db, job->job_id, p->worker, &res) != OCRQ_OK)
+        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
+    else {
+        log_info(job->job_id, "succeeded without OCR: the result of job %s (dedupe, %s)",
+                 hit.job_id, job->language);
+        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+    }
+    ocrq_db_dedupe_cleanup(&hit);
+    return 1;
+}
+
 void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
                        struct ocrq_outcome *out)
 {
+    char sha[65] = "";
     struct ocrq_job *job = NULL;
     struct doc_result rec = {0};
     struct doc doc = {0};
@@ -503,6 +607,13 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     out->ocr_ms = (int)(now_ms() - t0);
     if (overlap && !started(p, job, msg, &attempt, out))
         goto out;
+    /* the job records its document's hash (no round trip: it goes with the result) */
+    if (st == OCRQ_OK && ocrq_sha256_hex(doc.data, doc.len, sha) != OCRQ_OK)
+        sha[0] = '\0';
+    /* a copy carries text and pages, not artifacts: a job with formats is always OCRed */
+    if (st == OCRQ_OK && p->cfg->dedupe_enabled && !job->formats && sha[0] != '\0' &&
+        take_copy(p, job, sha, out))
+        goto out;
     if (st == OCRQ_OK) {
         t0 = now_ms();
         st = recognize(p, job, &doc, &rec, &code, why, sizeof(why));
@@ -528,6 +639,8 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         .engine_version = ocrq_engines_version(p->engines),
         .artifacts = arts,
         .n_artifacts = rec.n_arts,
+        .doc_sha256 = sha[0] != '\0' ? sha : NULL,
+        .options = options_key(p, job),
     };
     if (ocrq_db_job_succeed_pages(p->db, job->job_id, p->worker, &res, rec.pages, rec.n) !=
         OCRQ_OK) {

@@ -50,6 +50,10 @@ static const char *const all_keys[] = {
     "ocr.max_pages",
     "ocr.pdf_dpi",
     "ocr.pdf_text",
+    "ocr.auto_rotate",
+    "ocr.deskew",
+    "dedupe.enabled",
+    "dedupe.ttl_s",
     "documents.inline_max_bytes",
     "documents.fetch_max_bytes",
     "documents.fetch_connect_timeout_s",
@@ -183,6 +187,10 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_int_equal(a->max_pages, b->max_pages);
     assert_int_equal(a->pdf_dpi, b->pdf_dpi);
     assert_string_equal(a->pdf_text, b->pdf_text);
+    assert_int_equal(a->auto_rotate, b->auto_rotate);
+    assert_int_equal(a->deskew, b->deskew);
+    assert_int_equal(a->dedupe_enabled, b->dedupe_enabled);
+    assert_int_equal(a->dedupe_ttl_s, b->dedupe_ttl_s);
     assert_int_equal(a->inline_max_bytes, b->inline_max_bytes);
     assert_int_equal(a->fetch_max_bytes, b->fetch_max_bytes);
     assert_int_equal(a->fetch_connect_timeout_s, b->fetch_connect_timeout_s);
@@ -233,6 +241,10 @@ static void defaults(void **state)
     assert_int_equal(cfg->max_pages, 100);
     assert_int_equal(cfg->pdf_dpi, 300);
     assert_string_equal(cfg->pdf_text, "skip");
+    assert_int_equal(cfg->auto_rotate, 0);
+    assert_int_equal(cfg->deskew, 0);
+    assert_int_equal(cfg->dedupe_enabled, 0);
+    assert_int_equal(cfg->dedupe_ttl_s, 86400);
     assert_int_equal(cfg->inline_max_bytes, 8LL * 1024 * 1024);
     assert_int_equal(cfg->fetch_max_bytes, 64LL * 1024 * 1024);
     assert_int_equal(cfg->fetch_connect_timeout_s, 10);

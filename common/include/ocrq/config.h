@@ -73,6 +73,12 @@ struct ocrq_config {
     int max_pages;          /* pages of one document (TIFF, PDF): 100 */
     int pdf_dpi;            /* PDF pages are rendered at this resolution: 300 */
     char *pdf_text;         /* PDF pages with text: "skip", "redo" or "force" (docs/documents.md) */
+    int auto_rotate;        /* orientation detection turns pages upright: 0 */
+    int deskew;             /* Leptonica straightens slightly rotated pages: 0 */
+
+    /* dedupe */
+    int dedupe_enabled;     /* take the result of a recent job on the same document: 0 */
+    int dedupe_ttl_s;       /* ... that succeeded at most this long ago: 86400 */
 
     /* artifacts */
     long long artifacts_max_bytes; /* largest artifact stored (docs/results.md): 50 MiB */

@@ -86,6 +86,9 @@ struct ocrq_db_result {
     /* written by ocrq_db_job_succeed_pages() only; none: NULL, 0 */
     const struct ocrq_db_artifact *artifacts;
     int n_artifacts;
+    const char *doc_sha256; /* the document's SHA-256, 64 hex digits; NULL: unknown */
+    const char *options;    /* what besides document and language shaped the text (dedupe) */
+    const char *dedupe_of;  /* the job whose result this is a copy of; NULL: none */
 };
 
 /*
@@ -103,6 +106,7 @@ struct ocrq_db_page {
     double mean_confidence; /* 0-100; < 0: none (the page's text layer was taken) */
     int width, height;
     int rotation;    /* 0, 90, 180 or 270 */
+    double skew;     /* degrees turned clockwise to straighten it (ocr.deskew); 0: not */
     int duration_ms; /* rendering and OCR of this page */
     int ocr;         /* 1: recognized by the engine; 0: the page's own text layer */
 };
@@ -131,6 +135,47 @@ int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifa
                           void *arg);
 
 /*
+ * Progress of a document of several pages, while its job runs: upsert page
+ * pg into ocr_pages and set pages_done = done, pages_total = total on the
+ * job, in one statement committed asynchronously (no WAL flush waited for;
+ * the final ocrq_db_job_succeed_pages() rewrites the same rows and its flush
+ * covers these). Only a 'running' job is written. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB (logged once). (common/db_pages.c)
+ */
+int ocrq_db_page_progress(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg,
+                          int done, int total);
+
+/* A succeeded job whose result a new job may take (deduplication). */
+struct ocrq_db_dedupe {
+    char job_id[37];
+    char *text;           /* malloc'd; free with ocrq_db_dedupe_cleanup() */
+    double mean_confidence;
+    char *engine_version; /* malloc'd; may be NULL */
+};
+
+/*
+ * The latest job that succeeded within ttl_s seconds, by OCR (not itself a
+ * copy), for the same document (doc_sha256, hex), language and options:
+ * one lookup on a partial index. OCRQ_OK with *out filled, OCRQ_ERR_NOT_FOUND
+ * if none, OCRQ_ERR_NOMEM or OCRQ_ERR_DB. (common/db_dedupe.c)
+ */
+int ocrq_db_dedupe_find(struct ocrq_db *db, const char *doc_sha256, const char *language,
+                        const char *options, int ttl_s, struct ocrq_db_dedupe *out);
+
+/* Free what a hit holds and clear it; NULL is fine. */
+void ocrq_db_dedupe_cleanup(struct ocrq_db_dedupe *hit);
+
+/*
+ * Mark job_id succeeded with a copy of hit's result, in one transaction:
+ * the succeed statement of ocrq_db_job_succeed() (its result row and its
+ * webhook event) with res->dedupe_of = hit, and a copy of hit's ocr_pages
+ * (method 'dedupe'), pages_total and pages_done. Returns OCRQ_OK,
+ * OCRQ_ERR_INVALID or OCRQ_ERR_DB. (common/db_dedupe.c)
+ */
+int ocrq_db_job_succeed_dedupe(struct ocrq_db *db, const char *job_id, const char *worker,
+                               const struct ocrq_db_result *res);
+
+/*
  * Mark a job 'failed' with error code and message, finished_at = now(), in
  * one transaction. job may be NULL when the message could not be decoded: the
  * row is then created with what is known (language '', source NULL). A
@@ -146,6 +191,9 @@ int ocrq_db_job_retry(struct ocrq_db *db, const char *job_id, const char *code,
 /* Job counts by status. */
 struct ocrq_db_counts {
     long long queued, running, succeeded, failed, canceled;
+    long long pages_done;          /* pages with a result, of every job counted */
+    long long running_pages_done;  /* ... of the running jobs */
+    long long running_pages_total; /* pages of the running jobs' documents read so far */
 };
 
 /* Counts for all jobs, or for one batch when batch is non-NULL. */
@@ -159,6 +207,7 @@ struct ocrq_db_finished {
     const char *text;          /* NULL unless want_text and succeeded */
     const char *error_code;    /* NULL if succeeded */
     const char *error_message;
+    int pages;                 /* pages with a result (pages_done); 0 if none */
 };
 
 typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f);
@@ -170,6 +219,14 @@ typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f)
  */
 int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, int want_text,
                           ocrq_db_finished_fn fn, void *arg);
+
+/*
+ * Of the jobs ids[0..n-1] that are not final, the sum of pages_done into
+ * *done and of pages_total into *total (a document's pages are known once
+ * a worker has opened it and finished a page), one round trip.
+ */
+int ocrq_db_poll_pages(struct ocrq_db *db, const char *const *ids, size_t n, long long *done,
+                       long long *total);
 
 /* ---- the webhook outbox (docs/webhooks.md) ------------------------------ */
 
