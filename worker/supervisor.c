@@ -194,22 +194,26 @@ static int spawn(struct sup *s, int k)
     if (env == NULL)
         return OCRQ_ERR_NOMEM;
 
+    /*
+     * SIGTERM and SIGINT are blocked from before the fork through the exec:
+     * the child unblocks them once its handlers are in place, so a stop that
+     * comes while it starts is a clean stop, not a death by the default
+     * action, and never runs the supervisor's handler in the forked copy
+     * (which would write a second stop into the supervisor's signal pipe).
+     */
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigprocmask(SIG_BLOCK, &stops, &old);
     pid_t pid = fork();
     if (pid < 0) {
         log_error(NULL, "supervisor: fork: %s", strerror(errno));
+        sigprocmask(SIG_SETMASK, &old, NULL);
         free(env);
         return OCRQ_ERR_IO;
     }
     if (pid == 0) {
-        /*
-         * SIGTERM and SIGINT stay blocked through the exec: the child unblocks
-         * them once its handlers are in place, so a stop that comes while it
-         * starts is a clean stop, not a death by the default action.
-         */
-        sigset_t stops;
-        sigemptyset(&stops);
-        sigaddset(&stops, SIGTERM);
-        sigaddset(&stops, SIGINT);
         sigprocmask(SIG_SETMASK, &stops, NULL);
         setpgid(0, 0); /* terminal signals go to the supervisor only */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -220,6 +224,7 @@ static int spawn(struct sup *s, int k)
         execve("/proc/self/exe", (char *const *)argv, env);
         _exit(127);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     free(env);
     s->kids[k].pid = pid;
     s->kids[k].started_ms = now_ms();
