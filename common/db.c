@@ -671,18 +671,7 @@ int ocrq_db_query_int(struct ocrq_db *db, const char *sql, int nparams, const ch
 int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int nparams,
                    const char *const *params, int want_rows, PGresult **out)
 {
-    if (db->batching)
-        return ocrq_db_params_fmt(db, what, sql, nparams, params, NULL, NULL, 0, want_rows, out);
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    int st = check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
-
-    if (out && st == OCRQ_OK)
-        *out = res;
-    else
-        PQclear(res);
-    if (out && st != OCRQ_OK)
-        *out = NULL;
-    return st;
+    return ocrq_db_params_fmt(db, what, sql, nparams, params, NULL, NULL, 0, want_rows, out);
 }
 
 int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, int nparams,

@@ -661,6 +661,23 @@ def queue_counts(names=ALL_QUEUES):
     return out
 
 
+def queue_message_ids(queue):
+    """message_id of every message in queue, read without taking them (unacked,
+    they go back when the connection closes)."""
+    conn = amqp_connection()
+    ch = conn.channel()
+    ids = []
+    try:
+        while True:
+            m, props, _ = ch.basic_get(queue, auto_ack=False)
+            if m is None:
+                break
+            ids.append(props.message_id)
+    finally:
+        conn.close()
+    return ids
+
+
 def purge_queues(names=ALL_QUEUES):
     conn = amqp_connection()
     try:

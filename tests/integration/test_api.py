@@ -13,21 +13,6 @@ import time
 import harness as h
 
 
-def queue_ids(queue):
-    """job ids of the messages in queue, read without taking them."""
-    conn = h.amqp_connection()
-    ch = conn.channel()
-    ids = []
-    try:
-        while True:
-            m, props, body = ch.basic_get(queue, auto_ack=False)
-            if m is None:
-                break
-            ids.append(props.message_id)
-    finally:
-        conn.close()  # unacked: back to the queue
-    return ids
-
 
 def error_ok(t, status, obj, want_status, want_code, what):
     err = obj.get("error") if isinstance(obj, dict) else None
@@ -79,7 +64,7 @@ def main(t):
             and row["metadata"] == {"n": 1} and row["source"] == "hello.png"
             and row["api_key"] == name,
             "the job is recorded queued with its parameters and its key", row)
-    t.check(raw_id in queue_ids(h.JOB_QUEUE), "its message is in ocr.jobs (confirmed before 202)")
+    t.check(raw_id in h.queue_message_ids(h.JOB_QUEUE), "its message is in ocr.jobs (confirmed before 202)")
 
     # multipart with form fields; priority 8 goes to the priority queue
     body, ctype = h.multipart({"priority": "8", "batch": "api-b", "metadata": '{"m": true}',
@@ -90,7 +75,7 @@ def main(t):
     row = h.job_row(mp_id)
     t.check(row["priority"] == 8 and row["language"] == "eng+deu" and row["metadata"] == {"m": True}
             and row["source"] == "scan.png", "multipart fields are recorded", row)
-    t.check(mp_id in queue_ids(h.PRIORITY_QUEUE), "priority 8 is in ocr.jobs.priority")
+    t.check(mp_id in h.queue_message_ids(h.PRIORITY_QUEUE), "priority 8 is in ocr.jobs.priority")
 
     # JSON {"url"}
     st, _, obj = h.api_json(api, "POST", "/v1/jobs",
@@ -188,7 +173,7 @@ def main(t):
     t.check(hdr2.get("idempotent-replayed") == "true", "the repeat says Idempotent-Replayed", hdr2)
     rows = h.db_query("SELECT count(*) AS n FROM ocr_jobs WHERE batch = 'idem'")
     t.check(rows[0]["n"] == 1, "one job row for the repeated key", rows)
-    t.check(queue_ids(h.JOB_QUEUE).count(o1["job_id"]) == 1, "one message for the repeated key")
+    t.check(h.queue_message_ids(h.JOB_QUEUE).count(o1["job_id"]) == 1, "one message for the repeated key")
     st, _, obj = h.api_post_image(api, key, img, "batch=idem-other", headers=idem)
     error_ok(t, st, obj, 422, "idempotency_key_reused", "the key with another request")
     st, _, o3 = h.api_post_image(api, key2, img, "batch=idem", headers=idem)

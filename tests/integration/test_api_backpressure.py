@@ -13,20 +13,6 @@ import harness as h
 POLICY = "ocrq-test-cap"
 
 
-def queue_ids(queue):
-    conn = h.amqp_connection()
-    ch = conn.channel()
-    ids = []
-    try:
-        while True:
-            m, props, _ = ch.basic_get(queue, auto_ack=False)
-            if m is None:
-                break
-            ids.append(props.message_id)
-    finally:
-        conn.close()
-    return ids
-
 
 def ready_seen(api):
     m = h.parse_metrics(h.api_request(api, "GET", "/metrics")[2].decode())
@@ -70,7 +56,7 @@ def main(t):
     rows = h.db_query("SELECT job_id::text AS id FROM ocr_jobs WHERE batch = 'depth'")
     t.check(sorted(r["id"] for r in rows) == sorted(accepted),
             "only the accepted jobs are recorded", (len(rows), len(accepted)))
-    t.check(sorted(queue_ids(h.JOB_QUEUE)) == sorted(accepted),
+    t.check(sorted(h.queue_message_ids(h.JOB_QUEUE)) == sorted(accepted),
             "the queue holds exactly the accepted jobs")
     h.stop_api(api)
     h.purge_queues()
@@ -94,7 +80,7 @@ def main(t):
         t.check(len(refused) == 6 and all(st == 503 and o["error"]["code"] == "queue_full"
                                           for st, o in refused),
                 "the 6 nacked publishes are 503 queue_full", refused[:2])
-        in_queue = queue_ids(h.JOB_QUEUE)
+        in_queue = h.queue_message_ids(h.JOB_QUEUE)
         t.check(sorted(in_queue) == sorted(accepted), "the queue holds the 4 accepted jobs",
                 (in_queue, accepted))
         rows = h.db_query("SELECT job_id::text AS id, status FROM ocr_jobs WHERE batch = 'cap'")

@@ -12,20 +12,6 @@ import threading
 import harness as h
 
 
-def queue_ids(queue):
-    conn = h.amqp_connection()
-    ch = conn.channel()
-    ids = []
-    try:
-        while True:
-            m, props, _ = ch.basic_get(queue, auto_ack=False)
-            if m is None:
-                break
-            ids.append(props.message_id)
-    finally:
-        conn.close()
-    return ids
-
 
 def code(obj):
     return (obj.get("error") or {}).get("code") if isinstance(obj, dict) else None
@@ -101,7 +87,7 @@ def main(t):
     t.check(st == 202, "broker back: POST is 202 again (the API reconnected)", (st, obj))
     if st == 202:
         accepted.append(obj["job_id"])
-    in_queue = set(queue_ids(h.JOB_QUEUE))
+    in_queue = set(h.queue_message_ids(h.JOB_QUEUE))
     t.check(set(accepted) <= in_queue, "every job answered 202 is in the queue",
             (accepted, sorted(in_queue)))
     m = h.parse_metrics(h.api_request(api, "GET", "/metrics")[2].decode())

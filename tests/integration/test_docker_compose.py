@@ -265,13 +265,16 @@ def linked_packages():
     bins = sorted(bindir.glob("ocrq-*")) if bindir.is_dir() else []
     if not bins:
         return None
-    pkgs = set()
+    paths = set()
     for b in bins:
         r = run(["ldd", b], timeout=30)
-        for m in re.finditer(r"=> (/\S+)", r.stdout):
-            q = run(["dpkg", "-S", os.path.realpath(m.group(1))], timeout=30)
-            if q.returncode == 0:
-                pkgs.add(q.stdout.split(":")[0])
+        paths.update(os.path.realpath(m.group(1)) for m in re.finditer(r"=> (/\S+)", r.stdout))
+    pkgs = set()
+    if paths:  # one dpkg -S for all (a path no package owns is only left out)
+        q = run(["dpkg", "-S", *sorted(paths)], timeout=60)
+        for line in q.stdout.splitlines():
+            if ": " in line:
+                pkgs.update(x.strip().split(":")[0] for x in line.split(": ")[0].split(","))
     return pkgs
 
 
