@@ -7,6 +7,7 @@
 
 #include "ocrq/status.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -226,6 +227,38 @@ int ocrq_sha256_hex(const void *data, size_t len, char out[65])
     for (unsigned i = 0; i < mdlen; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
     return OCRQ_OK;
+}
+
+static int is_base62(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+int ocrq_apikey_new(char *key, char *id, char hash[65])
+{
+    memcpy(key, "ocrq_", 5);
+    key[5 + OCRQ_KEY_ID_CHARS] = '_';
+    key[OCRQ_KEY_CHARS] = '\0';
+    if (ocrq_random_base62(key + 5, OCRQ_KEY_ID_CHARS) != OCRQ_OK ||
+        ocrq_random_base62(key + 6 + OCRQ_KEY_ID_CHARS, OCRQ_KEY_SECRET_CHARS) != OCRQ_OK)
+        return OCRQ_ERR_IO;
+    memcpy(id, key + 5, OCRQ_KEY_ID_CHARS);
+    id[OCRQ_KEY_ID_CHARS] = '\0';
+    return ocrq_sha256_hex(key, OCRQ_KEY_CHARS, hash);
+}
+
+int ocrq_apikey_parse(const char *key, size_t len, char *id)
+{
+    if (len != OCRQ_KEY_CHARS || memcmp(key, "ocrq_", 5) != 0 ||
+        key[5 + OCRQ_KEY_ID_CHARS] != '_' || !is_base62(key + 5, OCRQ_KEY_ID_CHARS) ||
+        !is_base62(key + 6 + OCRQ_KEY_ID_CHARS, OCRQ_KEY_SECRET_CHARS))
+        return 0;
+    memcpy(id, key + 5, OCRQ_KEY_ID_CHARS);
+    id[OCRQ_KEY_ID_CHARS] = '\0';
+    return 1;
 }
 
 int ocrq_equal_ct(const char *a, const char *b, size_t len)

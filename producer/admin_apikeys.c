@@ -14,8 +14,6 @@
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
 
-#define KEY_ID_CHARS 10
-#define KEY_SECRET_CHARS 32 /* base62: about 190 bits */
 #define NAME_MAX_CHARS 64
 
 static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
@@ -50,22 +48,14 @@ int admin_apikey_name_ok(const char *name)
 
 int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
 {
-    char key[5 + KEY_ID_CHARS + 1 + KEY_SECRET_CHARS + 1], hash[65];
+    char key[OCRQ_KEY_CHARS + 1], key_id[OCRQ_KEY_ID_CHARS + 1], hash[65];
     struct ocrq_db *db = NULL;
     int created = 0, st;
 
-    memcpy(key, "ocrq_", 5);
-    key[5 + KEY_ID_CHARS] = '_';
-    key[sizeof(key) - 1] = '\0';
-    if (ocrq_random_base62(key + 5, KEY_ID_CHARS) != OCRQ_OK ||
-        ocrq_random_base62(key + 6 + KEY_ID_CHARS, KEY_SECRET_CHARS) != OCRQ_OK ||
-        ocrq_sha256_hex(key, strlen(key), hash) != OCRQ_OK) {
+    if (ocrq_apikey_new(key, key_id, hash) != OCRQ_OK) {
         fprintf(stderr, "ocrq-admin: apikey create: no randomness or hash available\n");
         return OCRQ_ERR_IO;
     }
-    char key_id[KEY_ID_CHARS + 1];
-    memcpy(key_id, key + 5, KEY_ID_CHARS);
-    key_id[KEY_ID_CHARS] = '\0';
     st = db_open(cfg, &db);
     if (st == OCRQ_OK)
         st = ocrq_db_key_create(db, name, key_id, hash, &created);

@@ -17,22 +17,9 @@
 #include "ocrq/status.h"
 
 #define KEY_TTL_MS 1000
-#define KEY_ID_CHARS 10
-#define KEY_SECRET_CHARS 32
-#define KEY_CHARS (5 + KEY_ID_CHARS + 1 + KEY_SECRET_CHARS)
 
-static int base62(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-            return 0;
-    }
-    return 1;
-}
-
-/* The key of "Bearer <key>", checked for shape; NULL if it is not one. */
-static const char *bearer_key(const char *authorization)
+/* The key of "Bearer <key>" (ocrq/sign.h), its id into key_id; NULL if it is not one. */
+static const char *bearer_key(const char *authorization, char *key_id)
 {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
         return NULL;
@@ -42,10 +29,7 @@ static const char *bearer_key(const char *authorization)
     size_t n = strlen(k);
     while (n > 0 && k[n - 1] == ' ')
         n--;
-    if (n != KEY_CHARS || strncmp(k, "ocrq_", 5) != 0 || k[5 + KEY_ID_CHARS] != '_' ||
-        !base62(k + 5, KEY_ID_CHARS) || !base62(k + 6 + KEY_ID_CHARS, KEY_SECRET_CHARS))
-        return NULL;
-    return k;
+    return ocrq_apikey_parse(k, n, key_id) ? k : NULL;
 }
 
 /* The cache slot of key_id (under keys_mu); NULL if absent. */
@@ -107,8 +91,8 @@ static int take_token(const struct api *api, struct api_key_entry *e, int64_t no
 int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *authorization,
                      char *name, size_t namelen)
 {
-    const char *key = bearer_key(authorization);
-    char key_id[KEY_ID_CHARS + 1], hash[65], db_name[API_KEY_NAME_MAX], db_hash[65] = "";
+    char key_id[OCRQ_KEY_ID_CHARS + 1], hash[65], db_name[API_KEY_NAME_MAX], db_hash[65] = "";
+    const char *key = bearer_key(authorization, key_id);
     int64_t now = api_now_us() / 1000;
     int found = 0, revoked = 0, ok, wait;
     struct api_key_entry *e;
@@ -119,19 +103,16 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
                                 : "an API key is required: \"Authorization: Bearer ocrq_...\"");
         return -1;
     }
-    memcpy(key_id, key + 5, KEY_ID_CHARS);
-    key_id[KEY_ID_CHARS] = '\0';
-    if (ocrq_sha256_hex(key, KEY_CHARS, hash) != OCRQ_OK) {
+    if (ocrq_sha256_hex(key, OCRQ_KEY_CHARS, hash) != OCRQ_OK) {
         api_error(req, 500, "internal", "cannot hash the key");
         return -1;
     }
 
     pthread_mutex_lock(&api->keys_mu);
     e = find(api, key_id);
-    int fresh = e && now - e->fetched_ms < KEY_TTL_MS;
-    pthread_mutex_unlock(&api->keys_mu);
-
-    if (!fresh) { /* read it without holding the lock: the query takes a round trip */
+    if (!e || now - e->fetched_ms >= KEY_TTL_MS) {
+        /* read it without holding the lock: the query takes a round trip */
+        pthread_mutex_unlock(&api->keys_mu);
         struct ocrq_db *db = api_db(api);
         if (!db || ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash,
                                    &revoked) != OCRQ_OK) {
@@ -145,12 +126,8 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
         }
         pthread_mutex_lock(&api->keys_mu);
         e = store(api, key_id, db_name, db_hash, revoked, now);
-        pthread_mutex_unlock(&api->keys_mu);
     }
-
-    pthread_mutex_lock(&api->keys_mu);
-    e = find(api, key_id);
-    ok = e && !e->revoked && strlen(e->hash) == 64 && ocrq_equal_ct(e->hash, hash, 64);
+    ok = !e->revoked && strlen(e->hash) == 64 && ocrq_equal_ct(e->hash, hash, 64);
     wait = ok ? take_token(api, e, now) : 0;
     if (ok)
         snprintf(name, namelen, "%s", e->name);

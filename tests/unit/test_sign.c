@@ -253,9 +253,40 @@ static void event_ids(void **state)
     assert_string_equal(b, "");
 }
 
+/* API keys: a new key has the shape parse accepts, its id, and the SHA-256 of the whole key. */
+static void apikey_new_and_parse(void **state)
+{
+    (void)state;
+    char key[OCRQ_KEY_CHARS + 1], id[OCRQ_KEY_ID_CHARS + 1], hash[65], id2[OCRQ_KEY_ID_CHARS + 1];
+    char key2[OCRQ_KEY_CHARS + 1], hash2[65], bad[OCRQ_KEY_CHARS + 1];
+
+    assert_int_equal(ocrq_apikey_new(key, id, hash), OCRQ_OK);
+    assert_int_equal(strlen(key), OCRQ_KEY_CHARS);
+    assert_memory_equal(key, "ocrq_", 5);
+    assert_memory_equal(key + 5, id, OCRQ_KEY_ID_CHARS);
+    assert_int_equal(ocrq_sha256_hex(key, strlen(key), hash2), OCRQ_OK);
+    assert_string_equal(hash, hash2);
+    assert_true(ocrq_apikey_parse(key, strlen(key), id2));
+    assert_string_equal(id, id2);
+    assert_int_equal(ocrq_apikey_new(key2, id2, hash2), OCRQ_OK);
+    assert_string_not_equal(key, key2);
+
+    assert_false(ocrq_apikey_parse(key, strlen(key) - 1, id2));      /* too short */
+    memcpy(bad, key, sizeof bad);
+    bad[0] = 'x';                                                     /* prefix */
+    assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
+    memcpy(bad, key, sizeof bad);
+    bad[5 + OCRQ_KEY_ID_CHARS] = '-';                                 /* separator */
+    assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
+    memcpy(bad, key, sizeof bad);
+    bad[OCRQ_KEY_CHARS - 1] = '+';                                    /* not base62 */
+    assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(apikey_new_and_parse),
         cmocka_unit_test(spec_vector),
         cmocka_unit_test(two_secrets_two_signatures_in_order),
         cmocka_unit_test(sign_refuses_bad_arguments),

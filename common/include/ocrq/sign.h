@@ -74,6 +74,28 @@ int ocrq_random_base62(char *out, size_t n);
 /* SHA-256 of data as 64 lowercase hex digits and a NUL: OCRQ_OK or OCRQ_ERR_NOMEM. */
 int ocrq_sha256_hex(const void *data, size_t len, char out[65]);
 
+/*
+ * API keys of ocrq-api: "ocrq_" + OCRQ_KEY_ID_CHARS base62 characters (the
+ * public id that finds the key's row) + "_" + OCRQ_KEY_SECRET_CHARS base62
+ * characters (≈190 random bits). Only the SHA-256 of the whole key is kept.
+ */
+#define OCRQ_KEY_ID_CHARS 10
+#define OCRQ_KEY_SECRET_CHARS 32
+#define OCRQ_KEY_CHARS (5 + OCRQ_KEY_ID_CHARS + 1 + OCRQ_KEY_SECRET_CHARS)
+
+/*
+ * A new key into key (OCRQ_KEY_CHARS + 1 bytes), its id into id
+ * (OCRQ_KEY_ID_CHARS + 1) and its hex SHA-256 into hash: OCRQ_OK, or
+ * OCRQ_ERR_IO / OCRQ_ERR_NOMEM. Thread-safe.
+ */
+int ocrq_apikey_new(char *key, char *id, char hash[65]);
+
+/*
+ * Nonzero if the len bytes at key have the shape of a key; then its id goes
+ * into id (OCRQ_KEY_ID_CHARS + 1 bytes).
+ */
+int ocrq_apikey_parse(const char *key, size_t len, char *id);
+
 /* Nonzero if the len bytes at a and b are equal, compared in constant time. */
 int ocrq_equal_ct(const char *a, const char *b, size_t len);
 
