@@ -36,6 +36,7 @@ import time
 import traceback
 import urllib.parse
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pika
@@ -514,6 +515,17 @@ A4_TEXT = [
 ]
 
 
+def copies(img, n, stem="job"):
+    """n copies of the file img in the test's temp dir (stem-0.png, ...): n inputs, n jobs."""
+    data = Path(img).read_bytes()
+    out = []
+    for i in range(n):
+        p = tmpdir() / f"{stem}-{i:03d}{Path(img).suffix}"
+        p.write_bytes(data)
+        out.append(p)
+    return out
+
+
 def make_a4_page(path, paragraphs=None, pointsize=46):
     """A full A4 page at 300 dpi (2480x3508) of several paragraphs of known
     English text (11 pt, wrapped here at 72 characters); it takes Tesseract
@@ -620,6 +632,20 @@ def count_by_status(ids=None):
     for r in rows:
         counts[r["status"]] = r["n"]
     return counts
+
+
+def check_succeeded_once(t, ids, timeout=WAIT_TIMEOUT_S):
+    """Wait for the jobs ids to finish, then check that all succeeded with
+    exactly one ocr_results row each (nothing lost, nothing done twice)."""
+    n = len(ids)
+    rows = wait_finished(ids, what=f"all {n} jobs to finish", timeout=timeout)
+    bad = Counter((r["status"], r["error_code"]) for r in rows if r["status"] != "succeeded")
+    t.check(len(rows) == n and not bad, f"all {n} jobs succeeded", dict(bad))
+    results = result_rows(ids)
+    per_job = Counter(r["job_id"] for r in results)
+    t.check(len(results) == n and set(per_job) == set(ids),
+            f"exactly one ocr_results row per job ({len(results)} rows, {len(per_job)} jobs)",
+            [j for j, k in per_job.items() if k != 1][:10])
 
 
 def wait_finished(ids, timeout=WAIT_TIMEOUT_S, what=None):

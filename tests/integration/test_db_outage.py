@@ -35,11 +35,7 @@ def main(t):
 
     text = "Invoice 5521 for the\nmonthly office supplies\nwas paid in full on\nthe second of April"
     img = h.make_image(text, h.tmpdir() / "job.png", width=1000)
-    inputs = []
-    for i in range(N_JOBS):
-        p = h.tmpdir() / f"job-{i:02d}.png"
-        p.write_bytes(img.read_bytes())
-        inputs.append(p)
+    inputs = h.copies(img, N_JOBS)
 
     w = h.start_worker()
     ids = [o["job_id"] for o in h.submit_json(inputs)]

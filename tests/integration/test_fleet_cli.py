@@ -15,13 +15,7 @@ import harness as h
 
 
 def images(n, stem):
-    img = h.make_image("Command line job", h.tmpdir() / f"{stem}.png")
-    out = []
-    for i in range(n):
-        p = h.tmpdir() / f"{stem}-{i}.png"
-        p.write_bytes(img.read_bytes())
-        out.append(p)
-    return out
+    return h.copies(h.make_image("Command line job", h.tmpdir() / f"{stem}.png"), n, stem)
 
 
 def main(t):

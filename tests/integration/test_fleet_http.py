@@ -64,11 +64,7 @@ def main(t):
     t.check(status == 404, "GET of an unknown path: 404", (status, body))
 
     img = h.make_image("Metrics are counted\nper child slot", h.tmpdir() / "job.png")
-    inputs = []
-    for i in range(N_JOBS):
-        p = h.tmpdir() / f"job-{i}.png"
-        p.write_bytes(img.read_bytes())
-        inputs.append(p)
+    inputs = h.copies(img, N_JOBS)
     ids = [o["job_id"] for o in h.submit_json(inputs)]
     rows = h.wait_finished(ids, what=f"{N_JOBS} jobs")
     t.require(all(r["status"] == "succeeded" for r in rows), f"{N_JOBS} jobs succeeded",

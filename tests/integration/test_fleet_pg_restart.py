@@ -18,7 +18,6 @@ so the finally that restarts the server always runs."""
 
 import os
 import time
-from collections import Counter
 
 import harness as h
 
@@ -35,11 +34,7 @@ def cpu_seconds(pid):
 
 def main(t):
     img = h.make_image("Database restart job 4410", h.tmpdir() / "job.png", width=900)
-    inputs = []
-    for i in range(N_JOBS):
-        p = h.tmpdir() / f"job-{i:03d}.png"
-        p.write_bytes(img.read_bytes())
-        inputs.append(p)
+    inputs = h.copies(img, N_JOBS)
 
     port = h.free_port()
     w = h.start_worker(h.fleet_config({"worker.processes": PROCESSES,
@@ -74,15 +69,7 @@ def main(t):
             h.resume_worker(w)
         h.services("pg-start")
 
-    rows = h.wait_finished(ids, what=f"all {N_JOBS} jobs to finish after the restart",
-                           timeout=200)
-    bad = Counter((r["status"], r["error_code"]) for r in rows if r["status"] != "succeeded")
-    t.check(len(rows) == N_JOBS and not bad, f"all {N_JOBS} jobs succeeded", dict(bad))
-    results = h.result_rows(ids)
-    per_job = Counter(r["job_id"] for r in results)
-    t.check(len(results) == N_JOBS and set(per_job) == set(ids),
-            f"exactly one ocr_results row per job ({len(results)} rows, {len(per_job)} jobs)",
-            [j for j, n in per_job.items() if n != 1][:10])
+    h.check_succeeded_once(t, ids, timeout=200)  # after the restart
     h.wait_until(lambda: not any(h.queue_counts().values()), timeout=60,
                  what="the queues to be empty")
     t.check(True, "the queues are empty")

@@ -20,11 +20,7 @@ PER_CHILD = 5
 
 def main(t):
     img = h.make_image("Recycled worker\nsnippet job", h.tmpdir() / "job.png")
-    inputs = []
-    for i in range(N_JOBS):
-        p = h.tmpdir() / f"job-{i:02d}.png"
-        p.write_bytes(img.read_bytes())
-        inputs.append(p)
+    inputs = h.copies(img, N_JOBS)
     port = h.free_port()
     w = h.start_worker(h.fleet_config({"worker.processes": 1,
                                        "worker.max_jobs_per_child": PER_CHILD,
