@@ -24,16 +24,25 @@ struct queue_row {
     unsigned ready, consumers;
 };
 
-static void report(const char *what, int st)
+void admin_report(const char *what, int st)
 {
     fprintf(stderr, "ocrq-admin: %s: %s\n", what, ocrq_strerror(st));
 }
 
-static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
+int admin_db_open(const struct ocrq_config *cfg, int min_version, const char *missing,
+                  struct ocrq_db **db)
 {
-    int st = ocrq_db_connect(cfg, db);
+    int version = 0, st = ocrq_db_connect(cfg, db);
+
+    if (st == OCRQ_OK && min_version > 0)
+        st = ocrq_db_schema_version(*db, &version);
     if (st != OCRQ_OK) {
-        report("cannot connect to the database", st);
+        admin_report("cannot connect to the database", st);
+        return OCRQ_ERR_DB;
+    }
+    if (version < min_version) {
+        fprintf(stderr, "ocrq-admin: the database has no %s yet: run ocrq-admin setup\n",
+                missing);
         return OCRQ_ERR_DB;
     }
     return OCRQ_OK;
@@ -43,7 +52,7 @@ static int mq_open(const struct ocrq_config *cfg, struct ocrq_mq **mq)
 {
     int st = ocrq_mq_connect(cfg, "ocrq-admin", mq);
     if (st != OCRQ_OK) {
-        report("cannot connect to the broker", st);
+        admin_report("cannot connect to the broker", st);
         return OCRQ_ERR_MQ;
     }
     return OCRQ_OK;
@@ -54,7 +63,7 @@ static int migrate(struct ocrq_db *db)
     int applied = 0, version = 0;
     int st = ocrq_db_migrate(db, &applied, &version);
     if (st != OCRQ_OK) {
-        report("database migration failed", st);
+        admin_report("database migration failed", st);
         return OCRQ_ERR_DB;
     }
     printf("database schema at version %d (%d migration%s applied now)\n", version, applied,
@@ -73,14 +82,14 @@ int admin_setup(const struct ocrq_config *cfg)
         goto out;
     st = ocrq_mq_declare_topology(mq);
     if (st != OCRQ_OK) {
-        report("cannot declare the topology (see the log line above)", st);
+        admin_report("cannot declare the topology (see the log line above)", st);
         st = OCRQ_ERR_MQ;
         goto out;
     }
     printf("topology declared: %s, %s, %s, %d retry queue%s each\n", cfg->queue_jobs,
            cfg->queue_priority, cfg->queue_failed, cfg->n_retry_delays,
            cfg->n_retry_delays == 1 ? "" : "s");
-    if ((st = db_open(cfg, &db)) != OCRQ_OK)
+    if ((st = admin_db_open(cfg, 0, NULL, &db)) != OCRQ_OK)
         goto out;
     st = migrate(db);
 out:
@@ -93,7 +102,7 @@ out:
 int admin_migrate(const struct ocrq_config *cfg)
 {
     struct ocrq_db *db = NULL;
-    int st = db_open(cfg, &db);
+    int st = admin_db_open(cfg, 0, NULL, &db);
 
     if (st == OCRQ_OK)
         st = migrate(db);
@@ -133,7 +142,7 @@ static int query_queues(const struct ocrq_config *cfg, struct queue_row *rows, s
             continue;
         }
         if (st != OCRQ_OK) {
-            report(rows[i].name, st);
+            admin_report(rows[i].name, st);
             st = OCRQ_ERR_MQ;
             goto out;
         }
@@ -228,18 +237,18 @@ int admin_status(const struct ocrq_config *cfg, int json, const char *batch)
     memset(&counts, 0, sizeof counts);
     rows = calloc(STATUS_QUEUES_MAX, sizeof *rows);
     if (!rows) {
-        report("status", st);
+        admin_report("status", st);
         goto out;
     }
     n = queue_names(cfg, rows);
     if ((st = query_queues(cfg, rows, n)) != OCRQ_OK)
         goto out;
-    if ((st = db_open(cfg, &db)) != OCRQ_OK)
+    if ((st = admin_db_open(cfg, 0, NULL, &db)) != OCRQ_OK)
         goto out;
     if ((st = ocrq_db_schema_version(db, &version)) == OCRQ_OK && version > 0)
         st = ocrq_db_counts(db, batch, &counts);
     if (st != OCRQ_OK) {
-        report("cannot count the jobs", st);
+        admin_report("cannot count the jobs", st);
         st = OCRQ_ERR_DB;
         goto out;
     }

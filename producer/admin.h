@@ -6,6 +6,19 @@
 #define OCRQ_PRODUCER_ADMIN_H
 
 struct ocrq_config;
+struct ocrq_db;
+
+/* "ocrq-admin: <what>: <the status in words>" on stderr. */
+void admin_report(const char *what, int st);
+
+/*
+ * Connect to the database (a failure is reported) and, when min_version > 0,
+ * check that the schema has reached it (else "the database has no <missing>
+ * yet: run ocrq-admin setup"). Returns OCRQ_OK or OCRQ_ERR_DB; *db is to be
+ * freed either way (ocrq_db_free takes NULL).
+ */
+int admin_db_open(const struct ocrq_config *cfg, int min_version, const char *missing,
+                  struct ocrq_db **db);
 
 /*
  * Declare the whole topology and apply pending migrations; idempotent.

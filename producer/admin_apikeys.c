@@ -16,24 +16,6 @@
 
 #define NAME_MAX_CHARS 64
 
-static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
-{
-    int version = 0, st = ocrq_db_connect(cfg, db);
-
-    if (st == OCRQ_OK)
-        st = ocrq_db_schema_version(*db, &version);
-    if (st != OCRQ_OK) {
-        fprintf(stderr, "ocrq-admin: cannot connect to the database: %s\n", ocrq_strerror(st));
-        return OCRQ_ERR_DB;
-    }
-    if (version < 3) {
-        fprintf(stderr, "ocrq-admin: the database has no API keys table yet: run ocrq-admin "
-                        "setup\n");
-        return OCRQ_ERR_DB;
-    }
-    return OCRQ_OK;
-}
-
 int admin_apikey_name_ok(const char *name)
 {
     size_t n = strlen(name);
@@ -56,7 +38,7 @@ int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
         fprintf(stderr, "ocrq-admin: apikey create: no randomness or hash available\n");
         return OCRQ_ERR_IO;
     }
-    st = db_open(cfg, &db);
+    st = admin_db_open(cfg, 3, "API keys table", &db);
     if (st == OCRQ_OK)
         st = ocrq_db_key_create(db, name, key_id, hash, &created);
     ocrq_db_free(db);
@@ -98,7 +80,7 @@ static void print_key(void *arg, const struct ocrq_db_key *k)
 int admin_apikey_list(const struct ocrq_config *cfg, int json)
 {
     struct ocrq_db *db = NULL;
-    int st = db_open(cfg, &db);
+    int st = admin_db_open(cfg, 3, "API keys table", &db);
 
     if (st == OCRQ_OK && !json)
         printf("%-24s %-12s %-20s %s\n", "NAME", "ID", "CREATED", "STATE");
@@ -111,7 +93,7 @@ int admin_apikey_list(const struct ocrq_config *cfg, int json)
 int admin_apikey_revoke(const struct ocrq_config *cfg, const char *name)
 {
     struct ocrq_db *db = NULL;
-    int revoked = 0, st = db_open(cfg, &db);
+    int revoked = 0, st = admin_db_open(cfg, 3, "API keys table", &db);
 
     if (st == OCRQ_OK)
         st = ocrq_db_key_revoke(db, name, &revoked);

@@ -53,11 +53,6 @@ struct scan {
     size_t seen, matched, done, skipped; /* per command: see each command */
 };
 
-static void report(const char *what, int st)
-{
-    fprintf(stderr, "ocrq-admin: %s: %s\n", what, ocrq_strerror(st));
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -164,7 +159,7 @@ static int scan_failed(struct scan *s, dead_fn fn)
         return OCRQ_ERR_NOMEM;
     st = ocrq_mq_queue_info(s->mq, s->cfg->queue_failed, &ready, NULL);
     if (st != OCRQ_OK)
-        report(s->cfg->queue_failed, st);
+        admin_report(s->cfg->queue_failed, st);
     while (st == OCRQ_OK && taken < ready) {
         int n = 0;
         while (n < CHUNK && taken < ready) {
@@ -177,9 +172,9 @@ static int scan_failed(struct scan *s, dead_fn fn)
         if (st == OCRQ_ERR_EMPTY)
             st = OCRQ_OK;
         if (st != OCRQ_OK)
-            report("cannot read the dead-lettered messages", st);
+            admin_report("cannot read the dead-lettered messages", st);
         else if ((st = chunk_rows(s, chunk, n)) != OCRQ_OK)
-            report("cannot read the job records", st);
+            admin_report("cannot read the job records", st);
         for (int i = 0; i < n; i++) {
             int r = HOLD;
             if (st == OCRQ_OK) {
@@ -201,7 +196,7 @@ static int scan_failed(struct scan *s, dead_fn fn)
     }
     st2 = release(s);
     if (st == OCRQ_OK && st2 != OCRQ_OK) {
-        report("cannot put the messages back (the broker does so when we disconnect)", st2);
+        admin_report("cannot put the messages back (the broker does so when we disconnect)", st2);
         st = st2;
     }
     free(chunk);
@@ -430,7 +425,7 @@ static int requeue_one(struct scan *s, struct dead *d)
     }
     st = ocrq_db_job_requeue(s->db, id, before, sizeof(before), &reset);
     if (st != OCRQ_OK) {
-        report("cannot reset the job record", st);
+        admin_report("cannot reset the job record", st);
         return OCRQ_ERR_DB;
     }
     if (!reset && before[0]) {
@@ -461,7 +456,8 @@ static int requeue_one(struct scan *s, struct dead *d)
     }
     st = ocrq_mq_ack(s->mq, m->delivery_tag);
     if (st != OCRQ_OK) {
-        report("cannot remove the old copy from the failed queue (it stays: requeue it again)", st);
+        admin_report(
+            "cannot remove the old copy from the failed queue (it stays: requeue it again)", st);
         return OCRQ_ERR_MQ;
     }
     printf("requeued %s to %s\n", id, queue);
@@ -481,7 +477,7 @@ static int purge_one(struct scan *s, struct dead *d)
     s->matched++;
     int st = ocrq_mq_ack(s->mq, d->msg->delivery_tag);
     if (st != OCRQ_OK) {
-        report("cannot drop a message", st);
+        admin_report("cannot drop a message", st);
         return OCRQ_ERR_MQ;
     }
     s->done++;
@@ -505,27 +501,20 @@ int admin_failed(const struct ocrq_config *cfg, const struct admin_failed_opts *
 {
     struct scan s = {.cfg = cfg, .o = o};
     size_t c = 0;
-    int version = 0, st;
+    int st;
 
     while (c < sizeof(commands) / sizeof(commands[0]) && strcmp(commands[c].name, o->sub) != 0)
         c++;
     if (c == sizeof(commands) / sizeof(commands[0]))
         return OCRQ_ERR_INVALID;
-    st = ocrq_db_connect(cfg, &s.db);
-    if (st == OCRQ_OK)
-        st = ocrq_db_schema_version(s.db, &version);
-    if (st != OCRQ_OK || version < 1) {
-        fprintf(stderr, "ocrq-admin: %s\n",
-                st != OCRQ_OK ? "cannot connect to the database"
-                              : "no schema yet: run ocrq-admin setup");
-        st = OCRQ_ERR_DB;
+    st = admin_db_open(cfg, 1, "schema", &s.db);
+    if (st != OCRQ_OK)
         goto out;
-    }
     st = ocrq_mq_connect(cfg, "ocrq-admin failed", &s.mq);
     if (st == OCRQ_OK && commands[c].publishes)
         st = ocrq_mq_confirm_select(s.mq);
     if (st != OCRQ_OK) {
-        report("cannot connect to the broker", st);
+        admin_report("cannot connect to the broker", st);
         st = OCRQ_ERR_MQ;
         goto out;
     }
@@ -599,7 +588,7 @@ int admin_cancel(const struct ocrq_config *cfg, const char *job_id, const char *
         st = ocrq_db_cancel(db, job_id, batch, on_cancel, &t);
     ocrq_db_free(db);
     if (st != OCRQ_OK) {
-        report("cannot cancel", st);
+        admin_report("cannot cancel", st);
         return OCRQ_ERR_DB;
     }
     if (t.total == 0) {

@@ -10,29 +10,6 @@
 #include "ocrq/db.h"
 #include "ocrq/status.h"
 
-static void report(const char *what, int st)
-{
-    fprintf(stderr, "ocrq-admin: %s: %s\n", what, ocrq_strerror(st));
-}
-
-static int db_open(const struct ocrq_config *cfg, struct ocrq_db **db)
-{
-    int version = 0, st = ocrq_db_connect(cfg, db);
-
-    if (st == OCRQ_OK)
-        st = ocrq_db_schema_version(*db, &version);
-    if (st != OCRQ_OK) {
-        report("cannot connect to the database", st);
-        return OCRQ_ERR_DB;
-    }
-    if (version < 2) {
-        fprintf(stderr, "ocrq-admin: the database has no webhook outbox yet: run ocrq-admin "
-                        "setup\n");
-        return OCRQ_ERR_DB;
-    }
-    return OCRQ_OK;
-}
-
 static void print_json(void *arg, const struct ocrq_db_hook_info *h)
 {
     (void)arg;
@@ -81,14 +58,14 @@ static void print_row(void *arg, const struct ocrq_db_hook_info *h)
 int admin_webhooks_list(const struct ocrq_config *cfg, int failed_only, int json, int limit)
 {
     struct ocrq_db *db = NULL;
-    int rows = 0, st = db_open(cfg, &db);
+    int rows = 0, st = admin_db_open(cfg, 2, "webhook outbox", &db);
 
     if (st == OCRQ_OK)
         st = ocrq_db_hooks_list(db, failed_only, limit, json ? print_json : print_row, &rows);
     if (st == OCRQ_OK && !json && rows == 0)
         printf("no %swebhook deliveries\n", failed_only ? "failed " : "");
     if (st != OCRQ_OK && db != NULL)
-        report("cannot list the deliveries", st);
+        admin_report("cannot list the deliveries", st);
     ocrq_db_free(db);
     return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_DB;
 }
@@ -97,13 +74,13 @@ int admin_webhooks_retry(const struct ocrq_config *cfg, long long id)
 {
     struct ocrq_db *db = NULL;
     long long n = 0;
-    int st = db_open(cfg, &db);
+    int st = admin_db_open(cfg, 2, "webhook outbox", &db);
 
     if (st == OCRQ_OK)
         st = ocrq_db_hooks_retry(db, id, &n);
     if (st != OCRQ_OK) {
         if (db != NULL)
-            report("cannot schedule the retry", st);
+            admin_report("cannot schedule the retry", st);
         ocrq_db_free(db);
         return OCRQ_ERR_DB;
     }
