@@ -65,8 +65,8 @@ static const char *const param_names[] = {"priority", "language", "webhook_url",
 
 static char **param_slot(struct params *p, const char *name)
 {
-    char **slots[] = {&p->priority, &p->language, &p->webhook_url, &p->batch, &p->metadata,
-                      &p->source, &p->formats};
+    char **slots[] = {&p->priority, &p->language, &p->webhook_url, &p->batch,
+                      &p->metadata, &p->source,   &p->formats};
     for (size_t i = 0; i < sizeof param_names / sizeof param_names[0]; i++)
         if (strcmp(name, param_names[i]) == 0)
             return slots[i];
@@ -131,7 +131,8 @@ static int json_param(json_t *o, const char *key, char **dst)
         char list[OCRQ_FMT_LIST_MAX + 2] = "";
         size_t i, used = 0;
         json_t *item;
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             const char *name = json_string_value(item);
             int w;
             if (!name || strchr(name, ','))
@@ -167,19 +168,21 @@ static int parse_json(struct ocrq_http_req *req, const unsigned char *body, size
     int st = OCRQ_OK;
 
     if (!o || !json_is_object(o)) {
-        api_error(req, 400, "invalid_json", "the body is not a JSON object%s%s",
-                  o ? "" : ": ", o ? "" : jerr.text);
+        api_error(req, 400, "invalid_json", "the body is not a JSON object%s%s", o ? "" : ": ",
+                  o ? "" : jerr.text);
         json_decref(o);
         return OCRQ_ERR_INVALID;
     }
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         size_t i = 0;
         while (i < sizeof keys / sizeof keys[0] && strcmp(k, keys[i]) != 0)
             i++;
         if (i == sizeof keys / sizeof keys[0]) {
             api_error(req, 400, "invalid_parameter",
                       "unknown field \"%.64s\": want url, priority, language, webhook_url,"
-                      " batch, metadata, formats", k);
+                      " batch, metadata, formats",
+                      k);
             st = OCRQ_ERR_INVALID;
             goto out;
         }
@@ -203,10 +206,9 @@ out:
 }
 
 /* multipart/form-data: the "file" part and the fields. */
-static int parse_multipart(struct ocrq_http_req *req, const char *ctype,
-                           const unsigned char *body, size_t len, struct params *p,
-                           const unsigned char **doc, size_t *doc_len, char *doc_type,
-                           size_t typelen)
+static int parse_multipart(struct ocrq_http_req *req, const char *ctype, const unsigned char *body,
+                           size_t len, struct params *p, const unsigned char **doc, size_t *doc_len,
+                           char *doc_type, size_t typelen)
 {
     char boundary[OCRQ_MP_BOUNDARY_MAX + 1];
     struct ocrq_mp_part parts[MAX_PARTS];
@@ -219,9 +221,9 @@ static int parse_multipart(struct ocrq_http_req *req, const char *ctype,
     }
     st = ocrq_mp_parse(body, len, boundary, parts, MAX_PARTS, &n);
     if (st != OCRQ_OK) {
-        api_error(req, 400, "invalid_multipart", st == OCRQ_ERR_TOO_LARGE
-                                                     ? "more than %d parts"
-                                                     : "the multipart body is malformed (%d)",
+        api_error(req, 400, "invalid_multipart",
+                  st == OCRQ_ERR_TOO_LARGE ? "more than %d parts"
+                                           : "the multipart body is malformed (%d)",
                   MAX_PARTS);
         return OCRQ_ERR_INVALID;
     }
@@ -245,7 +247,8 @@ static int parse_multipart(struct ocrq_http_req *req, const char *ctype,
         if (!slot) {
             api_error(req, 400, "invalid_parameter",
                       "unknown form field \"%.64s\": want file, priority, language,"
-                      " webhook_url, batch, metadata, formats", pt->name);
+                      " webhook_url, batch, metadata, formats",
+                      pt->name);
             return OCRQ_ERR_INVALID;
         }
         if (pt->len > (strcmp(pt->name, "metadata") == 0 ? OCRQ_MAX_META_BYTES : FIELD_MAX)) {
@@ -339,9 +342,10 @@ static void fingerprint(const struct ocrq_job *job, const unsigned char *doc, si
                          job->webhook_url ? job->webhook_url : "", job->batch ? job->batch : "",
                          job->metadata ? job->metadata : "", url ? url : "", dh, fmts);
     s = malloc(n + 1);
-    if (!s || snprintf(s, n + 1, "%d\n%s\n%s\n%s\n%s\n%s\n%s%s", job->priority, job->language,
-                       job->webhook_url ? job->webhook_url : "", job->batch ? job->batch : "",
-                       job->metadata ? job->metadata : "", url ? url : "", dh, fmts) < 0 ||
+    if (!s ||
+        snprintf(s, n + 1, "%d\n%s\n%s\n%s\n%s\n%s\n%s%s", job->priority, job->language,
+                 job->webhook_url ? job->webhook_url : "", job->batch ? job->batch : "",
+                 job->metadata ? job->metadata : "", url ? url : "", dh, fmts) < 0 ||
         ocrq_sha256_hex(s, n, out) != OCRQ_OK)
         out[0] = '\0';
     free(s);
@@ -371,8 +375,8 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
     *out = NULL;
     body = ocrq_http_body(req, &len);
     if (idem && (!printable(idem, API_IDEM_KEY_MAX) || strlen(idem) > API_IDEM_KEY_MAX)) {
-        api_error(req, 400, "invalid_parameter",
-                  "Idempotency-Key: 1-%d printable characters", API_IDEM_KEY_MAX);
+        api_error(req, 400, "invalid_parameter", "Idempotency-Key: 1-%d printable characters",
+                  API_IDEM_KEY_MAX);
         goto out;
     }
     if (from_query(req, &p) != OCRQ_OK) {
@@ -389,8 +393,8 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
         size_t tl = strcspn(ctype, "; ");
         snprintf(doc_type, sizeof doc_type, "%.*s", (int)tl, ctype);
     } else if (strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-        if (parse_multipart(req, ctype, body, len, &p, &doc, &doc_len, doc_type,
-                            sizeof doc_type) != OCRQ_OK)
+        if (parse_multipart(req, ctype, body, len, &p, &doc, &doc_len, doc_type, sizeof doc_type) !=
+            OCRQ_OK)
             goto out;
     } else if (strncasecmp(ctype, "application/json", 16) == 0) {
         if (parse_json(req, body, len, &p) != OCRQ_OK)
@@ -427,7 +431,8 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
         goto out;
     if (p.url) {
         j->job->doc_kind = OCRQ_DOC_URL;
-        if (!(j->job->doc_ref = strdup(p.url)) || (!j->job->source && !(j->job->source = strdup(p.url)))) {
+        if (!(j->job->doc_ref = strdup(p.url)) ||
+            (!j->job->source && !(j->job->source = strdup(p.url)))) {
             api_error(req, 500, "internal", "out of memory");
             goto out;
         }

@@ -74,8 +74,7 @@ static void finish(struct api_job *j)
     ocrq_http_resume(req);
 }
 
-static void fail_job(struct api_pipeline *p, struct api_job *j, const char *code,
-                     const char *msg)
+static void fail_job(struct api_pipeline *p, struct api_job *j, const char *code, const char *msg)
 {
     api_error_retry(j->req, 503, p->api->cfg->api_retry_after_s, code, "%s", msg);
     finish(j);
@@ -101,8 +100,8 @@ static int connect_mq(struct api_pipeline *p)
         return OCRQ_OK;
     if (now < p->retry_at_ms)
         return OCRQ_ERR_MQ;
-    const char *url = cfg->n_amqp_urls > 0 ? cfg->amqp_urls[p->url_idx % cfg->n_amqp_urls]
-                                           : cfg->amqp_url;
+    const char *url =
+        cfg->n_amqp_urls > 0 ? cfg->amqp_urls[p->url_idx % cfg->n_amqp_urls] : cfg->amqp_url;
     struct ocrq_mq *mq = NULL;
     int st = ocrq_mq_connect_to(cfg, url, "ocrq-api", &mq);
     if (st == OCRQ_OK)
@@ -228,7 +227,7 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
     struct ocrq_db_accept *acc = calloc(n, sizeof *acc);
     const char **confirmed = calloc(n, sizeof *confirmed);
     const char **rejected = calloc(n, sizeof *rejected);
-    char (*ids)[OCRQ_UUID_LEN + 1] = calloc(n, sizeof *ids);
+    char(*ids)[OCRQ_UUID_LEN + 1] = calloc(n, sizeof *ids);
     size_t n_acc = 0, n_conf = 0, n_rej = 0;
     struct api_job **in_db = calloc(n, sizeof *in_db);
     int mq_ok;
@@ -286,8 +285,7 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
             break;
         case OCRQ_ACCEPT_MISMATCH:
             api_error(j->req, 422, "idempotency_key_reused",
-                      "this Idempotency-Key was used for another request (job %s)",
-                      acc[i].job_id);
+                      "this Idempotency-Key was used for another request (job %s)", acc[i].job_id);
             finish(j);
             break;
         case OCRQ_ACCEPT_BUSY:
@@ -331,15 +329,18 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
                 rejected[n_rej++] = ids[i];
             fail_job(p, j, "queue_full", "the broker refused the job: the job queue is full");
         } else {
-            /* unknown: the row stays queued; a repeat with its Idempotency-Key publishes it again */
+            /* unknown: the row stays queued; a repeat with its Idempotency-Key publishes it again
+             */
             fail_job(p, j, "broker_unavailable",
                      "the message broker is unavailable: the job was not accepted");
         }
     }
     p->n_round = 0;
     if (n_conf > 0 && ocrq_db_api_confirmed(p->db, confirmed, n_conf) != OCRQ_OK)
-        log_warn(NULL, "api: cannot mark %zu Idempotency-Keys confirmed (repeats will"
-                       " publish their jobs again, which workers run once)", n_conf);
+        log_warn(NULL,
+                 "api: cannot mark %zu Idempotency-Keys confirmed (repeats will"
+                 " publish their jobs again, which workers run once)",
+                 n_conf);
     if (n_rej > 0 && ocrq_db_api_rejected(p->db, rejected, n_rej) != OCRQ_OK)
         log_warn(NULL, "api: cannot remove %zu refused jobs: they stay queued", n_rej);
 out:

@@ -27,17 +27,21 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define JSON_TYPE "application/json"
 
-const int api_codes[API_CODES - 1] = {200, 202, 400, 401, 404, 405, 409, 413,
-                                      415, 422, 429, 500, 503, 0};
+const int api_codes[API_CODES - 1] = {200, 202, 400, 401, 404, 405, 409,
+                                      413, 415, 422, 429, 500, 503, 0};
 const double api_hist_bounds_s[API_HIST_BOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                    0.1,   0.25,   0.5,   1,    2.5,   10};
 
 static const char *const route_names[API_ROUTES] = {
-    [API_R_JOBS_POST] = "post_jobs",   [API_R_JOB_GET] = "job",
-    [API_R_JOB_TEXT] = "get_job_text", [API_R_BATCH_GET] = "get_batch",
+    [API_R_JOBS_POST] = "post_jobs",
+    [API_R_JOB_GET] = "job",
+    [API_R_JOB_TEXT] = "get_job_text",
+    [API_R_BATCH_GET] = "get_batch",
     [API_R_JOB_ARTIFACT] = "get_job_artifact",
-    [API_R_HEALTHZ] = "healthz",       [API_R_READYZ] = "readyz",
-    [API_R_METRICS] = "metrics",       [API_R_OTHER] = "other",
+    [API_R_HEALTHZ] = "healthz",
+    [API_R_READYZ] = "readyz",
+    [API_R_METRICS] = "metrics",
+    [API_R_OTHER] = "other",
 };
 
 int64_t api_now_us(void)
@@ -64,7 +68,8 @@ static void reply_json(struct ocrq_http_req *req, int status, json_t *o)
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s) {
-        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
         char *b = strdup(oom);
         reply(req, 500, JSON_TYPE, b, b ? strlen(b) : 0);
         return;
@@ -102,8 +107,7 @@ void api_error_retry(struct ocrq_http_req *req, int status, int retry_after, con
     va_end(ap);
 }
 
-void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status,
-                  int replayed)
+void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status, int replayed)
 {
     char self[64], text[80];
     snprintf(self, sizeof self, "/v1/jobs/%s", job_id);
@@ -243,8 +247,7 @@ void api_on_headers(void *arg, struct ocrq_http_req *req)
                            (strcmp(method, "DELETE") == 0 && strstr(allow, "DELETE"));
     if (!ok) {
         ocrq_http_add_header(req, "Allow", allow);
-        api_error(req, 405, "method_not_allowed", "%s is not allowed here: use %s", method,
-                  allow);
+        api_error(req, 405, "method_not_allowed", "%s is not allowed here: use %s", method, allow);
         return;
     }
     if (ar->route == API_R_HEALTHZ || ar->route == API_R_READYZ || ar->route == API_R_METRICS)
@@ -369,11 +372,12 @@ static void cancel_job(struct api *api, struct ocrq_http_req *req, struct api_re
     else if (st != OCRQ_OK)
         db_unavailable(api, req, db);
     else if (strcmp(status, "canceled") != 0)
-        api_error(req, 409, "not_cancelable",
-                  "the job is %s: only a queued job can be canceled", status);
+        api_error(req, 409, "not_cancelable", "the job is %s: only a queued job can be canceled",
+                  status);
     else
-        reply_json(req, 200, json_pack("{s:s, s:s, s:b}", "job_id", ar->id, "status", "canceled",
-                                       "canceled_now", now));
+        reply_json(req, 200,
+                   json_pack("{s:s, s:s, s:b}", "job_id", ar->id, "status", "canceled",
+                             "canceled_now", now));
 }
 
 static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
@@ -400,8 +404,7 @@ static void readyz(struct api *api, struct ocrq_http_req *req)
         db_check(api, db);
     reply_json(req, broker && database ? 200 : 503,
                json_pack("{s:s, s:s, s:s}", "status", broker && database ? "ready" : "not_ready",
-                         "broker", broker ? "up" : "down", "database",
-                         database ? "up" : "down"));
+                         "broker", broker ? "up" : "down", "database", database ? "up" : "down"));
 }
 
 static void metrics(struct api *api, struct ocrq_http_req *req)
@@ -435,9 +438,10 @@ static void metrics(struct api *api, struct ocrq_http_req *req)
                                .n_bounds = API_HIST_BOUNDS,
                                .buckets = buckets,
                                .sum = (double)LOAD(&s->post_sum_us) / 1e6};
-    ocrq_prom_family(&p, "ocrq_api_post_duration_seconds", OCRQ_PROM_HISTOGRAM,
-                     "Every answer to POST /v1/jobs, from its headers to its answer (a 202 comes after"
-                     " the confirm; refusals count too).");
+    ocrq_prom_family(
+        &p, "ocrq_api_post_duration_seconds", OCRQ_PROM_HISTOGRAM,
+        "Every answer to POST /v1/jobs, from its headers to its answer (a 202 comes after"
+        " the confirm; refusals count too).");
     ocrq_prom_histogram(&p, NULL, 0, &h);
     ocrq_prom_family(&p, "ocrq_api_jobs_accepted_total", OCRQ_PROM_COUNTER,
                      "New jobs recorded and confirmed by the broker (answered 202).");
