@@ -272,6 +272,32 @@ int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int
     return one_value(db, "api_job", job_sql, 3, params, json);
 }
 
+/*
+ * One job of the key: sql with $1 the job id and $2 the key (more parameters
+ * after them), its row in *res (for the caller to PQclear) and its status,
+ * the first column, in status. OCRQ_ERR_NOT_FOUND if the key has no such job.
+ */
+static int job_row(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                   const char *const *params, int binary, char status[16], PGresult **res)
+{
+    int st;
+
+    *res = NULL;
+    status[0] = '\0';
+    if (!ocrq_uuid_valid(params[0]))
+        return OCRQ_ERR_NOT_FOUND;
+    st = ocrq_db_params_fmt(db, what, sql, nparams, params, NULL, NULL, binary, 1, res);
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(*res) < 1) {
+        PQclear(*res);
+        *res = NULL;
+        return OCRQ_ERR_NOT_FOUND;
+    }
+    snprintf(status, 16, "%.*s", PQgetlength(*res, 0, 0), PQgetvalue(*res, 0, 0));
+    return OCRQ_OK;
+}
+
 int ocrq_db_api_text(struct ocrq_db *db, const char *id, const char *api_key, char status[16],
                      char **text, size_t *len)
 {
@@ -281,23 +307,15 @@ int ocrq_db_api_text(struct ocrq_db *db, const char *id, const char *api_key, ch
 
     *text = NULL;
     *len = 0;
-    status[0] = '\0';
-    if (!ocrq_uuid_valid(id))
-        return OCRQ_ERR_NOT_FOUND;
-    st = ocrq_db_params(db, "api_text", text_sql, 2, params, 1, &res);
+    st = job_row(db, "api_text", text_sql, 2, params, 0, status, &res);
     if (st != OCRQ_OK)
         return st;
-    if (PQntuples(res) < 1) {
-        st = OCRQ_ERR_NOT_FOUND;
-    } else {
-        snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
-        if (!PQgetisnull(res, 0, 1)) {
-            *len = (size_t)PQgetlength(res, 0, 1);
-            if (!(*text = malloc(*len + 1)))
-                st = OCRQ_ERR_NOMEM;
-            else
-                memcpy(*text, PQgetvalue(res, 0, 1), *len + 1);
-        }
+    if (!PQgetisnull(res, 0, 1)) {
+        *len = (size_t)PQgetlength(res, 0, 1);
+        if (!(*text = malloc(*len + 1)))
+            st = OCRQ_ERR_NOMEM;
+        else
+            memcpy(*text, PQgetvalue(res, 0, 1), *len + 1);
     }
     PQclear(res);
     return st;
@@ -311,17 +329,9 @@ int ocrq_db_api_artifact(struct ocrq_db *db, const char *id, const char *api_key
     int st;
 
     memset(out, 0, sizeof *out);
-    if (!ocrq_uuid_valid(id))
-        return OCRQ_ERR_NOT_FOUND;
-    st = ocrq_db_params_fmt(db, "api_artifact", artifact_sql, 3, params, NULL, NULL, 1, 1, &res);
+    st = job_row(db, "api_artifact", artifact_sql, 3, params, 1, out->status, &res);
     if (st != OCRQ_OK)
         return st;
-    if (PQntuples(res) < 1) {
-        st = OCRQ_ERR_NOT_FOUND;
-        goto out;
-    }
-    snprintf(out->status, sizeof out->status, "%.*s", PQgetlength(res, 0, 0),
-             PQgetvalue(res, 0, 0));
     out->found = PQgetvalue(res, 0, 1)[0] != 0;
     if (!PQgetisnull(res, 0, 2)) {
         out->len = (size_t)PQgetlength(res, 0, 2);
@@ -368,21 +378,13 @@ int ocrq_db_api_cancel(struct ocrq_db *db, const char *id, const char *api_key, 
     PGresult *res = NULL;
     int st;
 
-    status[0] = '\0';
     *canceled_now = 0;
-    if (!ocrq_uuid_valid(id))
-        return OCRQ_ERR_NOT_FOUND;
-    st = ocrq_db_params(db, "api_cancel", cancel_sql, 2, params, 1, &res);
+    st = job_row(db, "api_cancel", cancel_sql, 2, params, 0, status, &res);
     if (st != OCRQ_OK)
         return st;
-    if (PQntuples(res) < 1) {
-        st = OCRQ_ERR_NOT_FOUND;
-    } else {
-        snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
-        *canceled_now = PQgetvalue(res, 0, 1)[0] == 't';
-    }
+    *canceled_now = PQgetvalue(res, 0, 1)[0] == 't';
     PQclear(res);
-    return st;
+    return OCRQ_OK;
 }
 
 int ocrq_db_ping(struct ocrq_db *db)
