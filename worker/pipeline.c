@@ -343,10 +343,12 @@ static void progress(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
     }
 }
 
-/* Every page of the document in data, in order, into *r. */
-static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
-                           const unsigned char *data, size_t len, struct doc_result *r,
-                           const char **code, char *why, size_t whylen)
+/*
+ * The second half of the document part of a job (after prepare()): every
+ * page of the loaded document, in order, into *r. Errors as for prepare().
+ */
+static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const struct doc *d,
+                     struct doc_result *r, const char **code, char *why, size_t whylen)
 {
     const struct ocrq_doc_limits lim = {
         .max_pixels = p->cfg->max_pixels,
@@ -359,7 +361,8 @@ static int recognize_pages(struct ocrq_pipeline *p, const struct ocrq_job *job,
     long long deadline = p->cfg->job_timeout_s > 0 ? now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
     int st;
 
-    st = ocrq_document_open(data, len, &lim, &doc, code, why, whylen);
+    *code = NULL;
+    st = ocrq_document_open(d->data, d->len, &lim, &doc, code, why, whylen);
     if (st != OCRQ_OK)
         goto out;
     r->pages = calloc((size_t)ocrq_document_page_count(doc), sizeof(r->pages[0]));
@@ -395,6 +398,8 @@ out:
     if (outputs != NULL)
         ocrq_engines_outputs_free(p->engines, outputs);
     ocrq_document_free(doc);
+    if (st != OCRQ_OK && *code == NULL)
+        *code = ocrq_error_code(st);
     return st;
 }
 
@@ -423,19 +428,6 @@ static int prepare(struct ocrq_pipeline *p, const struct ocrq_job *job, struct d
         st = OCRQ_ERR_DECODE;
     }
 out:
-    if (st != OCRQ_OK && *code == NULL)
-        *code = ocrq_error_code(st);
-    return st;
-}
-
-/* The second half: recognize every page of the loaded document. Errors as for prepare(). */
-static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const struct doc *doc,
-                     struct doc_result *r, const char **code, char *why, size_t whylen)
-{
-    int st;
-
-    *code = NULL;
-    st = recognize_pages(p, job, doc->data, doc->len, r, code, why, whylen);
     if (st != OCRQ_OK && *code == NULL)
         *code = ocrq_error_code(st);
     return st;
