@@ -4,6 +4,7 @@
  * every frame that arrives out of turn (acks, returns, deliveries) folded into
  * our own state so no caller ever sees a rabbitmq-c type or loses a frame.
  */
+#include "ocrq/clock.h"
 #include "ocrq/mq.h"
 
 #include <amqp.h>
@@ -17,7 +18,6 @@
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ocrq/config.h"
 #include "ocrq/log.h"
@@ -102,16 +102,9 @@ static int rpc_status(struct ocrq_mq *mq, amqp_rpc_reply_t r, const char *what, 
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long deadline_of(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : ocrq_now_ms() + timeout_ms;
 }
 
 static int shortstr_ok(const char *s)
@@ -472,7 +465,7 @@ static int read_frame(struct ocrq_mq *mq, long long deadline, amqp_frame_t *f)
 {
     struct timeval tv, *tvp = NULL;
     if (deadline >= 0) {
-        long long left = deadline - now_ms();
+        long long left = deadline - ocrq_now_ms();
         if (left <= 0) {
             tv.tv_sec = 0; /* not "immediate": a tiny wait still notices a missed heartbeat */
             tv.tv_usec = 1;
@@ -1381,7 +1374,7 @@ int ocrq_mq_service(struct ocrq_mq *mq, int timeout_ms)
     if (!usable(mq))
         return OCRQ_ERR_MQ;
     release(mq);
-    long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    long long deadline = ocrq_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         int st = pump(mq, deadline);
         if (st == OCRQ_ERR_TIMEOUT)

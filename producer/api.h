@@ -132,9 +132,6 @@ void api_error_retry(struct ocrq_http_req *req, int status, int retry_after, con
 void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status,
                   int replayed);
 
-/* Microseconds and milliseconds of the monotonic clock. */
-int64_t api_now_us(void);
-
 /* ---- api_jobs.c ---------------------------------------------------------- */
 
 /*

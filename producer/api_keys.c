@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/log.h"
@@ -93,7 +94,7 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
 {
     char key_id[OCRQ_KEY_ID_CHARS + 1], hash[65], db_name[API_KEY_NAME_MAX], db_hash[65] = "";
     const char *key = bearer_key(authorization, key_id);
-    int64_t now = api_now_us() / 1000;
+    int64_t now = ocrq_now_us() / 1000;
     int found = 0, revoked = 0, ok, wait;
     struct api_key_entry *e;
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/http.h"
@@ -69,7 +70,7 @@ static void sleep_ms(int ms)
 static int drain(struct api *api, int64_t deadline)
 {
     while (ocrq_http_active(api->http) > 0) {
-        if (api_now_us() >= deadline)
+        if (ocrq_now_us() >= deadline)
             return 0;
         sleep_ms(10);
     }
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
     log_info(NULL, "api: %s: no new connections; finishing %u requests in progress",
              sig == SIGTERM ? "SIGTERM" : "SIGINT", ocrq_http_active(api->http));
     ocrq_http_quiesce(api->http);
-    int64_t deadline = api_now_us() + (int64_t)cfg->api_shutdown_timeout_s * 1000000;
+    int64_t deadline = ocrq_now_us() + (int64_t)cfg->api_shutdown_timeout_s * 1000000;
     if (!drain(api, deadline))
         log_warn(NULL, "api: %u requests still in progress after %d s: stopping anyway",
                  ocrq_http_active(api->http), cfg->api_shutdown_timeout_s);
@@ -168,7 +169,7 @@ out:
     /* the pipeline answers what it holds, then the last replies go out */
     api_pipeline_stop(api->pipe);
     if (api->http)
-        drain(api, api_now_us() + 1000000);
+        drain(api, ocrq_now_us() + 1000000);
     ocrq_http_stop(api->http);
     struct ocrq_db *db = pthread_getspecific(api->db_key);
     ocrq_db_free(db);

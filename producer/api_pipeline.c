@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/http.h"
@@ -61,11 +62,6 @@ struct api_pipeline {
     uint64_t seq0; /* sequence number of round[0] */
 };
 
-static int64_t now_ms(void)
-{
-    return api_now_us() / 1000;
-}
-
 /* Answer j's request (already replied to) and free j. */
 static void finish(struct api_job *j)
 {
@@ -94,7 +90,7 @@ static void drop_mq(struct api_pipeline *p)
 static int connect_mq(struct api_pipeline *p)
 {
     const struct ocrq_config *cfg = p->api->cfg;
-    int64_t now = now_ms();
+    int64_t now = ocrq_now_ms();
 
     if (p->mq)
         return OCRQ_OK;
@@ -142,7 +138,7 @@ static void sample_depth(struct api_pipeline *p)
 {
     const struct ocrq_config *cfg = p->api->cfg;
     const char *queues[2] = {cfg->queue_jobs, cfg->queue_priority};
-    int64_t now = now_ms();
+    int64_t now = ocrq_now_ms();
 
     if (!p->mq || now - p->depth_at_ms < DEPTH_EVERY_MS)
         return;

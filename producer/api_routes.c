@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "api.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/http.h"
@@ -43,13 +43,6 @@ static const char *const route_names[API_ROUTES] = {
     [API_R_METRICS] = "metrics",
     [API_R_OTHER] = "other",
 };
-
-int64_t api_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- replies -------------------------------------------------------------- */
 
@@ -233,7 +226,7 @@ void api_on_headers(void *arg, struct ocrq_http_req *req)
         ocrq_http_reply(req, 500, "text/plain", NULL, 0);
         return;
     }
-    ar->start_us = api_now_us();
+    ar->start_us = ocrq_now_us();
     ar->route = API_R_OTHER;
     ocrq_http_set_user(req, ar);
     if (!match(ocrq_http_path(req), ar, &allow)) {
@@ -532,7 +525,7 @@ void api_on_done(void *arg, struct ocrq_http_req *req)
         c = API_CODES - 1;
     ADD(&api->stats.requests[ar->route][c], 1);
     if (ar->route == API_R_JOBS_POST) {
-        int64_t us = api_now_us() - ar->start_us;
+        int64_t us = ocrq_now_us() - ar->start_us;
         int b = 0;
         while (b < API_HIST_BOUNDS && (double)us / 1e6 > api_hist_bounds_s[b])
             b++;

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <tesseract/capi.h>
 
+#include "ocrq/clock.h"
 #include "ocrq/status.h"
 #include "tess_outputs.h"
 
@@ -118,13 +118,6 @@ static int tess_create(const struct ocrq_device *dev, const char *datadir, const
     return OCRQ_OK;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The monitor's deadline is checked between words and phases; past it,
  * Recognize stops early. Whatever Recognize returns, a job that ran past its
@@ -137,7 +130,7 @@ static int tess_recognize(void *handle, struct Pix *pix, int timeout_ms,
     TessBaseAPI *api = handle;
     ETEXT_DESC *monitor = NULL;
     char *text = NULL;
-    long long t0 = mono_ms();
+    long long t0 = ocrq_now_ms();
     int rc, st = OCRQ_OK;
 
     if (timeout_ms > 0) {
@@ -150,7 +143,7 @@ static int tess_recognize(void *handle, struct Pix *pix, int timeout_ms,
     }
     TessBaseAPISetImage2(api, pix);
     rc = TessBaseAPIRecognize(api, monitor);
-    if (timeout_ms > 0 && mono_ms() - t0 >= timeout_ms) {
+    if (timeout_ms > 0 && ocrq_now_ms() - t0 >= timeout_ms) {
         snprintf(why, whylen, "recognition stopped at the time limit of %d ms "
                  "(worker.job_timeout_s)", timeout_ms);
         st = OCRQ_ERR_TIMEOUT;

@@ -17,6 +17,7 @@
 #include "document.h"
 #include "engine.h"
 #include "fetch.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/formats.h"
@@ -120,13 +121,6 @@ int ocrq_pipeline_db_check(struct ocrq_pipeline *p)
     if (ocrq_db_alive(p->db))
         return OCRQ_OK;
     return ocrq_db_reconnect(p->db);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Milliseconds from the job's submitted_at to now, by the wall clock; -1 if unknown. */
@@ -256,7 +250,7 @@ static int join_pages(struct doc_result *r)
 /*
  * One page into pg: its text layer when ocr.pdf_text is skip and it has
  * one, else rendered and recognized within what is left of the job's time
- * (deadline, a now_ms() value; 0: none). A job with outputs beside the text
+ * (deadline, a ocrq_now_ms() value; 0: none). A job with outputs beside the text
  * has every page recognized and added to them (docs/results.md).
  */
 static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
@@ -267,7 +261,7 @@ static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
     struct ocrq_ocr_result ocr = {0};
     char *layer = NULL;
     PIX *pix = NULL;
-    long long t0 = now_ms();
+    long long t0 = ocrq_now_ms();
     int timeout_ms = 0, st;
 
     pg->page_no = page->page_no;
@@ -299,7 +293,7 @@ static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
         pg->height = pixGetHeight(pix);
     }
     if (deadline > 0) {
-        timeout_ms = (int)(deadline - now_ms());
+        timeout_ms = (int)(deadline - ocrq_now_ms());
         if (timeout_ms <= 0) {
             snprintf(why, whylen,
                      "the time limit of %d s (worker.job_timeout_s) ran out "
@@ -318,7 +312,7 @@ static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
     pg->mean_confidence = ocr.mean_confidence;
     pg->ocr = 1;
 out:
-    pg->duration_ms = (int)(now_ms() - t0);
+    pg->duration_ms = (int)(ocrq_now_ms() - t0);
     free(layer);
     pixDestroy(&pix);
     ocrq_ocr_result_cleanup(&ocr);
@@ -358,7 +352,7 @@ static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
     struct ocrq_document *doc = NULL;
     struct ocrq_outputs *outputs = NULL;
     struct ocrq_doc_page page;
-    long long deadline = p->cfg->job_timeout_s > 0 ? now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
+    long long deadline = p->cfg->job_timeout_s > 0 ? ocrq_now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
     int st;
 
     *code = NULL;
@@ -594,9 +588,9 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         goto out;
 
     /* 3. Load the document; then, unless the start says otherwise, recognize it. */
-    t0 = now_ms();
+    t0 = ocrq_now_ms();
     st = prepare(p, job, &doc, &code, why, sizeof(why));
-    out->ocr_ms = (int)(now_ms() - t0);
+    out->ocr_ms = (int)(ocrq_now_ms() - t0);
     if (overlap && !started(p, job, msg, &attempt, out))
         goto out;
     /* the job records its document's hash (no round trip: it goes with the result) */
@@ -607,9 +601,9 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         take_copy(p, job, sha, out))
         goto out;
     if (st == OCRQ_OK) {
-        t0 = now_ms();
+        t0 = ocrq_now_ms();
         st = recognize(p, job, &doc, &rec, &code, why, sizeof(why));
-        out->ocr_ms += (int)(now_ms() - t0);
+        out->ocr_ms += (int)(ocrq_now_ms() - t0);
     }
     if (st != OCRQ_OK) {
         if (is_transient(st))

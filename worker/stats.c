@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ocrq/log.h"
@@ -134,13 +133,6 @@ void ocrq_hist_observe(struct ocrq_hist *h, double seconds)
     __atomic_fetch_add(&h->bucket[i], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&h->sum_us, add, __ATOMIC_RELAXED);
     __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
-}
-
-int64_t ocrq_stats_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 long long ocrq_stats_rss_bytes(int pid)

@@ -84,7 +84,4 @@ void ocrq_hist_observe(struct ocrq_hist *h, double seconds);
 /* Resident set size in bytes of process pid (0: this one), from /proc; -1 if unknown. */
 long long ocrq_stats_rss_bytes(int pid);
 
-/* CLOCK_MONOTONIC in milliseconds: the clock of job_started_ms. */
-int64_t ocrq_stats_now_ms(void);
-
 #endif

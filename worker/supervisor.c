@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "pinning.h"
 #include "stats.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/http.h"
 #include "ocrq/log.h"
@@ -76,11 +77,6 @@ static void on_signal(int sig)
     ssize_t w = write(sig_pipe[1], &b, 1); /* a full pipe loses nothing: SIGCHLD reaps all */
     (void)w;
     errno = saved;
-}
-
-static long long now_ms(void)
-{
-    return ocrq_stats_now_ms();
 }
 
 static void set_running(struct sup *s, int delta)
@@ -227,7 +223,7 @@ static int spawn(struct sup *s, int k)
     sigprocmask(SIG_SETMASK, &old, NULL);
     free(env);
     s->kids[k].pid = pid;
-    s->kids[k].started_ms = now_ms();
+    s->kids[k].started_ms = ocrq_now_ms();
     s->kids[k].restart_at_ms = 0;
     s->kids[k].killed_for_time = 0;
     if (is_dispatcher(s, k)) {
@@ -256,7 +252,7 @@ static void ended(struct sup *s, int k, int status)
 {
     struct child *c = &s->kids[k];
     pid_t pid = c->pid;
-    long long now = now_ms(), lived = now - c->started_ms;
+    long long now = ocrq_now_ms(), lived = now - c->started_ms;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 
@@ -322,7 +318,7 @@ static void reap(struct sup *s)
 /* Kill children whose job has run past worker.hard_timeout_s. */
 static void enforce_hard_limit(struct sup *s)
 {
-    long long now = now_ms(), limit = (long long)s->cfg->hard_timeout_s * 1000;
+    long long now = ocrq_now_ms(), limit = (long long)s->cfg->hard_timeout_s * 1000;
 
     if (limit <= 0)
         return;
@@ -356,7 +352,7 @@ static void on_stop_signal(struct sup *s, int sig)
 {
     if (s->stopping == 0) {
         s->stopping = 1;
-        s->stop_deadline_ms = now_ms() + (long long)s->cfg->shutdown_timeout_s * 1000;
+        s->stop_deadline_ms = ocrq_now_ms() + (long long)s->cfg->shutdown_timeout_s * 1000;
         log_info(NULL, "supervisor: %s: children finish their current job, then stop "
                  "(at most %d s; a second signal stops at once)",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", s->cfg->shutdown_timeout_s);
@@ -442,7 +438,7 @@ static int on_readyz(void *arg, struct ocrq_http_reply *r)
 static void refresh_depths(struct sup *s)
 {
     const char *queues[2] = {s->cfg->queue_jobs, s->cfg->queue_priority};
-    long long now = now_ms();
+    long long now = ocrq_now_ms();
 
     if (now - s->depth_at_ms < DEPTH_CACHE_MS && s->depth_at_ms != 0)
         return;
@@ -534,7 +530,7 @@ static void loop(struct sup *s)
             }
         }
         reap(s);
-        long long now = now_ms();
+        long long now = ocrq_now_ms();
         if (s->stopping == 1 && now >= s->stop_deadline_ms) {
             log_warn(NULL, "supervisor: worker.shutdown_timeout_s (%d s) passed: killing the "
                      "children left; the broker requeues their jobs", s->cfg->shutdown_timeout_s);
@@ -589,7 +585,7 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
              ocrq_cpulist_format(s.pl.cpus, s.pl.n_cpus, list, sizeof(list)));
     for (int k = 0; k < s.n_kids; k++)
         if (spawn(&s, k) != OCRQ_OK)
-            s.kids[k].restart_at_ms = now_ms() + RESTART_MIN_MS;
+            s.kids[k].restart_at_ms = ocrq_now_ms() + RESTART_MIN_MS;
     loop(&s);
     rc = s.unclean ? 1 : 0;
     log_info(NULL, "supervisor: stopped (%s)", rc == 0 ? "clean" : "some children were killed");

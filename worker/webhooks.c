@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/log.h"
@@ -52,13 +53,6 @@ struct dispatcher {
     int in_flight;
     char user_agent[64];
 };
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double wall_s(void)
 {
@@ -130,7 +124,7 @@ static int start_flight(struct dispatcher *d, struct flight *f)
         return -1;
     f->got = 0;
     f->started = wall_s();
-    f->t0_ms = mono_ms();
+    f->t0_ms = ocrq_now_ms();
     if (curl_multi_add_handle(d->multi, f->easy) != CURLM_OK)
         return -1;
     f->in_use = 1;
@@ -163,7 +157,7 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
 
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &http);
     curl_easy_getinfo(f->easy, CURLINFO_RETRY_AFTER, &retry_after);
-    o.duration_ms = (int)(mono_ms() - f->t0_ms);
+    o.duration_ms = (int)(ocrq_now_ms() - f->t0_ms);
     o.http_status = (int)http;
     if (rc == CURLE_FILESIZE_EXCEEDED && http >= 200 && http < 300)
         rc = CURLE_OK; /* a long answer is fine: it is not read */

@@ -17,6 +17,7 @@
 #include "lane.h"
 #include "pipeline.h"
 #include "stats.h"
+#include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
@@ -259,7 +260,7 @@ static void slot_job(struct loop *l, const char *job_id)
         return;
     }
     snprintf(s->job_id, sizeof(s->job_id), "%.*s", OCRQ_UUID_LEN, job_id);
-    __atomic_store_n(&s->job_started_ms, ocrq_stats_now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&s->job_started_ms, ocrq_now_ms(), __ATOMIC_RELEASE);
 }
 
 /* Count a settled job by kind, with its OCR time and queue wait. */
