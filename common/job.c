@@ -242,6 +242,20 @@ static int check_str(const char *name, const char *v, size_t cap, int required,
     return OCRQ_OK;
 }
 
+/* Page task fields: 0, or page_no 1..pages_total of a document with a window >= 1. */
+static int page_valid(const struct ocrq_job *job, char *why, size_t whylen)
+{
+    if (job->page_no == 0 && job->pages_total == 0 && job->page_window == 0)
+        return OCRQ_OK;
+    if (job->doc_kind != OCRQ_DOC_STORED)
+        return fail(why, whylen, OCRQ_ERR_BAD_JOB, "page: only a stored document has page tasks");
+    if (job->pages_total < 1 || job->page_no < 1 || job->page_no > job->pages_total ||
+        job->page_window < 1)
+        return fail(why, whylen, OCRQ_ERR_BAD_JOB,
+                    "page: must be {\"no\": 1..of, \"of\": >= 1, \"window\": >= 1}");
+    return OCRQ_OK;
+}
+
 /* The value checks shared by encode and decode; metadata is reparsed only if asked. */
 static int validate(const struct ocrq_job *job, int check_metadata, char *why, size_t whylen)
 {
@@ -268,6 +282,8 @@ static int validate(const struct ocrq_job *job, int check_metadata, char *why, s
         return fail(why, whylen, OCRQ_ERR_BAD_JOB, "metadata: must be a JSON object");
     st = check_str("document.content_type", job->doc_content_type, CAP_CONTENT_TYPE, 0, NULL, NULL,
                    why, whylen);
+    if (st == OCRQ_OK)
+        st = page_valid(job, why, whylen);
     if (st != OCRQ_OK)
         return st;
     switch (job->doc_kind) {
@@ -281,8 +297,15 @@ static int validate(const struct ocrq_job *job, int check_metadata, char *why, s
     case OCRQ_DOC_PATH:
         return check_str("document.path", job->doc_ref, CAP_PATH, 1, abs_path_valid,
                          "must be an absolute path", why, whylen);
+    case OCRQ_DOC_STORED:
+        if (!job->doc_ref || !ocrq_uuid_valid(job->doc_ref))
+            return fail(why, whylen, OCRQ_ERR_BAD_JOB, "document.blob_id: must be a UUID");
+        if (job->doc_size < 0)
+            return fail(why, whylen, OCRQ_ERR_BAD_JOB, "document.size: must be an integer >= 0");
+        return OCRQ_OK;
     }
-    return fail(why, whylen, OCRQ_ERR_BAD_JOB, "document.kind: must be inline, url or path");
+    return fail(why, whylen, OCRQ_ERR_BAD_JOB,
+                "document.kind: must be inline, url, path or stored");
 }
 
 /*
@@ -389,8 +412,15 @@ void ocrq_job_free(struct ocrq_job *job)
 
 static const char *kind_name(enum ocrq_doc_kind k)
 {
-    return k == OCRQ_DOC_INLINE ? "inline" : k == OCRQ_DOC_URL ? "url" : "path";
+    switch (k) {
+    case OCRQ_DOC_INLINE: return "inline";
+    case OCRQ_DOC_URL: return "url";
+    case OCRQ_DOC_PATH: return "path";
+    case OCRQ_DOC_STORED: return "stored";
+    }
+    return "?";
 }
+
 
 /* The JSON object of a validated job. NULL only on allocation failure. */
 static json_t *job_to_json(const struct ocrq_job *job)
@@ -422,13 +452,21 @@ static json_t *job_to_json(const struct ocrq_job *job)
     bad |= json_object_set_new(doc, "kind", json_string(kind_name(job->doc_kind)));
     if (job->doc_kind == OCRQ_DOC_INLINE)
         bad |= json_object_set_new(doc, "size", json_integer((json_int_t)job->doc_len));
-    else
+    else if (job->doc_kind == OCRQ_DOC_STORED) {
+        bad |= json_object_set_new(doc, "blob_id", json_string(job->doc_ref));
+        bad |= json_object_set_new(doc, "size", json_integer((json_int_t)job->doc_size));
+    } else
         bad |= json_object_set_new(doc, job->doc_kind == OCRQ_DOC_URL ? "url" : "path",
                                    json_string(job->doc_ref));
     if (job->doc_content_type)
         bad |= json_object_set_new(doc, "content_type", json_string(job->doc_content_type));
     bad |= json_object_set(root, "document", doc);
     json_decref(doc);
+    if (job->page_no > 0) {
+        json_t *page = json_pack("{s:i, s:i, s:i}", "no", job->page_no, "of", job->pages_total,
+                                 "window", job->page_window);
+        bad |= !page || json_object_set_new(root, "page", page);
+    }
     if (bad) {
         json_decref(root);
         return NULL;
@@ -558,7 +596,7 @@ static int take_doc(json_t *root, struct ocrq_job *job, json_int_t *size, char *
     kind = json_string_value(json_object_get(doc, "kind"));
     if (!kind)
         return fail(why, whylen, OCRQ_ERR_BAD_JOB,
-                    "document.kind: must be \"inline\", \"url\" or \"path\"");
+                    "document.kind: must be \"inline\", \"url\", \"path\" or \"stored\"");
     st = take_str(doc, "content_type", "document.content_type", CAP_CONTENT_TYPE,
                   &job->doc_content_type, why, whylen);
     if (st != OCRQ_OK)
@@ -576,8 +614,19 @@ static int take_doc(json_t *root, struct ocrq_job *job, json_int_t *size, char *
         job->doc_kind = OCRQ_DOC_PATH;
         return take_str(doc, "path", "document.path", CAP_PATH, &job->doc_ref, why, whylen);
     }
+    if (strcmp(kind, "stored") == 0) {
+        json_int_t n;
+        job->doc_kind = OCRQ_DOC_STORED;
+        st = take_int(doc, "document.size", 0, INT64_MAX, &n,
+                      "document.size: must be an integer >= 0", why, whylen);
+        if (st != OCRQ_OK)
+            return st;
+        job->doc_size = (long long)n;
+        return take_str(doc, "blob_id", "document.blob_id", OCRQ_UUID_LEN, &job->doc_ref, why,
+                        whylen);
+    }
     return fail(why, whylen, OCRQ_ERR_BAD_JOB,
-                "document.kind: must be \"inline\", \"url\" or \"path\"");
+                "document.kind: must be \"inline\", \"url\", \"path\" or \"stored\"");
 }
 
 /* The optional "formats": an array of format names; absent, null or [] is plain text only. */
@@ -599,6 +648,33 @@ static int take_formats(json_t *root, struct ocrq_job *job, char *why, size_t wh
                         " \"tsv\", \"pdf\", \"words\"", i);
         job->formats |= bit;
     }
+    return OCRQ_OK;
+}
+
+/* The optional "page" of a page task: {"no": N, "of": T, "window": K}; absent or null: none. */
+static int take_page(json_t *root, struct ocrq_job *job, char *why, size_t whylen)
+{
+    json_t *page = json_object_get(root, "page");
+    json_int_t no, of, win;
+    int st;
+
+    if (!page || json_is_null(page))
+        return OCRQ_OK;
+    if (!json_is_object(page))
+        return fail(why, whylen, OCRQ_ERR_BAD_JOB, "page: must be an object");
+    st = take_int(page, "page.no", 1, INT32_MAX, &no, "page.no: must be an integer >= 1", why,
+                  whylen);
+    if (st == OCRQ_OK)
+        st = take_int(page, "page.of", 1, INT32_MAX, &of, "page.of: must be an integer >= 1", why,
+                      whylen);
+    if (st == OCRQ_OK)
+        st = take_int(page, "page.window", 1, INT32_MAX, &win,
+                      "page.window: must be an integer >= 1", why, whylen);
+    if (st != OCRQ_OK)
+        return st;
+    job->page_no = (int)no;
+    job->pages_total = (int)of;
+    job->page_window = (int)win;
     return OCRQ_OK;
 }
 
@@ -640,6 +716,9 @@ static int take_fields(json_t *root, struct ocrq_job *job, json_int_t *size, cha
             return OCRQ_ERR_NOMEM;
     }
     st = take_formats(root, job, why, whylen);
+    if (st != OCRQ_OK)
+        return st;
+    st = take_page(root, job, why, whylen);
     if (st != OCRQ_OK)
         return st;
     return take_doc(root, job, size, why, whylen);

@@ -289,6 +289,71 @@ static const char m8_dedupe_skew[] =
     "  'ocr: recognized by the engine; text_layer: the PDF page''s own text (ocr.pdf_text"
     " skip); dedupe: copied from the page of the job in ocr_jobs.dedupe_of';";
 
+/*
+ * Big documents (docs/documents.md): the document store (a blob's bytes in
+ * chunks of 1 MiB, stored uncompressed: scans do not compress), page tasks
+ * (attempts per page) and the pages' outputs until a split document is
+ * assembled, artifacts kept in the store, and on the job the stored
+ * document and the window its pages were released with.
+ */
+static const char m9_big_documents[] =
+    "CREATE TABLE ocr_blobs ("
+    "  blob_id    uuid PRIMARY KEY,"
+    "  job_id     uuid NOT NULL,"
+    "  kind       text NOT NULL CHECK (kind IN ('document', 'artifact')),"
+    "  bytes      bigint NOT NULL DEFAULT 0 CHECK (bytes >= 0),"
+    "  sha256     bytea,"
+    "  created_at timestamptz NOT NULL DEFAULT now()"
+    ");"
+    "CREATE INDEX ocr_blobs_job_idx ON ocr_blobs (job_id);"
+    "CREATE TABLE ocr_blob_chunks ("
+    "  blob_id uuid NOT NULL REFERENCES ocr_blobs (blob_id) ON DELETE CASCADE,"
+    "  seq     integer NOT NULL CHECK (seq >= 0),"
+    "  data    bytea NOT NULL,"
+    "  PRIMARY KEY (blob_id, seq)"
+    ");"
+    "ALTER TABLE ocr_blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
+    "CREATE TABLE ocr_page_tasks ("
+    "  job_id     uuid NOT NULL REFERENCES ocr_jobs (job_id) ON DELETE CASCADE,"
+    "  page_no    integer NOT NULL CHECK (page_no >= 1),"
+    "  attempts   integer NOT NULL DEFAULT 0,"
+    "  worker     text,"
+    "  started_at timestamptz,"
+    "  PRIMARY KEY (job_id, page_no)"
+    ");"
+    "CREATE TABLE ocr_page_artifacts ("
+    "  job_id  uuid NOT NULL REFERENCES ocr_jobs (job_id) ON DELETE CASCADE,"
+    "  page_no integer NOT NULL CHECK (page_no >= 1),"
+    "  format  text NOT NULL CHECK (format IN ('hocr', 'alto', 'tsv', 'pdf', 'words')),"
+    "  content bytea NOT NULL,"
+    "  PRIMARY KEY (job_id, page_no, format)"
+    ");"
+    "ALTER TABLE ocr_page_artifacts ALTER COLUMN content SET STORAGE EXTERNAL;"
+    "ALTER TABLE ocr_artifacts ADD COLUMN blob_id uuid;"
+    "ALTER TABLE ocr_artifacts DROP CONSTRAINT ocr_artifacts_check;"
+    "ALTER TABLE ocr_artifacts ADD CONSTRAINT ocr_artifacts_one_place"
+    "  CHECK (num_nonnulls(content, blob_id, error) = 1);"
+    "ALTER TABLE ocr_jobs ADD COLUMN doc_blob_id uuid, ADD COLUMN page_window integer;"
+    "COMMENT ON TABLE ocr_blobs IS"
+    "  'The document store: documents too large for a message and artifacts too large"
+    " for a row, written in one transaction (whole or absent).';"
+    "COMMENT ON COLUMN ocr_blobs.kind IS"
+    "  'document: a job''s input, deleted documents.retention_s after the job ended;"
+    " artifact: an output, kept with the job';"
+    "COMMENT ON COLUMN ocr_blobs.job_id IS 'the job it belongs to (its row may come later)';"
+    "COMMENT ON TABLE ocr_blob_chunks IS"
+    "  'A blob''s bytes: chunk seq holds bytes seq * 1 MiB onwards; all but the last are 1 MiB';"
+    "COMMENT ON TABLE ocr_page_tasks IS"
+    "  'Deliveries of each page task of a split document (attempts per page)';"
+    "COMMENT ON TABLE ocr_page_artifacts IS"
+    "  'Each page''s outputs of a split document until the document is assembled';"
+    "COMMENT ON COLUMN ocr_artifacts.blob_id IS"
+    "  'the artifact in the document store (ocr_blobs) instead of content';"
+    "COMMENT ON COLUMN ocr_jobs.doc_blob_id IS"
+    "  'the stored document (ocr_blobs) of a job sent by reference or split into pages';"
+    "COMMENT ON COLUMN ocr_jobs.page_window IS"
+    "  'split documents: page tasks released at once (documents.page_window); NULL: not split';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -298,6 +363,7 @@ static const struct ocrq_migration migrations[] = {
     {6, "pages", m6_pages},
     {7, "artifacts", m7_artifacts},
     {8, "deduplication and page skew", m8_dedupe_skew},
+    {9, "big documents: store, page tasks", m9_big_documents},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -202,6 +202,10 @@ static int load_document(struct ocrq_pipeline *p, const struct ocrq_job *job, st
         st = ocrq_fetch_path(p->cfg, job->doc_ref, &doc->owned, &doc->len, why, whylen);
         doc->data = doc->owned;
         break;
+    case OCRQ_DOC_STORED:
+        snprintf(why, whylen, "stored documents are not read yet");
+        st = OCRQ_ERR_DECODE;
+        break;
     }
     return st;
 }

@@ -55,6 +55,10 @@ static const char *const all_keys[] = {
     "dedupe.enabled",
     "dedupe.ttl_s",
     "documents.inline_max_bytes",
+    "documents.max_bytes",
+    "documents.retention_s",
+    "documents.split_min_pages",
+    "documents.page_window",
     "documents.fetch_max_bytes",
     "documents.fetch_connect_timeout_s",
     "documents.fetch_timeout_s",
@@ -192,6 +196,11 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_int_equal(a->dedupe_enabled, b->dedupe_enabled);
     assert_int_equal(a->dedupe_ttl_s, b->dedupe_ttl_s);
     assert_int_equal(a->inline_max_bytes, b->inline_max_bytes);
+    assert_int_equal(a->max_bytes, b->max_bytes);
+    assert_int_equal(a->doc_retention_s, b->doc_retention_s);
+    assert_int_equal(a->split_min_pages, b->split_min_pages);
+    assert_int_equal(a->page_window, b->page_window);
+    assert_int_equal(a->api_max_upload_bytes, b->api_max_upload_bytes);
     assert_int_equal(a->fetch_max_bytes, b->fetch_max_bytes);
     assert_int_equal(a->fetch_connect_timeout_s, b->fetch_connect_timeout_s);
     assert_int_equal(a->fetch_timeout_s, b->fetch_timeout_s);
@@ -238,7 +247,7 @@ static void defaults(void **state)
     assert_string_equal(cfg->tessdata_dir, "/usr/share/tesseract-ocr/5/tessdata");
     assert_int_equal(cfg->max_pixels, 100000000LL);
     assert_int_equal(cfg->engine_cache, 4);
-    assert_int_equal(cfg->max_pages, 100);
+    assert_int_equal(cfg->max_pages, 10000);
     assert_int_equal(cfg->pdf_dpi, 300);
     assert_string_equal(cfg->pdf_text, "skip");
     assert_int_equal(cfg->auto_rotate, 0);
@@ -585,7 +594,7 @@ static void out_of_range(void **state)
     expect_file_error("ocr = {\n  pdf_dpi = 20;\n};\n",
                       ":2: ocr.pdf_dpi: must be between 36 and 1200");
     expect_file_error("ocr = {\n  max_pages = 0;\n};\n",
-                      ":2: ocr.max_pages: must be between 1 and 100000");
+                      ":2: ocr.max_pages: must be between 1 and 1000000");
     expect_file_error(
         "amqp = {\n  max_priority = 5;\n  priority_threshold = 6;\n};\n",
         ":3: amqp.priority_threshold: must not be greater than amqp.max_priority (5)");

@@ -70,7 +70,7 @@ struct ocrq_config {
     char *tessdata_dir;     /* "/usr/share/tesseract-ocr/5/tessdata" */
     long long max_pixels;   /* width * height cap per image: 100000000 */
     int engine_cache;       /* engines kept per process, one per language set: 4 */
-    int max_pages;          /* pages of one document (TIFF, PDF): 100 */
+    int max_pages;          /* pages of one document (TIFF, PDF): 10000 */
     int pdf_dpi;            /* PDF pages are rendered at this resolution: 300 */
     char *pdf_text;         /* PDF pages with text: "skip", "redo" or "force" (docs/documents.md) */
     int auto_rotate;        /* orientation detection turns pages upright: 0 */
@@ -85,6 +85,10 @@ struct ocrq_config {
 
     /* documents */
     long long inline_max_bytes; /* largest document carried in the message: 8 MiB */
+    long long max_bytes;        /* largest document stored (ocrq-submit): 1 GiB */
+    int doc_retention_s;        /* stored document kept after its job ended: 0 s */
+    int split_min_pages;        /* documents of this many pages become page tasks: 2 */
+    int page_window;            /* page tasks of a document queued at once; 0: 2 x processes */
     long long fetch_max_bytes;  /* largest document fetched by URL: 64 MiB */
     int fetch_connect_timeout_s;/* 10 */
     int fetch_timeout_s;        /* 60 */
@@ -117,7 +121,8 @@ struct ocrq_config {
     char *api_listen;          /* "127.0.0.1:8080" */
     int api_threads;           /* 2 */
     int api_max_connections;   /* 1024 */
-    long long api_max_body_bytes; /* 8 MiB */
+    long long api_max_body_bytes; /* 8 MiB: a request that is not a document upload */
+    long long api_max_upload_bytes; /* a document upload (streamed to the store): 1 GiB */
     int api_rate_per_s;        /* token bucket refill per key: 100; 0 no limit */
     int api_rate_burst;        /* 200 */
     int api_max_queue_depth;   /* 503 above this many ready jobs: 100000; 0 no check */

@@ -20,6 +20,7 @@ enum ocrq_doc_kind {
     OCRQ_DOC_INLINE = 1, /* bytes follow the JSON line */
     OCRQ_DOC_URL = 2,    /* http(s) URL fetched by the worker */
     OCRQ_DOC_PATH = 3,   /* absolute path under the worker's file roots */
+    OCRQ_DOC_STORED = 4, /* a blob in the document store (ocrq/blob.h), by blob id */
 };
 
 struct ocrq_job {
@@ -33,11 +34,19 @@ struct ocrq_job {
     char *batch;            /* may be NULL */
     char *metadata;         /* compact JSON text of an object; may be NULL */
     enum ocrq_doc_kind doc_kind;
-    char *doc_ref;          /* URL or path; NULL for inline */
+    char *doc_ref;          /* URL, path or blob id (a UUID); NULL for inline */
+    long long doc_size;     /* stored: the blob's size in bytes */
     char *doc_content_type; /* optional hint, e.g. "image/png"; may be NULL */
     const unsigned char *doc_data; /* inline bytes: borrowed, never freed by the codec */
     size_t doc_len;
     unsigned formats; /* OCRQ_FMT_* bits (ocrq/formats.h); 0: plain text only */
+    /*
+     * A page task (docs/protocol.md, "Page tasks"): one page of a stored
+     * document that a worker split. page_no 0: the whole document (a job).
+     */
+    int page_no;     /* 1 .. pages_total */
+    int pages_total; /* pages of the document */
+    int page_window; /* page tasks of the document in the queues at once */
 };
 
 /*
