@@ -13,30 +13,34 @@
 #include "ocrq/uuid.h"
 
 static const char artifact_upsert[] =
-    "INSERT INTO ocr_artifacts (job_id, format, content, bytes, error)"
-    " SELECT $1::uuid, $2::text, $3::bytea, $4::bigint, $5::text"
+    "INSERT INTO ocr_artifacts (job_id, format, content, bytes, error, blob_id)"
+    " SELECT $1::uuid, $2::text, $3::bytea, $4::bigint, $5::text, $6::uuid"
     /* as for the pages: a job canceled while it was recognized keeps nothing */
     " WHERE EXISTS (SELECT 1 FROM ocr_jobs WHERE job_id = $1::uuid AND status = 'succeeded')"
     " ON CONFLICT (job_id, format) DO UPDATE SET content = EXCLUDED.content,"
-    " bytes = EXCLUDED.bytes, error = EXCLUDED.error, created_at = now()";
+    " bytes = EXCLUDED.bytes, error = EXCLUDED.error, blob_id = EXCLUDED.blob_id,"
+    " created_at = now()";
 
 static const char artifacts_select[] =
-    "SELECT format, content, bytes, error FROM ocr_artifacts WHERE job_id = $1::uuid"
+    "SELECT format, content, bytes, error, blob_id::text FROM ocr_artifacts"
+    " WHERE job_id = $1::uuid"
     " ORDER BY format";
 
 int ocrq_db_artifact_put(struct ocrq_db *db, const char *job_id, const struct ocrq_db_artifact *a)
 {
     char bytes[32];
-    const char *params[5] = {job_id, a->format, (const char *)a->data, bytes, a->error};
-    int lengths[5] = {0, 0, (int)a->len, 0, 0};
-    int formats[5] = {0, 0, 1, 0, 0};
+    const char *params[6] = {job_id, a->format, (const char *)a->data, bytes, a->error, a->blob_id};
+    int lengths[6] = {0, 0, (int)a->len, 0, 0, 0};
+    int formats[6] = {0, 0, 1, 0, 0, 0};
 
-    if ((a->data == NULL) == (a->error == NULL) || (a->data && a->len > (size_t)0x7fffffff))
+    /* exactly one of: the bytes, the blob holding them, why there are none */
+    if ((a->data != NULL) + (a->error != NULL) + (a->blob_id != NULL) != 1 ||
+        (a->data && a->len > (size_t)0x7fffffff))
         return OCRQ_ERR_INVALID;
     if (a->data == NULL)
         lengths[2] = 0;
     snprintf(bytes, sizeof bytes, "%zu", a->len);
-    return ocrq_db_params_fmt(db, "ocrq_artifact_upsert", artifact_upsert, 5, params, lengths,
+    return ocrq_db_params_fmt(db, "ocrq_artifact_upsert", artifact_upsert, 6, params, lengths,
                               formats, 0, 0, NULL);
 }
 
@@ -69,6 +73,7 @@ int ocrq_db_artifacts_get(struct ocrq_db *db, const char *job_id, ocrq_db_artifa
             .len = PQgetisnull(res, i, 1) ? (size_t)be64(PQgetvalue(res, i, 2))
                                           : (size_t)PQgetlength(res, i, 1),
             .error = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+            .blob_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
         };
         fn(arg, &a);
     }

@@ -229,6 +229,43 @@ int ocrq_sha256_hex(const void *data, size_t len, char out[65])
     return OCRQ_OK;
 }
 
+struct ocrq_sha256 *ocrq_sha256_new(void)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return (struct ocrq_sha256 *)ctx;
+}
+
+int ocrq_sha256_update(struct ocrq_sha256 *ctx, const void *data, size_t len)
+{
+    return EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, len) == 1 ? OCRQ_OK : OCRQ_ERR_NOMEM;
+}
+
+int ocrq_sha256_final(struct ocrq_sha256 *ctx, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    int st = OCRQ_ERR_NOMEM;
+
+    out[0] = '\0';
+    if (EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, md, &mdlen) == 1 && mdlen == sizeof md) {
+        for (unsigned i = 0; i < mdlen; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+        st = OCRQ_OK;
+    }
+    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+    return st;
+}
+
+void ocrq_sha256_free(struct ocrq_sha256 *ctx)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
 static int is_base62(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -440,6 +440,7 @@ static void artifact_row(const struct ocrq_pipeline *p, const struct ocrq_job *j
     row->data = art->data;
     row->len = art->len;
     row->error = NULL;
+    row->blob_id = NULL;
     if (art->data == NULL) {
         snprintf(err, errlen, "%zu bytes, over artifacts.max_bytes = %lld", art->len,
                  p->cfg->artifacts_max_bytes);

@@ -75,6 +75,8 @@ struct ocrq_db_artifact {
     const unsigned char *data; /* len bytes; NULL when not kept (error says why) */
     size_t len;                /* the artifact's size, also when not kept */
     const char *error;         /* NULL when data is stored */
+    const char *blob_id;       /* the artifact is in the document store (ocrq/blob.h) under
+                                  this blob instead of data (large documents); else NULL */
 };
 
 /* A result to store. */

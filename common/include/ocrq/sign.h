@@ -75,6 +75,18 @@ int ocrq_random_base62(char *out, size_t n);
 int ocrq_sha256_hex(const void *data, size_t len, char out[65]);
 
 /*
+ * SHA-256 of data that comes in pieces: _new, _update for each piece, then
+ * _final writes the hex digest into out (65 bytes) and frees the context.
+ * _new returns NULL on allocation failure; _free (NULL is fine) drops one
+ * without a digest. Not thread-safe per context.
+ */
+struct ocrq_sha256;
+struct ocrq_sha256 *ocrq_sha256_new(void);
+int ocrq_sha256_update(struct ocrq_sha256 *ctx, const void *data, size_t len);
+int ocrq_sha256_final(struct ocrq_sha256 *ctx, char out[65]);
+void ocrq_sha256_free(struct ocrq_sha256 *ctx);
+
+/*
  * API keys of ocrq-api: "ocrq_" + OCRQ_KEY_ID_CHARS base62 characters (the
  * public id that finds the key's row) + "_" + OCRQ_KEY_SECRET_CHARS base62
  * characters (≈190 random bits). Only the SHA-256 of the whole key is kept.
