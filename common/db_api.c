@@ -363,10 +363,14 @@ int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key
     return one_value(db, "api_batch", batch_sql, 2, params, json);
 }
 
-/* Cancel a queued job of the key; the status after, and whether this call canceled it. */
+/*
+ * Cancel a queued job of the key (or a split document whose pages run); the
+ * status after, and whether this call canceled it.
+ */
 static const char cancel_sql[] =
     "WITH c AS (UPDATE ocr_jobs SET status = 'canceled', finished_at = now(), updated_at = now()"
-    "  WHERE job_id = $1::uuid AND api_key = $2::text AND status = 'queued' RETURNING job_id)"
+    "  WHERE job_id = $1::uuid AND api_key = $2::text AND (status = 'queued'"
+    "  OR (status = 'running' AND page_window IS NOT NULL)) RETURNING job_id)"
     " SELECT CASE WHEN c.job_id IS NULL THEN j.status ELSE 'canceled' END, c.job_id IS NOT NULL"
     " FROM ocr_jobs AS j LEFT JOIN c ON c.job_id = j.job_id"
     " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";

@@ -134,14 +134,17 @@ int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch, oc
     if (!db || !fn || (!job_id == !batch) || (job_id && !ocrq_uuid_valid(job_id)))
         return OCRQ_ERR_INVALID;
     /*
-     * Only queued jobs: a running one is in a worker's hands already. The
+     * Only queued jobs, and split documents while their pages run (the pages
+     * not yet started are then never OCRed): any other running job is in a
+     * worker's hands already. The
      * outer SELECT sees the rows as they were before the UPDATE (one
      * snapshot), so the CTE's ids say which ones this statement canceled.
      */
     st = ocrq_db_params(db, "cancel",
                         "WITH c AS (UPDATE ocr_jobs SET status = 'canceled',"
                         " finished_at = now(), updated_at = now()"
-                        " WHERE (job_id = $1::uuid OR batch = $2::text) AND status = 'queued'"
+                        " WHERE (job_id = $1::uuid OR batch = $2::text) AND (status = 'queued'"
+                        " OR (status = 'running' AND page_window IS NOT NULL))"
                         " RETURNING job_id)"
                         " SELECT j.job_id, j.status, c.job_id IS NOT NULL FROM ocr_jobs AS j"
                         " LEFT JOIN c ON c.job_id = j.job_id"

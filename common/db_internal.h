@@ -55,4 +55,27 @@ int ocrq_db_artifact_put(struct ocrq_db *db, const char *job_id, const struct oc
 int ocrq_db_batch_begin(struct ocrq_db *db);
 int ocrq_db_batch_end(struct ocrq_db *db, int commit);
 
+struct ocrq_db_page;
+
+/* The columns of a page in ocr_pages: $1 the job and $2-$10 the page. */
+#define PAGE_COLS                                                                                  \
+    "job_id, page_no, text, mean_conf, width, height, rotation, duration_ms, method, skew"
+#define PAGE_VALS                                                                                  \
+    "$1::uuid, $2::integer, $3::text, $4::real, $5::integer, $6::integer, $7::smallint,"           \
+    " $8::integer, $9::text, $10::real"
+#define PAGE_UPDATE                                                                                \
+    " ON CONFLICT (job_id, page_no) DO UPDATE SET text = EXCLUDED.text,"                           \
+    " mean_conf = EXCLUDED.mean_conf, width = EXCLUDED.width, height = EXCLUDED.height,"           \
+    " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"                           \
+    " method = EXCLUDED.method, skew = EXCLUDED.skew"
+
+/* Text values of a page's $2-$10 (PAGE_VALS), filled by ocrq_db_page_params(). */
+struct ocrq_db_page_text {
+    char no[16], conf[32], w[16], h[16], rot[8], ms[16], skew[32];
+};
+
+/* A page's $2-$10 into params[1..9]; b holds the text. (common/db_pages.c) */
+void ocrq_db_page_params(const struct ocrq_db_page *pg, struct ocrq_db_page_text *b,
+                         const char **params);
+
 #endif

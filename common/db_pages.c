@@ -14,18 +14,6 @@
 #include "migrations.h"
 #include "ocrq/status.h"
 
-/* The columns of a page, $1 the job and $2-$10 the page (page_params()). */
-#define PAGE_COLS                                                                                  \
-    "job_id, page_no, text, mean_conf, width, height, rotation, duration_ms, method, skew"
-#define PAGE_VALS                                                                                  \
-    "$1::uuid, $2::integer, $3::text, $4::real, $5::integer, $6::integer, $7::smallint,"           \
-    " $8::integer, $9::text, $10::real"
-#define PAGE_UPDATE                                                                                \
-    " ON CONFLICT (job_id, page_no) DO UPDATE SET text = EXCLUDED.text,"                           \
-    " mean_conf = EXCLUDED.mean_conf, width = EXCLUDED.width, height = EXCLUDED.height,"           \
-    " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"                           \
-    " method = EXCLUDED.method, skew = EXCLUDED.skew"
-
 static const char page_upsert[] =
     "INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS
     /* a job canceled while it was recognized keeps no pages (its result was refused too) */
@@ -47,12 +35,8 @@ static const char page_progress[] =
     " updated_at = now() WHERE job_id = $1::uuid AND status = 'running' RETURNING job_id)"
     " INSERT INTO ocr_pages (" PAGE_COLS ") SELECT " PAGE_VALS " FROM job, async" PAGE_UPDATE;
 
-/* Text values of a page's $2-$10 into params[1..9]; the buffers hold them. */
-struct page_text {
-    char no[16], conf[32], w[16], h[16], rot[8], ms[16], skew[32];
-};
-
-static void page_params(const struct ocrq_db_page *pg, struct page_text *b, const char **params)
+void ocrq_db_page_params(const struct ocrq_db_page *pg, struct ocrq_db_page_text *b,
+                         const char **params)
 {
     snprintf(b->no, sizeof(b->no), "%d", pg->page_no);
     snprintf(b->conf, sizeof(b->conf), "%.3f", pg->mean_confidence);
@@ -72,25 +56,26 @@ static void page_params(const struct ocrq_db_page *pg, struct page_text *b, cons
     params[9] = b->skew;
 }
 
+
 static int page_put(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg)
 {
-    struct page_text b;
+    struct ocrq_db_page_text b;
     const char *params[10] = {job_id};
 
-    page_params(pg, &b, params);
+    ocrq_db_page_params(pg, &b, params);
     return ocrq_db_params(db, "ocrq_page_upsert", page_upsert, 10, params, 0, NULL);
 }
 
 int ocrq_db_page_progress(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg,
                           int done, int total)
 {
-    struct page_text b;
+    struct ocrq_db_page_text b;
     char d[16], t[16];
     const char *params[12] = {job_id};
 
     if (!db || !job_id || !pg)
         return OCRQ_ERR_INVALID;
-    page_params(pg, &b, params);
+    ocrq_db_page_params(pg, &b, params);
     snprintf(d, sizeof(d), "%d", done);
     snprintf(t, sizeof(t), "%d", total);
     params[10] = d;

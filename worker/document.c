@@ -352,6 +352,19 @@ int ocrq_document_next(struct ocrq_document *doc, struct ocrq_doc_page *page, co
     return OCRQ_OK;
 }
 
+int ocrq_document_goto(struct ocrq_document *doc, int page_no, struct ocrq_doc_page *page,
+                       const char **code, char *why, size_t whylen)
+{
+    if (page_no < 1 || page_no > doc->n_pages) {
+        memset(page, 0, sizeof(*page));
+        *code = "internal";
+        snprintf(why, whylen, "page %d of a document of %d pages", page_no, doc->n_pages);
+        return OCRQ_ERR_INVALID;
+    }
+    doc->cur = page_no - 2; /* ocrq_document_next() steps onto it */
+    return ocrq_document_next(doc, page, code, why, whylen);
+}
+
 int ocrq_document_text(struct ocrq_document *doc, char **text)
 {
     *text = NULL;

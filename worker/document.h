@@ -92,6 +92,15 @@ int ocrq_document_next(struct ocrq_document *doc, struct ocrq_doc_page *page, co
                        char *why, size_t whylen);
 
 /*
+ * Go to page page_no (1 .. the page count) and describe it in *page, as
+ * ocrq_document_next() does for the next one; the pages may be visited in
+ * any order. Returns as ocrq_document_next(), and OCRQ_ERR_INVALID for a
+ * page_no out of range.
+ */
+int ocrq_document_goto(struct ocrq_document *doc, int page_no, struct ocrq_doc_page *page,
+                       const char **code, char *why, size_t whylen);
+
+/*
  * The text layer of the current page as UTF-8 in *text (malloc'd, the
  * caller frees it), or NULL when the page has none: images never have one,
  * a PDF page has one when it carries any text that is not blank. Returns

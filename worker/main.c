@@ -267,6 +267,8 @@ int main(int argc, char **argv)
         return rc;
     }
 
+    if (processes > 0)
+        cfg->processes = (int)processes; /* an OCR process: how many the supervisor runs */
     if (name == NULL) {
         if (gethostname(host, sizeof(host)) != 0)
             snprintf(host, sizeof(host), "localhost");

@@ -6,6 +6,7 @@
  * the message go (ack) is only given after the outcome is committed.
  */
 #include "pipeline.h"
+#include "pipeline_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,12 @@
 
 #include <leptonica/allheaders.h>
 
+#include "doc_cache.h"
 #include "document.h"
 #include "engine.h"
 #include "fetch.h"
+#include "pages.h"
+#include "ocrq/blob.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
@@ -28,15 +32,6 @@
 #include "ocrq/status.h"
 #include "straighten.h"
 
-struct ocrq_pipeline {
-    const struct ocrq_config *cfg;
-    char *worker;
-    struct ocrq_db *db;
-    struct ocrq_engines *engines;
-    enum ocrq_pdf_text pdf_text;
-    char options[256]; /* what besides document and language shapes the text (dedupe key) */
-    char options_formats[272]; /* the same for a job with output formats */
-};
 
 /* What a document gave: its pages, and their texts joined by form feeds. */
 struct doc_result {
@@ -75,8 +70,10 @@ int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
         free(p);
         return OCRQ_ERR_NOMEM;
     }
-    st = ocrq_engines_new(&ocrq_tesseract_engine, dev, cfg->tessdata_dir, cfg->engine_cache,
-                          &p->engines);
+    st = ocrq_doc_cache_new(2, &p->docs);
+    if (st == OCRQ_OK)
+        st = ocrq_engines_new(&ocrq_tesseract_engine, dev, cfg->tessdata_dir, cfg->engine_cache,
+                              &p->engines);
     if (st == OCRQ_OK && cfg->auto_rotate) {
         char why[512];
         st = ocrq_engines_check_lang(p->engines, OCRQ_OSD_LANG, why, sizeof(why));
@@ -93,7 +90,7 @@ int ocrq_pipeline_new(const struct ocrq_config *cfg, const char *worker,
     /*
      * Every worker option that changes the text of a document goes here, so
      * that deduplication never hands out a result made otherwise. Options a
-     * job carries itself belong in the key too (options_key()): asking for
+     * job carries itself belong in the key too (ocrq_pipeline_options()): asking for
      * output formats OCRs every page, text layer or not (docs/results.md).
      */
     snprintf(p->options, sizeof(p->options), "pdf_text=%s;pdf_dpi=%d;auto_rotate=%d;deskew=%d;%s",
@@ -109,6 +106,7 @@ void ocrq_pipeline_free(struct ocrq_pipeline *p)
     if (p == NULL)
         return;
     ocrq_engines_free(p->engines);
+    ocrq_doc_cache_free(p->docs);
     ocrq_db_free(p->db);
     free(p->worker);
     free(p);
@@ -136,7 +134,7 @@ static long long queue_wait_ms(const struct ocrq_job *job)
     return wait < 0 ? 0 : wait; /* clocks of other machines may run ahead */
 }
 
-static void set_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
+void ocrq_pipeline_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
                         const char *message)
 {
     out->verdict = v;
@@ -149,16 +147,16 @@ static void set_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const cha
  * cannot be committed the message goes back to the queue instead: it must
  * not disappear without a record.
  */
-static void fail_job(struct ocrq_pipeline *p, const struct ocrq_job *job, struct ocrq_outcome *out,
+void ocrq_pipeline_fail(struct ocrq_pipeline *p, const struct ocrq_job *job, struct ocrq_outcome *out,
                      const char *code, const char *message)
 {
     log_warn(out->job_id[0] ? out->job_id : NULL, "failed: %s: %s", code, message);
     if (out->job_id[0] != '\0' &&
         ocrq_db_job_fail(p->db, out->job_id, job, p->worker, code, message) != OCRQ_OK) {
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the failure");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the failure");
         return;
     }
-    set_verdict(out, OCRQ_VERDICT_DEADLETTER, code, message);
+    ocrq_pipeline_verdict(out, OCRQ_VERDICT_DEADLETTER, code, message);
 }
 
 /* A transient failure: retry through the delay queues, or give up after max_attempts. */
@@ -168,15 +166,15 @@ static void retry_job(struct ocrq_pipeline *p, const struct ocrq_job *job, int a
     if (attempt >= p->cfg->max_attempts) {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s (gave up after %d attempts)", message, attempt);
-        fail_job(p, job, out, code, msg);
+        ocrq_pipeline_fail(p, job, out, code, msg);
         return;
     }
     log_warn(out->job_id, "attempt %d failed, will retry: %s: %s", attempt, code, message);
     if (ocrq_db_job_retry(p->db, out->job_id, code, message) != OCRQ_OK) {
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the retry");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the retry");
         return;
     }
-    set_verdict(out, OCRQ_VERDICT_RETRY, code, message);
+    ocrq_pipeline_verdict(out, OCRQ_VERDICT_RETRY, code, message);
     out->next_attempt = attempt + 1;
     out->retry_index =
         attempt - 1 < p->cfg->n_retry_delays ? attempt - 1 : p->cfg->n_retry_delays - 1;
@@ -184,7 +182,7 @@ static void retry_job(struct ocrq_pipeline *p, const struct ocrq_job *job, int a
 
 /* Get the document's bytes, whichever way it travels. */
 static int load_document(struct ocrq_pipeline *p, const struct ocrq_job *job, struct doc *doc,
-                         char *why, size_t whylen)
+                         const char **code, char *why, size_t whylen)
 {
     int st = OCRQ_OK;
 
@@ -202,9 +200,9 @@ static int load_document(struct ocrq_pipeline *p, const struct ocrq_job *job, st
         st = ocrq_fetch_path(p->cfg, job->doc_ref, &doc->owned, &doc->len, why, whylen);
         doc->data = doc->owned;
         break;
-    case OCRQ_DOC_STORED:
-        snprintf(why, whylen, "stored documents are not read yet");
-        st = OCRQ_ERR_DECODE;
+    case OCRQ_DOC_STORED: /* borrowed from the cache until its next use */
+        st = ocrq_doc_cache_get(p->docs, p->db, job->doc_ref, &doc->data, &doc->len, code, why,
+                                whylen);
         break;
     }
     return st;
@@ -257,7 +255,7 @@ static int join_pages(struct doc_result *r)
  * (deadline, a ocrq_now_ms() value; 0: none). A job with outputs beside the text
  * has every page recognized and added to them (docs/results.md).
  */
-static int page_result(struct ocrq_pipeline *p, const struct ocrq_job *job,
+int ocrq_pipeline_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
                        struct ocrq_document *doc, const struct ocrq_doc_page *page,
                        long long deadline, struct ocrq_outputs *outputs, struct ocrq_db_page *pg,
                        const char **code, char *why, size_t whylen)
@@ -341,28 +339,31 @@ static void progress(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
     }
 }
 
-/*
- * The second half of the document part of a job (after prepare()): every
- * page of the loaded document, in order, into *r. Errors as for prepare().
- */
-static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const struct doc *d,
-                     struct doc_result *r, const char **code, char *why, size_t whylen)
+struct ocrq_doc_limits ocrq_pipeline_limits(const struct ocrq_pipeline *p)
 {
     const struct ocrq_doc_limits lim = {
         .max_pixels = p->cfg->max_pixels,
         .max_pages = p->cfg->max_pages,
         .dpi = p->cfg->pdf_dpi,
     };
-    struct ocrq_document *doc = NULL;
+    return lim;
+}
+
+/*
+ * The second half of the document part of a job (after prepare() and
+ * opening it): every page of doc, in order, into *r. Errors as for prepare().
+ */
+static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                     struct ocrq_document *doc, struct doc_result *r, const char **code, char *why,
+                     size_t whylen)
+{
     struct ocrq_outputs *outputs = NULL;
     struct ocrq_doc_page page;
-    long long deadline = p->cfg->job_timeout_s > 0 ? ocrq_now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
+    long long deadline =
+        p->cfg->job_timeout_s > 0 ? ocrq_now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
     int st;
 
     *code = NULL;
-    st = ocrq_document_open(d->data, d->len, &lim, &doc, code, why, whylen);
-    if (st != OCRQ_OK)
-        goto out;
     r->pages = calloc((size_t)ocrq_document_page_count(doc), sizeof(r->pages[0]));
     if (r->pages == NULL) {
         st = OCRQ_ERR_NOMEM;
@@ -377,7 +378,7 @@ static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
     }
     while ((st = ocrq_document_next(doc, &page, code, why, whylen)) == OCRQ_OK) {
         /* on error the page holds no text: nothing to free */
-        st = page_result(p, job, doc, &page, deadline, outputs, &r->pages[r->n], code, why,
+        st = ocrq_pipeline_page(p, job, doc, &page, deadline, outputs, &r->pages[r->n], code, why,
                          whylen);
         if (st != OCRQ_OK)
             goto out;
@@ -395,7 +396,6 @@ static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
 out:
     if (outputs != NULL)
         ocrq_engines_outputs_free(p->engines, outputs);
-    ocrq_document_free(doc);
     if (st != OCRQ_OK && *code == NULL)
         *code = ocrq_error_code(st);
     return st;
@@ -419,7 +419,7 @@ static int prepare(struct ocrq_pipeline *p, const struct ocrq_job *job, struct d
         st = OCRQ_ERR_LANG;
         goto out;
     }
-    st = load_document(p, job, doc, why, whylen);
+    st = load_document(p, job, doc, code, why, whylen);
     if (st == OCRQ_OK && doc->len == 0) {
         snprintf(why, whylen, "the document is empty (0 bytes)");
         *code = "empty";
@@ -464,23 +464,23 @@ static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
     if (ocrq_db_job_start_recv(p->db, job->job_id, &start) != OCRQ_OK) {
         if (ocrq_db_alive(p->db)) {
             /* the database is up but refused this job's fields (e.g. \u0000 in metadata) */
-            fail_job(p, NULL, out, ocrq_error_code(OCRQ_ERR_BAD_JOB),
+            ocrq_pipeline_fail(p, NULL, out, ocrq_error_code(OCRQ_ERR_BAD_JOB),
                      "the database refused the job's fields");
             return 0;
         }
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
         return 0;
     }
     if (strcmp(start.status, "canceled") == 0) {
         log_info(job->job_id, "canceled: acknowledging without OCR");
-        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
         out->repeat = 1;
         out->ocr_ms = -1; /* the document may have been loaded, but not recognized */
         return 0;
     }
     if (strcmp(start.status, "running") != 0) {
         log_info(job->job_id, "already %s: acknowledging the repeat delivery", start.status);
-        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
         out->repeat = 1;
         out->ocr_ms = -1;
         return 0;
@@ -489,14 +489,14 @@ static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
     if (*attempt > p->cfg->max_attempts) {
         snprintf(why, sizeof(why), "delivered %d times, more than worker.max_attempts = %d",
                  *attempt, p->cfg->max_attempts);
-        fail_job(p, job, out, "attempts", why);
+        ocrq_pipeline_fail(p, job, out, "attempts", why);
         return 0;
     }
     return 1;
 }
 
 /* The deduplication key besides document and language: the worker's options (see _new). */
-static const char *options_key(const struct ocrq_pipeline *p, const struct ocrq_job *job)
+const char *ocrq_pipeline_options(const struct ocrq_pipeline *p, const struct ocrq_job *job)
 {
     return job->formats ? p->options_formats : p->options;
 }
@@ -512,7 +512,7 @@ static int take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
                      struct ocrq_outcome *out)
 {
     struct ocrq_db_dedupe hit;
-    int st = ocrq_db_dedupe_find(p->db, sha, job->language, options_key(p, job),
+    int st = ocrq_db_dedupe_find(p->db, sha, job->language, ocrq_pipeline_options(p, job),
                                  p->cfg->dedupe_ttl_s, &hit);
 
     if (st != OCRQ_OK) {
@@ -527,15 +527,15 @@ static int take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
         .duration_ms = out->ocr_ms,
         .engine_version = hit.engine_version,
         .doc_sha256 = sha,
-        .options = options_key(p, job),
+        .options = ocrq_pipeline_options(p, job),
         .dedupe_of = hit.job_id,
     };
     if (ocrq_db_job_succeed_dedupe(p->db, job->job_id, p->worker, &res) != OCRQ_OK)
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
     else {
         log_info(job->job_id, "succeeded without OCR: the result of job %s (dedupe, %s)",
                  hit.job_id, job->language);
-        set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
     }
     ocrq_db_dedupe_cleanup(&hit);
     return 1;
@@ -548,6 +548,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     struct ocrq_job *job = NULL;
     struct doc_result rec = {0};
     struct doc doc = {0};
+    struct ocrq_document *opened = NULL;
     const char *code = NULL;
     char why[512] = "";
     int overlap, st, attempt = 0;
@@ -557,7 +558,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     out->ocr_ms = -1;
     out->queue_wait_ms = -1;
     if (ocrq_pipeline_db_check(p) != OCRQ_OK) {
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "database unreachable");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "database unreachable");
         return;
     }
 
@@ -569,11 +570,15 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
             memcpy(out->job_id, msg->message_id, OCRQ_UUID_LEN);
             out->job_id[OCRQ_UUID_LEN] = '\0';
         }
-        fail_job(p, NULL, out, ocrq_error_code(st), why);
+        ocrq_pipeline_fail(p, NULL, out, ocrq_error_code(st), why);
         return;
     }
     memcpy(out->job_id, job->job_id, sizeof(out->job_id));
     out->queue_wait_ms = queue_wait_ms(job);
+    if (job->page_no > 0) { /* one page of a split document: pages.c */
+        ocrq_pages_task(p, job, out);
+        goto out;
+    }
 
     /*
      * 2. Start: running, attempts + 1; a final row means a repeat delivery
@@ -584,9 +589,9 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
      * that keeps killing workers, so its attempt count is checked before the
      * document is even loaded.
      */
-    overlap = !msg->redelivered;
+    overlap = !msg->redelivered && job->doc_kind != OCRQ_DOC_STORED; /* the store needs p->db */
     if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
         goto out;
     }
     if (!overlap && !started(p, job, msg, &attempt, out))
@@ -606,15 +611,28 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         take_copy(p, job, sha, out))
         goto out;
     if (st == OCRQ_OK) {
+        const struct ocrq_doc_limits lim = ocrq_pipeline_limits(p);
         t0 = ocrq_now_ms();
-        st = recognize(p, job, &doc, &rec, &code, why, sizeof(why));
+        st = ocrq_document_open(doc.data, doc.len, &lim, &opened, &code, why, sizeof(why));
+        /* a document of many pages goes over the fleet as page tasks (pages.c) */
+        if (st == OCRQ_OK && ocrq_document_page_count(opened) >= p->cfg->split_min_pages) {
+            ocrq_pages_split(p, job, doc.data, doc.len, ocrq_document_page_count(opened), sha,
+                             out);
+            goto out;
+        }
+        if (st == OCRQ_OK)
+            st = recognize(p, job, opened, &rec, &code, why, sizeof(why));
         out->ocr_ms += (int)(ocrq_now_ms() - t0);
+    }
+    if (st == OCRQ_ERR_DB) {
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", why);
+        goto out;
     }
     if (st != OCRQ_OK) {
         if (is_transient(st))
             retry_job(p, job, attempt, out, code, why);
         else
-            fail_job(p, job, out, code, why);
+            ocrq_pipeline_fail(p, job, out, code, why);
         goto out;
     }
 
@@ -631,11 +649,11 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         .artifacts = arts,
         .n_artifacts = rec.n_arts,
         .doc_sha256 = sha[0] != '\0' ? sha : NULL,
-        .options = options_key(p, job),
+        .options = ocrq_pipeline_options(p, job),
     };
     if (ocrq_db_job_succeed_pages(p->db, job->job_id, p->worker, &res, rec.pages, rec.n) !=
         OCRQ_OK) {
-        set_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
         goto out;
     }
     log_info(job->job_id,
@@ -643,9 +661,26 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
              "attempt %d)",
              res.duration_ms, rec.n, rec.n_ocr, rec.pages[0].width, rec.pages[0].height,
              rec.mean_confidence, job->language, attempt);
-    set_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+    ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
+    /* a stored document goes once its job is over (documents.retention_s) */
+    if (job && job->doc_kind == OCRQ_DOC_STORED &&
+        (out->verdict == OCRQ_VERDICT_ACK || out->verdict == OCRQ_VERDICT_DEADLETTER))
+        ocrq_pages_sweep(p);
+    ocrq_document_free(opened);
     doc_result_cleanup(&rec);
     free(doc.owned);
     ocrq_job_free(job);
+}
+
+void ocrq_outcome_cleanup(struct ocrq_outcome *o)
+{
+    for (int i = 0; i < o->n_pubs; i++)
+        free(o->pubs[i].body);
+    free(o->pubs);
+    free(o->dead_body);
+    o->pubs = NULL;
+    o->n_pubs = 0;
+    o->dead_body = NULL;
+    o->dead_len = 0;
 }

@@ -7,6 +7,8 @@
 #ifndef OCRQ_WORKER_PIPELINE_H
 #define OCRQ_WORKER_PIPELINE_H
 
+#include <stddef.h>
+
 #include "ocrq/uuid.h"
 
 struct ocrq_config;
@@ -21,6 +23,13 @@ enum ocrq_verdict {
     OCRQ_VERDICT_REQUEUE,    /* nothing could be committed (database down): reject, requeue */
 };
 
+/* A message to publish (confirmed) before the verdict is carried out: a page task. */
+struct ocrq_outcome_pub {
+    unsigned char *body; /* malloc'd; freed by ocrq_outcome_cleanup() */
+    size_t len;
+    int priority; /* the job's: it picks the queue */
+};
+
 struct ocrq_outcome {
     enum ocrq_verdict verdict;
     char job_id[OCRQ_UUID_LEN + 1]; /* "" if the message had none */
@@ -31,7 +40,16 @@ struct ocrq_outcome {
     int repeat;       /* ACK of a repeat delivery of a finished job */
     int ocr_ms;       /* time in loading and recognizing the document; -1: none */
     long long queue_wait_ms; /* from submitted_at to the start; -1: unknown */
+    /* ACK only: page tasks to publish first (a split, a page releasing the next) */
+    struct ocrq_outcome_pub *pubs; /* malloc'd */
+    int n_pubs;
+    /* DEADLETTER: the body of the copy, instead of the message's (a page task's document) */
+    unsigned char *dead_body; /* malloc'd; NULL: the message's own */
+    size_t dead_len;
 };
+
+/* Free what an outcome holds (pubs, dead_body); the struct itself stays. */
+void ocrq_outcome_cleanup(struct ocrq_outcome *o);
 
 /*
  * A pipeline for one worker thread: its own database connection (made

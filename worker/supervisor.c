@@ -125,7 +125,7 @@ static int spawn(struct sup *s, int k)
 {
     const struct ocrq_config *cfg = s->cfg;
     struct ocrq_device dev = ocrq_placement_device(cfg, k);
-    char kbuf[16], fdbuf[16], devbuf[32], jobsbuf[32], namebuf[300], omp[48], cuda[64];
+    char kbuf[16], nbuf[16], fdbuf[16], devbuf[32], jobsbuf[32], namebuf[300], omp[48], cuda[64];
     const char *argv[20];
     const char *sets[2];
     int argc = 0, nsets = 0;
@@ -133,6 +133,7 @@ static int spawn(struct sup *s, int k)
     pid_t parent = getpid();
 
     snprintf(kbuf, sizeof(kbuf), "%d", k);
+    snprintf(nbuf, sizeof(nbuf), "%d", s->n);
     snprintf(fdbuf, sizeof(fdbuf), "%d", s->stats_fd);
     if (dev.kind == OCRQ_DEVICE_GPU)
         snprintf(devbuf, sizeof(devbuf), "gpu:%d", dev.id);
@@ -148,6 +149,8 @@ static int spawn(struct sup *s, int k)
         argv[argc++] = fdbuf;
         argv[argc++] = "--device";
         argv[argc++] = devbuf;
+        argv[argc++] = "--processes"; /* the fleet on this machine: the page window's default */
+        argv[argc++] = nbuf;
     }
     if (s->opts->config) {
         argv[argc++] = "--config";

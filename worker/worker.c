@@ -153,6 +153,13 @@ static void on_confirm(void *arg, uint64_t seq, int ok)
     *(int *)arg = ok;
 }
 
+/* arg: an int that stays 1 only while every confirm is an ack. */
+static void on_confirm_all(void *arg, uint64_t seq, int ok)
+{
+    (void)seq;
+    *(int *)arg &= ok;
+}
+
 /*
  * Publish a copy of msg (confirmed) with the given routing and headers. The
  * copy carries msg's x-death (its history through the retry queues) and the
@@ -174,14 +181,44 @@ static int republish(struct loop *l, const struct ocrq_mq_msg *msg, const char *
         .timestamp = (long long)time(NULL),
         .deaths = msg->deaths,
         .n_deaths = msg->n_deaths,
-        .body = msg->body,
-        .len = msg->len,
+        .body = o->dead_body && with_error ? o->dead_body : msg->body,
+        .len = o->dead_body && with_error ? o->dead_len : msg->len,
     };
     uint64_t seq = 0;
     int ok = 0;
     int st = ocrq_mq_publish(l->mq, &pub, &seq);
     if (st == OCRQ_OK)
         st = ocrq_mq_wait_confirms(l->mq, 0, CONFIRM_TIMEOUT_MS, on_confirm, &ok);
+    if (st == OCRQ_OK && !ok)
+        st = OCRQ_ERR_NACKED;
+    return st;
+}
+
+/*
+ * The page tasks the outcome releases, published and confirmed before the
+ * message that released them is acked: a crash in between leaves that
+ * message, whose redelivery releases them again (docs/design.md).
+ */
+static int publish_pubs(struct loop *l, const struct ocrq_outcome *o)
+{
+    int ok = 1, st = OCRQ_OK;
+
+    for (int i = 0; i < o->n_pubs && st == OCRQ_OK; i++) {
+        struct ocrq_mq_pub pub = {
+            .exchange = "",
+            .routing_key = ocrq_mq_queue_for(l->cfg, o->pubs[i].priority),
+            .message_id = o->job_id,
+            .content_type = OCRQ_CONTENT_TYPE,
+            .priority = o->pubs[i].priority,
+            .timestamp = (long long)time(NULL),
+            .body = o->pubs[i].body,
+            .len = o->pubs[i].len,
+        };
+        uint64_t seq = 0;
+        st = ocrq_mq_publish(l->mq, &pub, &seq);
+    }
+    if (st == OCRQ_OK && o->n_pubs > 0)
+        st = ocrq_mq_wait_confirms(l->mq, 0, CONFIRM_TIMEOUT_MS, on_confirm_all, &ok);
     if (st == OCRQ_OK && !ok)
         st = OCRQ_ERR_NACKED;
     return st;
@@ -196,6 +233,13 @@ static int carry_out(struct loop *l, const struct ocrq_mq_msg *msg, const struct
 
     switch (o->verdict) {
     case OCRQ_VERDICT_ACK:
+        st = publish_pubs(l, o);
+        if (st == OCRQ_ERR_NACKED) { /* not released: the message must come again */
+            log_warn(job, "the broker refused a page task: returning the message");
+            return ocrq_mq_reject(l->mq, msg->delivery_tag, 1);
+        }
+        if (st != OCRQ_OK)
+            return st;
         return ocrq_mq_ack(l->mq, msg->delivery_tag);
     case OCRQ_VERDICT_DEADLETTER:
         st = republish(l, msg, l->cfg->exchange_dlx, msg->queue, msg->attempt, o, 1);
@@ -301,6 +345,7 @@ static void run_job(struct loop *l, struct ocrq_mq_msg *msg, int *db_down)
     /* with the connection lost the broker redelivers it; a committed outcome makes that an ack */
     slot_job(l, NULL);
     slot_outcome(l, &o);
+    ocrq_outcome_cleanup(&o);
     if (o.verdict == OCRQ_VERDICT_REQUEUE)
         *db_down = 1;
 }

@@ -1,0 +1,199 @@
+/*
+ * The result of a split document, made once its last page is stored: the
+ * pages' texts joined in page order, each output format assembled from the
+ * pages' one-page outputs (assemble.h) into the document store, and the
+ * result committed with its one webhook event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "assemble.h"
+#include "doc_cache.h"
+#include "engine.h"
+#include "pages.h"
+#include "pipeline.h"
+#include "pipeline_internal.h"
+#include "ocrq/blob.h"
+#include "ocrq/clock.h"
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/db_tasks.h"
+#include "ocrq/formats.h"
+#include "ocrq/job.h"
+#include "ocrq/log.h"
+#include "ocrq/status.h"
+#include "ocrq/uuid.h"
+
+/* The pages' texts joined by form feeds, as Tesseract separates pages. */
+struct joined {
+    char *text;
+    size_t len, cap;
+    int pages, ocr;
+    double conf;     /* sum over the OCRed pages */
+    long long ms;    /* sum of the pages' times */
+    int nomem;
+};
+
+static int join_page(void *arg, int page_no, const char *text, double conf, int ocr,
+                     int duration_ms)
+{
+    struct joined *j = arg;
+    size_t n = strlen(text);
+
+    (void)page_no;
+    if (j->len + n + 2 > j->cap) {
+        size_t cap = (j->cap ? j->cap * 2 : 65536) + n + 2;
+        char *grown = realloc(j->text, cap);
+        if (!grown)
+            return OCRQ_ERR_NOMEM;
+        j->text = grown;
+        j->cap = cap;
+    }
+    if (j->pages > 0)
+        j->text[j->len++] = '\f';
+    memcpy(j->text + j->len, text, n);
+    j->len += n;
+    j->text[j->len] = '\0';
+    j->pages++;
+    if (ocr && conf >= 0) {
+        j->ocr++;
+        j->conf += conf;
+    }
+    j->ms += duration_ms;
+    return OCRQ_OK;
+}
+
+/* What the assembler asks for: one page's output of one format, from ocr_page_artifacts. */
+struct page_source {
+    struct ocrq_pipeline *p;
+    const char *job_id;
+    const char *format;
+};
+
+static int page_output(void *arg, int page_no, unsigned char **data, size_t *len)
+{
+    struct page_source *src = arg;
+    int st = ocrq_db_page_artifact(src->p->db, src->job_id, page_no, src->format, data, len);
+
+    if (st == OCRQ_ERR_NOT_FOUND)
+        log_error(src->job_id, "page %d has no %s output", page_no, src->format);
+    return st;
+}
+
+/* The file fd (from its start) into a new artifact blob of job; its id in blob_id. */
+static int store_file(struct ocrq_pipeline *p, const char *job_id, int fd, char *blob_id,
+                      long long *size)
+{
+    struct ocrq_blob_writer *w = NULL;
+    unsigned char *buf = malloc(OCRQ_BLOB_CHUNK);
+    int st = buf ? ocrq_uuid_new(blob_id) : OCRQ_ERR_NOMEM;
+
+    if (st == OCRQ_OK && lseek(fd, 0, SEEK_SET) != 0)
+        st = OCRQ_ERR_IO;
+    if (st == OCRQ_OK)
+        st = ocrq_blob_begin(p->db, blob_id, job_id, "artifact", 0, &w);
+    while (st == OCRQ_OK) {
+        ssize_t n = read(fd, buf, OCRQ_BLOB_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            st = OCRQ_ERR_IO;
+        if (n <= 0)
+            break;
+        st = ocrq_blob_write(w, buf, (size_t)n);
+    }
+    if (w && st == OCRQ_OK)
+        st = ocrq_blob_commit(w, NULL, size);
+    else
+        ocrq_blob_abort(w);
+    free(buf);
+    return st;
+}
+
+/* Format fmt of the whole document into the store; its ocr_artifacts row into *row. */
+static int assemble_format(struct ocrq_pipeline *p, const struct ocrq_job *job, int total,
+                           unsigned fmt, char *blob_id, struct ocrq_db_artifact *row, char *why,
+                           size_t whylen)
+{
+    struct page_source src = {p, job->job_id, ocrq_format_name(fmt)};
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    long long size = 0;
+    int fd, st;
+
+    snprintf(path, sizeof(path), "%s/ocrq-assemble-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot make a temporary file: %s", strerror(errno));
+        return OCRQ_ERR_IO;
+    }
+    unlink(path);
+    st = ocrq_assemble(fmt, total, page_output, &src, fd, why, whylen);
+    if (st == OCRQ_OK && (st = store_file(p, job->job_id, fd, blob_id, &size)) != OCRQ_OK)
+        snprintf(why, whylen, "cannot store the %s output", src.format);
+    close(fd);
+    memset(row, 0, sizeof(*row));
+    row->format = src.format;
+    row->blob_id = blob_id;
+    row->len = (size_t)size;
+    return st;
+}
+
+void ocrq_pages_assemble(struct ocrq_pipeline *p, const struct ocrq_job *job, int pages_total,
+                         struct ocrq_outcome *out)
+{
+    struct joined j = {0};
+    struct ocrq_db_split split;
+    struct ocrq_db_artifact rows[OCRQ_MAX_ARTIFACTS];
+    char blobs[OCRQ_MAX_ARTIFACTS][OCRQ_UUID_LEN + 1], why[512] = "";
+    long long t0 = ocrq_now_ms();
+    int n_rows = 0, st;
+
+    st = ocrq_db_split_get(p->db, job->job_id, &split);
+    if (st == OCRQ_OK)
+        st = ocrq_db_pages_text(p->db, job->job_id, join_page, &j);
+    if (st == OCRQ_OK && j.pages != pages_total) {
+        log_error(job->job_id, "%d of %d pages stored at the assembly", j.pages, pages_total);
+        st = OCRQ_ERR_DB;
+    }
+    for (unsigned fmt = 1; st == OCRQ_OK && fmt <= OCRQ_FMT_ALL; fmt <<= 1) {
+        if (!(job->formats & OCRQ_FMT_ARTIFACTS & fmt))
+            continue;
+        st = assemble_format(p, job, pages_total, fmt, blobs[n_rows], &rows[n_rows], why,
+                             sizeof(why));
+        if (st != OCRQ_OK && st != OCRQ_ERR_DB) {
+            ocrq_pipeline_fail(p, job, out, "ocr", why);
+            goto out;
+        }
+        n_rows++;
+    }
+    if (st == OCRQ_OK) {
+        struct ocrq_db_result res = {
+            .text = j.text ? j.text : "",
+            .mean_confidence = j.ocr > 0 ? j.conf / j.ocr : 100,
+            .duration_ms = (int)(j.ms > 0x7fffffff ? 0x7fffffff : j.ms),
+            .engine_version = ocrq_engines_version(p->engines),
+            .artifacts = rows,
+            .n_artifacts = n_rows,
+            .doc_sha256 = split.sha256[0] ? split.sha256 : NULL,
+            .options = ocrq_pipeline_options(p, job),
+        };
+        st = ocrq_db_split_succeed(p->db, job->job_id, p->worker, &res);
+    }
+    if (st != OCRQ_OK) {
+        /* the last page is stored: its redelivery assembles again */
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not assemble the result");
+        goto out;
+    }
+    log_info(job->job_id,
+             "succeeded: %d pages assembled in %lld ms (%d OCRed, %d outputs, %s, %d ms of OCR)",
+             pages_total, ocrq_now_ms() - t0, j.ocr, n_rows, job->language, (int)j.ms);
+    ocrq_db_split_cleanup(p->db, job->job_id);
+    ocrq_doc_cache_drop(p->docs, job->doc_ref);
+    ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+out:
+    free(j.text);
+}

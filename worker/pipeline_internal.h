@@ -1,0 +1,58 @@
+/*
+ * Private to the pipeline and the page tasks (pipeline.c, pages*.c): the
+ * pipeline's state and the steps both kinds of message share.
+ */
+#ifndef OCRQ_WORKER_PIPELINE_INTERNAL_H
+#define OCRQ_WORKER_PIPELINE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "document.h"
+#include "pipeline.h"
+
+struct ocrq_db;
+struct ocrq_db_page;
+struct ocrq_doc_cache;
+struct ocrq_engines;
+struct ocrq_job;
+struct ocrq_outputs;
+
+struct ocrq_pipeline {
+    const struct ocrq_config *cfg;
+    char *worker;
+    struct ocrq_db *db;
+    struct ocrq_engines *engines;
+    enum ocrq_pdf_text pdf_text;
+    char options[256]; /* what besides document and language shapes the text (dedupe key) */
+    char options_formats[272]; /* the same for a job with output formats */
+    struct ocrq_doc_cache *docs; /* stored documents (doc_cache.h) */
+};
+
+/* Set the verdict with its code and message (either may be NULL). */
+void ocrq_pipeline_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
+                           const char *message);
+
+/*
+ * Record a permanent failure of out->job_id and dead-letter the message;
+ * requeue it instead if the failure cannot be committed. job may be NULL.
+ */
+void ocrq_pipeline_fail(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                        struct ocrq_outcome *out, const char *code, const char *message);
+
+/*
+ * One page of doc (the current one, described by page) into pg: its text
+ * layer or its OCR, within deadline (a ocrq_now_ms() value; 0: none),
+ * added to outputs (NULL: none). Returns OCRQ_OK or an error with *code and why.
+ */
+int ocrq_pipeline_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                       struct ocrq_document *doc, const struct ocrq_doc_page *page,
+                       long long deadline, struct ocrq_outputs *outputs, struct ocrq_db_page *pg,
+                       const char **code, char *why, size_t whylen);
+
+/* The deduplication key besides document and language for job. */
+const char *ocrq_pipeline_options(const struct ocrq_pipeline *p, const struct ocrq_job *job);
+
+/* The document limits of the configuration. */
+struct ocrq_doc_limits ocrq_pipeline_limits(const struct ocrq_pipeline *p);
+
+#endif
