@@ -45,9 +45,10 @@ static const struct xml_fmt hocr = {
  * ALTO (altorenderer.cpp): the Page is "page_<page, 0-based>" with
  * PHYSICAL_IMG_NR the same; the other ids are <prefix>_<count>, counted
  * afresh on every page. Tesseract 5.3 writes those unchanged on every page,
- * so a multi-page document repeats them; from 5.5.1 (pull request 4386) the
- * pages after the first get <prefix>_<page, 0-based>_<count>, which keeps
- * them unique as ALTO's schema (xsd:ID) requires. That is what is written.
+ * so a multi-page document repeats them. Upstream fixed that after 5.5.0
+ * (tesseract-ocr/tesseract#4386, January 2025): the pages after the first
+ * get <prefix>_<page, 0-based>_<count>, unique as ALTO's schema (xsd:ID)
+ * requires, page 1 unchanged. That is what is written.
  */
 static const struct xml_fmt alto = {
     "alto", "<Page ", "</Layout>", "</alto>", " PHYSICAL_IMG_NR=\"", " ID=\"", alto_id,
