@@ -113,7 +113,38 @@ static int store_file(struct ocrq_pipeline *p, const char *job_id, int fd, char 
     return st;
 }
 
-/* Format fmt of the whole document into the store; its ocr_artifacts row into *row. */
+/* The whole file fd, from its start, into *data (malloc'd), *len bytes. */
+static int read_whole(int fd, unsigned char **data, size_t *len)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    size_t got = 0;
+
+    *data = NULL;
+    *len = 0;
+    if (end < 0 || lseek(fd, 0, SEEK_SET) != 0)
+        return OCRQ_ERR_IO;
+    if (!(*data = malloc(end > 0 ? (size_t)end : 1)))
+        return OCRQ_ERR_NOMEM;
+    while (got < (size_t)end) {
+        ssize_t n = read(fd, *data + got, (size_t)end - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(*data);
+            *data = NULL;
+            return OCRQ_ERR_IO;
+        }
+        got += (size_t)n;
+    }
+    *len = got;
+    return OCRQ_OK;
+}
+
+/*
+ * Format fmt of the whole document; its ocr_artifacts row into *row: in the
+ * row itself (row->data, malloc'd) up to artifacts.max_bytes, as for a
+ * document read in one piece, else in the document store (blob_id).
+ */
 static int assemble_format(struct ocrq_pipeline *p, const struct ocrq_job *job, int total,
                            unsigned fmt, char *blob_id, struct ocrq_db_artifact *row, char *why,
                            size_t whylen)
@@ -124,6 +155,8 @@ static int assemble_format(struct ocrq_pipeline *p, const struct ocrq_job *job, 
     long long size = 0;
     int fd, st;
 
+    memset(row, 0, sizeof(*row));
+    row->format = src.format;
     snprintf(path, sizeof(path), "%s/ocrq-assemble-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     fd = mkstemp(path);
     if (fd < 0) {
@@ -132,13 +165,21 @@ static int assemble_format(struct ocrq_pipeline *p, const struct ocrq_job *job, 
     }
     unlink(path);
     st = ocrq_assemble(fmt, total, page_output, &src, fd, why, whylen);
-    if (st == OCRQ_OK && (st = store_file(p, job->job_id, fd, blob_id, &size)) != OCRQ_OK)
-        snprintf(why, whylen, "cannot store the %s output", src.format);
+    size = st == OCRQ_OK ? (long long)lseek(fd, 0, SEEK_END) : 0;
+    if (st == OCRQ_OK && size >= 0 && size <= p->cfg->artifacts_max_bytes) {
+        unsigned char *data;
+        size_t len;
+        st = read_whole(fd, &data, &len);
+        row->data = data;
+        row->len = len;
+    } else if (st == OCRQ_OK) {
+        st = store_file(p, job->job_id, fd, blob_id, &size);
+        if (st != OCRQ_OK)
+            snprintf(why, whylen, "cannot store the %s output", src.format);
+        row->blob_id = blob_id;
+        row->len = (size_t)size;
+    }
     close(fd);
-    memset(row, 0, sizeof(*row));
-    row->format = src.format;
-    row->blob_id = blob_id;
-    row->len = (size_t)size;
     return st;
 }
 
@@ -164,11 +205,11 @@ void ocrq_pages_assemble(struct ocrq_pipeline *p, const struct ocrq_job *job, in
             continue;
         st = assemble_format(p, job, pages_total, fmt, blobs[n_rows], &rows[n_rows], why,
                              sizeof(why));
+        n_rows++; /* its data, if any, is freed at the end */
         if (st != OCRQ_OK && st != OCRQ_ERR_DB) {
             ocrq_pipeline_fail(p, job, out, "ocr", why);
             goto out;
         }
-        n_rows++;
     }
     if (st == OCRQ_OK) {
         struct ocrq_db_result res = {
@@ -195,5 +236,7 @@ void ocrq_pages_assemble(struct ocrq_pipeline *p, const struct ocrq_job *job, in
     ocrq_doc_cache_drop(p->docs, job->doc_ref);
     ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
+    for (int i = 0; i < n_rows; i++)
+        free((unsigned char *)rows[i].data);
     free(j.text);
 }
