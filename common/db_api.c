@@ -51,6 +51,8 @@ static const char job_sql[] =
     " 'job_id', j.job_id, 'status', j.status, 'priority', j.priority, 'language', j.language,"
     " 'source', j.source, 'batch', j.batch, 'webhook_url', j.webhook_url, 'metadata', j.metadata,"
     " 'attempts', j.attempts,"
+    " 'pages', CASE WHEN j.pages_total IS NOT NULL THEN"
+    "  jsonb_build_object('done', coalesce(j.pages_done, 0), 'total', j.pages_total) END,"
     " 'submitted_at', " TS("j.submitted_at") ", 'started_at', " TS("j.started_at") ","
     " 'finished_at', " TS("j.finished_at") ","
     " 'error', CASE WHEN j.error_code IS NOT NULL AND j.status <> 'succeeded' THEN"
