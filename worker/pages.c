@@ -153,6 +153,7 @@ static void fail_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
     if (out->verdict == OCRQ_VERDICT_DEADLETTER) {
         ocrq_db_split_cleanup(p->db, job->job_id);
         ocrq_doc_cache_drop(p->docs, job->doc_ref);
+        ocrq_pages_sweep(p);
     }
 }
 
@@ -260,6 +261,8 @@ void ocrq_pages_task(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
                  ps.status[0] ? ps.status : "gone");
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
         out->repeat = 1;
+        ocrq_doc_cache_drop(p->docs, job->doc_ref);
+        ocrq_pages_sweep(p); /* canceled or failed: its stored document may go */
         return;
     }
     if (ps.stored) {

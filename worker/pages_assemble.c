@@ -234,6 +234,7 @@ void ocrq_pages_assemble(struct ocrq_pipeline *p, const struct ocrq_job *job, in
              pages_total, ocrq_now_ms() - t0, j.ocr, n_rows, job->language, (int)j.ms);
     ocrq_db_split_cleanup(p->db, job->job_id);
     ocrq_doc_cache_drop(p->docs, job->doc_ref);
+    ocrq_pages_sweep(p);
     ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
     for (int i = 0; i < n_rows; i++)

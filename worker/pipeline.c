@@ -664,9 +664,9 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
 out:
     /* a stored document goes once its job is over (documents.retention_s) */
-    if (job && job->doc_kind == OCRQ_DOC_STORED &&
+    if (job && job->page_no == 0 && job->doc_kind == OCRQ_DOC_STORED && out->n_pubs == 0 &&
         (out->verdict == OCRQ_VERDICT_ACK || out->verdict == OCRQ_VERDICT_DEADLETTER))
-        ocrq_pages_sweep(p);
+        ocrq_pages_sweep(p); /* page tasks sweep when their document ends (pages.c) */
     ocrq_document_free(opened);
     doc_result_cleanup(&rec);
     free(doc.owned);
