@@ -46,8 +46,8 @@ struct engine {
     size_t window;
     struct chunk chunk;
     struct submit_stored stored; /* the run's documents in the store */
-    size_t next_input;   /* first input not yet in a chunk */
-    uint32_t *seq_items; /* input index of each publish, by seq - seq0 */
+    size_t next_input;           /* first input not yet in a chunk */
+    uint32_t *seq_items;         /* input index of each publish, by seq - seq0 */
     uint64_t seq0;
     size_t nseq;
     size_t nacked;
