@@ -2,8 +2,8 @@
  * The ocrq-submit engine. Inputs go in chunks of submit.batch_size: build and
  * encode each job (a large file's document is stored first, submit_store.c),
  * record the chunk as queued with one INSERT, then publish it with at most
- * amqp.confirm_window unconfirmed. A job counts as submitted once
- * the broker confirmed it; with --wait, wait.c takes over.
+ * amqp.confirm_window unconfirmed. A job counts as submitted once the broker
+ * confirmed it; with --wait, wait.c takes over.
  */
 #include "submit.h"
 
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ocrq/blob.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/job.h"
 #include "ocrq/mq.h"
-#include "ocrq/blob.h"
 #include "ocrq/status.h"
 #include "submit_store.h"
 #include "wait.h"
