@@ -2,7 +2,7 @@
  * The ocrq-admin commands. setup declares the topology through mq.c (the one
  * definition every component shares) and migrates the database; status asks
  * the broker about each queue with a passive declare and the database for
- * job counts.
+ * job counts and the document store's totals.
  */
 #include "admin.h"
 
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ocrq/blob.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/mq.h"
@@ -17,6 +18,7 @@
 
 #define QUEUE_NAME_MAX 256
 #define STATUS_QUEUES_MAX (3 + 2 * OCRQ_MAX_RETRY_DELAYS)
+#define STORE_SCHEMA 9 /* migration 9 made the document store */
 
 struct queue_row {
     char name[QUEUE_NAME_MAX];
@@ -41,8 +43,7 @@ int admin_db_open(const struct ocrq_config *cfg, int min_version, const char *mi
         return OCRQ_ERR_DB;
     }
     if (version < min_version) {
-        fprintf(stderr, "ocrq-admin: the database has no %s yet: run ocrq-admin setup\n",
-                missing);
+        fprintf(stderr, "ocrq-admin: the database has no %s yet: run ocrq-admin setup\n", missing);
         return OCRQ_ERR_DB;
     }
     return OCRQ_OK;
@@ -173,9 +174,9 @@ void admin_json_str(const char *s)
     putchar('"');
 }
 
-/* c is NULL when the schema is not set up. */
+/* c is NULL when the schema is not set up, store when it has no document store yet. */
 static void print_json(const struct queue_row *rows, size_t n, const char *batch,
-                       const struct ocrq_db_counts *c)
+                       const struct ocrq_db_counts *c, const struct ocrq_blob_totals *store)
 {
     fputs("{\"queues\":[", stdout);
     for (size_t i = 0; i < n; i++) {
@@ -188,7 +189,7 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
             fputs(",\"declared\":false}", stdout);
     }
     if (!c) {
-        fputs("],\"jobs\":null}\n", stdout);
+        fputs("],\"jobs\":null,\"store\":null}\n", stdout);
         return;
     }
     fputs("],\"jobs\":{\"batch\":", stdout);
@@ -198,14 +199,22 @@ static void print_json(const struct queue_row *rows, size_t n, const char *batch
         fputs("null", stdout);
     printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld,"
            "\"canceled\":%lld,\"pages\":{\"done\":%lld,\"running_done\":%lld,"
-           "\"running_total\":%lld}}}\n",
+           "\"running_total\":%lld}}",
            c->queued, c->running, c->succeeded, c->failed, c->canceled, c->pages_done,
            c->running_pages_done, c->running_pages_total);
+    if (store)
+        printf(",\"store\":{\"documents\":%lld,\"document_bytes\":%lld,\"artifacts\":%lld,"
+               "\"artifact_bytes\":%lld}}\n",
+               store->documents, store->document_bytes, store->artifacts, store->artifact_bytes);
+    else
+        fputs(",\"store\":null}\n", stdout);
 }
 
 static void print_text(const struct queue_row *rows, size_t n, const char *batch,
-                       const struct ocrq_db_counts *c)
+                       const struct ocrq_db_counts *c, const struct ocrq_blob_totals *store)
 {
+    char docs[32], arts[32];
+
     printf("%-32s %10s %10s\n", "QUEUE", "READY", "CONSUMERS");
     for (size_t i = 0; i < n; i++) {
         if (rows[i].declared)
@@ -223,6 +232,12 @@ static void print_text(const struct queue_row *rows, size_t n, const char *batch
            c->queued, c->running, c->succeeded, c->failed, c->canceled);
     printf("\nPAGES\n  done       %lld\n  running    %lld of %lld done\n", c->pages_done,
            c->running_pages_done, c->running_pages_total);
+    if (!store)
+        return;
+    admin_human_bytes(store->document_bytes, docs, sizeof docs);
+    admin_human_bytes(store->artifact_bytes, arts, sizeof arts);
+    printf("\nSTORE (all batches)\n  stored documents: %lld (%s)\n  stored artifacts: %lld (%s)\n",
+           store->documents, docs, store->artifacts, arts);
 }
 
 /* Show queues and job counts; see admin.h. */
@@ -231,10 +246,12 @@ int admin_status(const struct ocrq_config *cfg, int json, const char *batch)
     struct queue_row *rows = NULL;
     struct ocrq_db *db = NULL;
     struct ocrq_db_counts counts;
+    struct ocrq_blob_totals store;
     size_t n;
     int version = 0, st = OCRQ_ERR_NOMEM;
 
     memset(&counts, 0, sizeof counts);
+    memset(&store, 0, sizeof store);
     rows = calloc(STATUS_QUEUES_MAX, sizeof *rows);
     if (!rows) {
         admin_report("status", st);
@@ -247,15 +264,18 @@ int admin_status(const struct ocrq_config *cfg, int json, const char *batch)
         goto out;
     if ((st = ocrq_db_schema_version(db, &version)) == OCRQ_OK && version > 0)
         st = ocrq_db_counts(db, batch, &counts);
+    if (st == OCRQ_OK && version >= STORE_SCHEMA)
+        st = ocrq_blob_totals(db, &store);
     if (st != OCRQ_OK) {
         admin_report("cannot count the jobs", st);
         st = OCRQ_ERR_DB;
         goto out;
     }
+    const struct ocrq_blob_totals *sp = version >= STORE_SCHEMA ? &store : NULL;
     if (json)
-        print_json(rows, n, batch, version > 0 ? &counts : NULL);
+        print_json(rows, n, batch, version > 0 ? &counts : NULL, sp);
     else
-        print_text(rows, n, batch, version > 0 ? &counts : NULL);
+        print_text(rows, n, batch, version > 0 ? &counts : NULL, sp);
 out:
     ocrq_db_free(db);
     free(rows);

@@ -5,6 +5,8 @@
 #ifndef OCRQ_PRODUCER_ADMIN_H
 #define OCRQ_PRODUCER_ADMIN_H
 
+#include <stddef.h>
+
 struct ocrq_config;
 struct ocrq_db;
 
@@ -31,8 +33,9 @@ int admin_migrate(const struct ocrq_config *cfg);
 
 /*
  * Print ready messages and consumers of every ocrq queue (a missing queue is
- * shown as not declared) and job counts by status, for one batch when batch
- * is non-NULL; as one JSON object with json. Returns OCRQ_OK, OCRQ_ERR_MQ,
+ * shown as not declared), job counts by status, for one batch when batch
+ * is non-NULL, and what the document store holds (of every batch); as one
+ * JSON object with json. Returns OCRQ_OK, OCRQ_ERR_MQ,
  * OCRQ_ERR_DB or OCRQ_ERR_NOMEM.
  */
 int admin_status(const struct ocrq_config *cfg, int json, const char *batch);
@@ -89,6 +92,16 @@ int admin_failed(const struct ocrq_config *cfg, const struct admin_failed_opts *
  * Returns OCRQ_OK (at least one canceled), OCRQ_ERR_NOT_FOUND (none) or OCRQ_ERR_DB.
  */
 int admin_cancel(const struct ocrq_config *cfg, const char *job_id, const char *batch);
+
+/*
+ * Delete the stored documents whose job ended at least documents.retention_s
+ * ago, and those of submissions that died more than a day ago
+ * (ocrq_blob_sweep()); print how many. Returns OCRQ_OK or OCRQ_ERR_DB.
+ */
+int admin_store_sweep(const struct ocrq_config *cfg);
+
+/* n bytes for people into buf: "812 bytes", "41.5 MiB". */
+void admin_human_bytes(long long n, char *buf, size_t len);
 
 /* s as a JSON string on stdout (escaped), or null for NULL. */
 void admin_json_str(const char *s);

@@ -1,8 +1,8 @@
 /*
  * ocrq-admin: parse the command line, load the configuration, run one
  * command (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,
- * admin_failed.c: failed, cancel), and map its status to the exit code that
- * docs/design.md promises.
+ * admin_failed.c: failed, cancel; admin_store.c: store sweep), and map its
+ * status to the exit code that docs/design.md promises.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -37,7 +37,8 @@ static const char usage_text[] =
     "  migrate               apply database migrations only\n"
     "  status [--json] [--batch B]\n"
     "                        ready messages and consumers per queue, jobs by status\n"
-    "                        (of batch B only with --batch)\n"
+    "                        (of batch B only with --batch), and the documents and\n"
+    "                        artifacts in the document store: count and bytes\n"
     "  webhooks list [--failed] [--json] [--limit N]\n"
     "                        webhook deliveries, newest first (default 50): status,\n"
     "                        attempts, last HTTP status or error\n"
@@ -65,6 +66,10 @@ static const char usage_text[] =
     "  cancel ID | --batch B cancel a queued job, or the queued jobs of batch B: a\n"
     "                        worker acks a canceled job without OCR; a running job\n"
     "                        cannot be canceled\n"
+    "  store sweep           delete the stored documents that are no longer needed:\n"
+    "                        those of jobs that ended documents.retention_s ago or\n"
+    "                        more, and those of submissions that died more than a\n"
+    "                        day ago (workers sweep too); prints how many\n"
     "  help                  show this help\n"
     "\n"
     "Options:\n"
@@ -114,7 +119,7 @@ struct admin_args {
     const char *command;
     int json;
     const char *batch;
-    const char *sub;  /* webhooks: list or retry; apikey: create, list or revoke */
+    const char *sub;  /* webhooks: list or retry; apikey: create, list or revoke; store: sweep */
     const char *name; /* apikey create|revoke NAME */
     long long id;     /* webhooks retry ID */
     int failed, all_failed;
@@ -153,7 +158,8 @@ static int parse_apikey(int argc, char **argv, struct admin_args *a)
     a->name = argv[optind++];
     if (!admin_apikey_name_ok(a->name))
         return usage_error("apikey: a NAME is 1-64 of A-Z a-z 0-9 . _ -, starting with a letter "
-                           "or digit", a->name);
+                           "or digit",
+                           a->name);
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
     return -1;
@@ -231,6 +237,21 @@ static int parse_cancel(int argc, char **argv, struct admin_args *a)
         if (!ocrq_uuid_valid(a->name))
             return usage_error("not a job ID", a->name);
     }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
+}
+
+/* The rest of "store sweep". */
+static int parse_store(int argc, char **argv, struct admin_args *a)
+{
+    if (optind >= argc)
+        return usage_error("store: say sweep", NULL);
+    a->sub = argv[optind++];
+    if (strcmp(a->sub, "sweep") != 0)
+        return usage_error("store: unknown command", a->sub);
+    if (a->json || a->batch || a->failed || a->all_failed || a->limit)
+        return usage_error("store sweep takes no options", NULL);
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
     return -1;
@@ -338,6 +359,8 @@ static int parse(int argc, char **argv, struct admin_args *a)
         return parse_webhooks(argc, argv, a);
     if (strcmp(a->command, "apikey") == 0)
         return parse_apikey(argc, argv, a);
+    if (strcmp(a->command, "store") == 0)
+        return parse_store(argc, argv, a);
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
     if (strcmp(a->command, "help") == 0) {
@@ -397,6 +420,8 @@ int main(int argc, char **argv)
         st = admin_failed(cfg, &fo);
     } else if (strcmp(a.command, "cancel") == 0)
         st = admin_cancel(cfg, a.name, a.batch);
+    else if (strcmp(a.command, "store") == 0)
+        st = admin_store_sweep(cfg);
     else if (strcmp(a.sub, "create") == 0)
         st = admin_apikey_create(cfg, a.name);
     else if (strcmp(a.sub, "list") == 0)

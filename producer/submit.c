@@ -1,26 +1,27 @@
 /*
  * The ocrq-submit engine. Inputs go in chunks of submit.batch_size: build and
- * encode each job, record the chunk as queued with one INSERT, then publish it
- * with at most amqp.confirm_window unconfirmed. A job counts as submitted once
- * the broker confirmed it; with --wait, wait.c takes over.
+ * encode each job (a large file's document is stored first, submit_store.c),
+ * record the chunk as queued with one INSERT, then publish it with at most
+ * amqp.confirm_window unconfirmed. A job counts as submitted once the broker
+ * confirmed it; with --wait, wait.c takes over.
  */
 #include "submit.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "ocrq/blob.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/job.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
+#include "submit_store.h"
 #include "wait.h"
 
 #define WHY_MAX 512
@@ -32,7 +33,8 @@ struct chunk {
     size_t *lens;
     size_t *idx; /* input index of each job */
     size_t n, cap, bytes;
-    size_t sent; /* jobs published so far */
+    long long stored; /* bytes of the chunk's documents put into the store */
+    size_t sent;      /* jobs published so far */
 };
 
 struct engine {
@@ -43,8 +45,9 @@ struct engine {
     const char *language;
     size_t window;
     struct chunk chunk;
-    size_t next_input;   /* first input not yet in a chunk */
-    uint32_t *seq_items; /* input index of each publish, by seq - seq0 */
+    struct submit_stored stored; /* the run's documents in the store */
+    size_t next_input;           /* first input not yet in a chunk */
+    uint32_t *seq_items;         /* input index of each publish, by seq - seq0 */
     uint64_t seq0;
     size_t nseq;
     size_t nacked;
@@ -115,64 +118,6 @@ static void redact_url(const char *url, char *buf, size_t len)
         snprintf(buf, len, "%s", url);
 }
 
-/* Read a whole regular file of at most max bytes into *data (malloc'd). */
-static int read_file(const char *path, long long max, unsigned char **data, size_t *len, char *why,
-                     size_t whylen)
-{
-    int fd = -1, st = OCRQ_OK;
-    unsigned char *buf = NULL;
-    struct stat sb;
-    size_t got = 0;
-
-    *data = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        snprintf(why, whylen, "%s", strerror(errno));
-        st = OCRQ_ERR_IO;
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        snprintf(why, whylen, "not a regular file");
-        st = OCRQ_ERR_IO;
-        goto out;
-    }
-    if ((long long)sb.st_size > max) {
-        snprintf(why, whylen,
-                 "file too large to send inline (%lld bytes > documents.inline_max_bytes); "
-                 "use --by-path",
-                 (long long)sb.st_size);
-        st = OCRQ_ERR_TOO_LARGE;
-        goto out;
-    }
-    buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-    if (!buf) {
-        st = OCRQ_ERR_NOMEM;
-        goto out;
-    }
-    while (got < (size_t)sb.st_size) { /* a file that shrank meanwhile is sent as it is */
-        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(why, whylen, "%s", strerror(errno));
-            st = OCRQ_ERR_IO;
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    *data = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    if (fd >= 0)
-        close(fd);
-    return st;
-}
-
 static int dup_opt(char **dst, const char *src)
 {
     if (!src)
@@ -182,8 +127,37 @@ static int dup_opt(char **dst, const char *src)
 }
 
 /*
+ * The document of file input i: inline bytes (*data, the caller frees them)
+ * or a blob just stored (job->doc_ref). Returns as submit_store_load().
+ */
+static int file_doc(struct engine *e, size_t i, struct ocrq_job *job, unsigned char **data,
+                    char *why, size_t whylen)
+{
+    struct submit_doc doc;
+    int st = submit_store_load(e->db, e->mq, e->run->cfg, e->run->inputs->items[i].source,
+                               job->job_id, &doc, why, whylen);
+
+    *data = doc.data;
+    if (st != OCRQ_OK || !doc.blob_id[0]) {
+        job->doc_kind = OCRQ_DOC_INLINE;
+        job->doc_data = doc.data;
+        job->doc_len = doc.len;
+        return st;
+    }
+    job->doc_kind = OCRQ_DOC_STORED;
+    job->doc_size = doc.size;
+    if (!(job->doc_ref = strdup(doc.blob_id))) {
+        ocrq_blob_delete(e->db, doc.blob_id);
+        return OCRQ_ERR_NOMEM;
+    }
+    return OCRQ_OK;
+}
+
+/*
  * Build and encode the job of input i. Returns OCRQ_OK with *jobp and *body,
- * OCRQ_ERR_NOMEM, or another status with the reason in why (an input error).
+ * OCRQ_ERR_NOMEM or OCRQ_ERR_DB (the run stops), or another status with the
+ * reason in why (an input error). A document stored for a job that is not
+ * built is deleted again.
  */
 static int build(struct engine *e, size_t i, struct ocrq_job **jobp, unsigned char **body,
                  size_t *len, char *why, size_t whylen)
@@ -192,7 +166,6 @@ static int build(struct engine *e, size_t i, struct ocrq_job **jobp, unsigned ch
     const struct input *in = &e->run->inputs->items[i];
     struct ocrq_job *job = NULL;
     unsigned char *data = NULL;
-    size_t dlen = 0;
     int st = OCRQ_ERR_NOMEM;
 
     *jobp = NULL;
@@ -218,17 +191,14 @@ static int build(struct engine *e, size_t i, struct ocrq_job **jobp, unsigned ch
             snprintf(why, whylen, "%s", strerror(errno));
             goto out;
         }
-    } else {
-        job->doc_kind = OCRQ_DOC_INLINE;
-        st = read_file(in->source, e->run->cfg->inline_max_bytes, &data, &dlen, why, whylen);
-        if (st != OCRQ_OK)
-            goto out;
-        job->doc_data = data;
-        job->doc_len = dlen;
+    } else if ((st = file_doc(e, i, job, &data, why, whylen)) != OCRQ_OK) {
+        goto out;
     }
     st = ocrq_job_encode(job, body, len, why, whylen);
     if (st == OCRQ_ERR_BAD_JOB && !why[0])
         snprintf(why, whylen, "%s", ocrq_strerror(st));
+    if (st == OCRQ_OK && job->doc_kind == OCRQ_DOC_STORED)
+        st = submit_stored_add(&e->stored, i, job->doc_ref);
     if (st != OCRQ_OK)
         goto out;
     job->doc_data = NULL; /* borrowed: freed below */
@@ -237,6 +207,13 @@ static int build(struct engine *e, size_t i, struct ocrq_job **jobp, unsigned ch
 out:
     if (st == OCRQ_ERR_NOMEM)
         snprintf(why, whylen, "%s", ocrq_strerror(st));
+    if (job && job->doc_kind == OCRQ_DOC_STORED && job->doc_ref)
+        ocrq_blob_delete(e->db, job->doc_ref); /* not built: never referenced */
+    if (*body && st != OCRQ_OK) {
+        free(*body);
+        *body = NULL;
+        *len = 0;
+    }
     ocrq_job_free(job);
     free(data);
     return st;
@@ -266,6 +243,7 @@ static void on_confirm(void *arg, uint64_t seq, int ok)
     /* The row was recorded as queued: mark it failed so it does not stay queued forever. */
     ocrq_db_job_fail(e->db, it->job_id, NULL, "ocrq-submit", ocrq_error_code(OCRQ_ERR_NACKED),
                      "broker refused the message");
+    submit_stored_drop(&e->stored, e->db, i);
     input_error(run, i, "broker refused the message");
 }
 
@@ -304,6 +282,7 @@ static void chunk_clear(struct chunk *c)
     c->n = 0;
     c->sent = 0;
     c->bytes = 0;
+    c->stored = 0;
 }
 
 /*
@@ -319,13 +298,16 @@ static int prepare(struct engine *e, struct chunk *c)
     int st = OCRQ_OK;
 
     chunk_clear(c);
-    for (; i < run->inputs->n && c->n < c->cap && c->bytes < SUBMIT_CHUNK_MAX_BYTES; i++) {
+    /* a chunk also ends after as many bytes stored: its jobs then go out before the next store */
+    for (; i < run->inputs->n && c->n < c->cap &&
+           c->bytes + (unsigned long long)c->stored < SUBMIT_CHUNK_MAX_BYTES;
+         i++) {
         if (run->inputs->items[i].error) {
             input_error(run, i, run->inputs->items[i].error);
             continue;
         }
         st = build(e, i, &c->jobs[c->n], &c->bodies[c->n], &c->lens[c->n], why, sizeof why);
-        if (st == OCRQ_ERR_NOMEM) {
+        if (st == OCRQ_ERR_NOMEM || st == OCRQ_ERR_DB) {
             submit_report(run, run->inputs->items[i].source, "%s", why);
             goto out;
         }
@@ -337,6 +319,8 @@ static int prepare(struct engine *e, struct chunk *c)
         memcpy(run->items[i].job_id, c->jobs[c->n]->job_id, sizeof run->items[i].job_id);
         c->idx[c->n] = i;
         c->bytes += c->lens[c->n];
+        if (c->jobs[c->n]->doc_kind == OCRQ_DOC_STORED)
+            c->stored += c->jobs[c->n]->doc_size;
         c->n++;
     }
     e->next_input = i;
@@ -353,8 +337,11 @@ static int prepare(struct engine *e, struct chunk *c)
         c->jobs[k] = NULL;
     }
 out:
-    if (st != OCRQ_OK)
+    if (st != OCRQ_OK) {
+        for (size_t k = 0; k < c->n; k++) /* never recorded: their documents go */
+            submit_stored_drop(&e->stored, e->db, c->idx[k]);
         chunk_clear(c);
+    }
     return st;
 }
 
@@ -468,6 +455,7 @@ static void abandon_job(struct engine *e, size_t i, const char *why)
     if (it->state != ITEM_TODO)
         return;
     ocrq_db_job_fail(e->db, it->job_id, NULL, "ocrq-submit", ocrq_error_code(OCRQ_ERR_MQ), why);
+    submit_stored_drop(&e->stored, e->db, i);
     input_error(e->run, i, why);
 }
 
@@ -572,6 +560,7 @@ out:
         (st == OCRQ_OK || res->submitted))
         summary(&run);
     chunk_cleanup(&e.chunk);
+    submit_stored_cleanup(&e.stored);
     ocrq_mq_free(e.mq);
     ocrq_db_free(e.db);
     inputs_free_names(run.out_names, inputs->n);

@@ -1,8 +1,9 @@
 /*
  * --wait and --output: poll PostgreSQL for the jobs of this run that are
  * still pending, a slice of ids per query, and act on each one as it
- * finishes: its result file, its --json line, its failure message. With a
- * progress line, the pages of the jobs under way are polled too.
+ * finishes: its result files (artifacts in the document store streamed to
+ * theirs), its --json line, its failure message. With a progress line, the
+ * pages of the jobs under way are polled too.
  */
 #include "wait.h"
 
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ocrq/blob.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/formats.h"
@@ -72,20 +74,48 @@ static int cmp_by_id(const void *a, const void *b, void *arg)
     return strcmp(items[*(const size_t *)a].job_id, items[*(const size_t *)b].job_id);
 }
 
+/*
+ * Open the temporary file of dir/name.ext (path gets the final name, tmp the
+ * temporary one). Returns the descriptor, or -1 with errno set.
+ */
+static int output_open(const char *dir, const char *name, const char *ext, char *path,
+                       size_t pathlen, char *tmp, size_t tmplen)
+{
+    if ((size_t)snprintf(path, pathlen, "%s/%s.%s", dir, name, ext) >= pathlen ||
+        (size_t)snprintf(tmp, tmplen, "%s/.%s.%s.tmp", dir, name, ext) >= tmplen) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+}
+
+/* Close fd and move tmp to path when st is OCRQ_OK, else drop tmp; errno says why on error. */
+static int output_finish(int fd, const char *tmp, const char *path, int st)
+{
+    int saved = errno;
+
+    if (close(fd) != 0 && st == OCRQ_OK) {
+        saved = errno;
+        st = OCRQ_ERR_IO;
+    }
+    if (st == OCRQ_OK && rename(tmp, path) != 0) {
+        saved = errno;
+        st = OCRQ_ERR_IO;
+    }
+    if (st != OCRQ_OK)
+        unlink(tmp);
+    errno = saved;
+    return st;
+}
+
 /* Write len bytes of data to dir/name.ext through a temporary file, so a reader never sees half. */
 static int write_output(const char *dir, const char *name, const char *ext, const void *data,
                         size_t len, char *path, size_t pathlen)
 {
     const char *text = data;
     char tmp[PATH_MAX];
-    int fd = -1;
+    int fd = output_open(dir, name, ext, path, pathlen, tmp, sizeof tmp), st = OCRQ_OK;
 
-    if ((size_t)snprintf(path, pathlen, "%s/%s.%s", dir, name, ext) >= pathlen ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%s.tmp", dir, name, ext) >= sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return OCRQ_ERR_IO;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
         return OCRQ_ERR_IO;
     for (size_t off = 0; off < len;) {
@@ -93,26 +123,36 @@ static int write_output(const char *dir, const char *name, const char *ext, cons
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
-            int saved = errno;
-            close(fd);
-            unlink(tmp);
-            errno = saved;
-            return OCRQ_ERR_IO;
+            st = OCRQ_ERR_IO;
+            break;
         }
         off += (size_t)w;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
+    return output_finish(fd, tmp, path, st);
+}
+
+/*
+ * Write the stored blob blob_id to dir/name.ext the same way, streamed from
+ * the store a chunk (1 MiB) at a time: never whole in memory. Returns
+ * OCRQ_OK, OCRQ_ERR_IO (errno set), or the store's error (OCRQ_ERR_NOT_FOUND,
+ * OCRQ_ERR_DB).
+ */
+static int write_stored_output(struct ocrq_db *db, const char *blob_id, const char *dir,
+                               const char *name, const char *ext, char *path, size_t pathlen)
+{
+    char tmp[PATH_MAX];
+    long long size = 0;
+    int fd = output_open(dir, name, ext, path, pathlen, tmp, sizeof tmp);
+
+    if (fd < 0)
         return OCRQ_ERR_IO;
-    }
-    return OCRQ_OK;
+    return output_finish(fd, tmp, path, ocrq_blob_read_fd(db, blob_id, fd, &size));
 }
 
 /* --output of one job's artifacts: what was asked, what was written, the first problem. */
 struct art_out {
     struct submit_run *run;
+    struct ocrq_db *db;
     size_t idx; /* input */
     unsigned want, written;
     int failed;
@@ -129,14 +169,31 @@ static void on_artifact(void *arg, const struct ocrq_db_artifact *a)
     if (!(ao->want & bit))
         return;
     ao->written |= bit;
+    if (a->blob_id) {
+        /*
+         * In the store: read it chunk by chunk now. The artifacts' result is
+         * complete in memory (PQexecParams), so the connection is free for
+         * these queries while it is held.
+         */
+        int st =
+            write_stored_output(ao->db, a->blob_id, run->opts->output_dir, run->out_names[ao->idx],
+                                ocrq_format_ext(bit), path, sizeof path);
+        if (st == OCRQ_ERR_IO)
+            submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
+        else if (st != OCRQ_OK)
+            submit_report(run, source, "cannot read the stored %s (blob %s): %s", a->format,
+                          a->blob_id, ocrq_strerror(st));
+        ao->failed |= st != OCRQ_OK;
+        return;
+    }
     if (!a->data) {
         submit_report(run, source, "%s was not stored: %s", a->format,
                       a->error ? a->error : "no reason given");
         ao->failed = 1;
         return;
     }
-    if (write_output(run->opts->output_dir, run->out_names[ao->idx], ocrq_format_ext(bit),
-                     a->data, a->len, path, sizeof path) != OCRQ_OK) {
+    if (write_output(run->opts->output_dir, run->out_names[ao->idx], ocrq_format_ext(bit), a->data,
+                     a->len, path, sizeof path) != OCRQ_OK) {
         submit_report(run, source, "cannot write %s: %s", path, strerror(errno));
         ao->failed = 1;
     }
@@ -150,7 +207,8 @@ static int write_outputs(struct waiter *w, size_t idx, const struct ocrq_db_fini
 {
     struct submit_run *run = w->run;
     const char *source = run->inputs->items[idx].source;
-    struct art_out ao = {run, idx, run->opts->formats ? run->opts->formats : OCRQ_FMT_TXT, 0, 0};
+    struct art_out ao = {run, w->db, idx, run->opts->formats ? run->opts->formats : OCRQ_FMT_TXT,
+                         0,   0};
     char path[PATH_MAX];
 
     if ((ao.want & OCRQ_FMT_TXT) &&

@@ -1,0 +1,53 @@
+/*
+ * ocrq-admin store: the document store (ocrq/blob.h) seen by an operator.
+ * store sweep deletes the documents that are no longer needed, as each
+ * worker also does on its own; the sizes status shows are written here too.
+ */
+#include <stdio.h>
+
+#include "admin.h"
+#include "ocrq/blob.h"
+#include "ocrq/config.h"
+#include "ocrq/db.h"
+#include "ocrq/status.h"
+
+#define STORE_SCHEMA 9 /* migration 9 made the store */
+
+/* n bytes for people; see admin.h. */
+void admin_human_bytes(long long n, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = -1;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, len, "%lld byte%s", n, n == 1 ? "" : "s");
+    else
+        snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+/* Sweep the store; see admin.h. */
+int admin_store_sweep(const struct ocrq_config *cfg)
+{
+    struct ocrq_db *db = NULL;
+    long long deleted = 0;
+    int st = admin_db_open(cfg, STORE_SCHEMA, "document store", &db);
+
+    if (st != OCRQ_OK)
+        goto out;
+    st = ocrq_blob_sweep(db, cfg->doc_retention_s, &deleted);
+    if (st != OCRQ_OK) {
+        admin_report("cannot sweep the document store", st);
+        st = OCRQ_ERR_DB;
+        goto out;
+    }
+    printf("%lld stored document%s deleted (documents.retention_s = %d)\n", deleted,
+           deleted == 1 ? "" : "s", cfg->doc_retention_s);
+out:
+    ocrq_db_free(db);
+    return st;
+}
