@@ -781,7 +781,7 @@ def reset():
     if r.returncode != 0:
         raise TestFailure(f"ocrq-admin setup exited {r.returncode}: {r.stderr.strip()}")
     purge_queues()
-    db_query("TRUNCATE ocr_jobs, ocr_results, ocr_idempotency_keys CASCADE")
+    db_query("TRUNCATE ocr_jobs, ocr_results, ocr_idempotency_keys, ocr_blobs CASCADE")
 
 
 # --------------------------------------------------------------------------
