@@ -15,6 +15,7 @@
 #include "ocrq/db.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
+#include "ocrq/units.h"
 
 #define QUEUE_NAME_MAX 256
 #define STATUS_QUEUES_MAX (3 + 2 * OCRQ_MAX_RETRY_DELAYS)
@@ -234,8 +235,8 @@ static void print_text(const struct queue_row *rows, size_t n, const char *batch
            c->running_pages_done, c->running_pages_total);
     if (!store)
         return;
-    admin_human_bytes(store->document_bytes, docs, sizeof docs);
-    admin_human_bytes(store->artifact_bytes, arts, sizeof arts);
+    ocrq_bytes_human(store->document_bytes, docs, sizeof docs);
+    ocrq_bytes_human(store->artifact_bytes, arts, sizeof arts);
     printf("\nSTORE (all batches)\n  stored documents: %lld (%s)\n  stored artifacts: %lld (%s)\n",
            store->documents, docs, store->artifacts, arts);
 }

@@ -100,8 +100,6 @@ int admin_cancel(const struct ocrq_config *cfg, const char *job_id, const char *
  */
 int admin_store_sweep(const struct ocrq_config *cfg);
 
-/* n bytes for people into buf: "812 bytes", "41.5 MiB". */
-void admin_human_bytes(long long n, char *buf, size_t len);
 
 /* s as a JSON string on stdout (escaped), or null for NULL. */
 void admin_json_str(const char *s);

@@ -10,25 +10,9 @@
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/status.h"
+#include "ocrq/units.h"
 
 #define STORE_SCHEMA 9 /* migration 9 made the store */
-
-/* n bytes for people; see admin.h. */
-void admin_human_bytes(long long n, char *buf, size_t len)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = -1;
-
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, len, "%lld byte%s", n, n == 1 ? "" : "s");
-    else
-        snprintf(buf, len, "%.1f %s", v, units[u]);
-}
 
 /* Sweep the store; see admin.h. */
 int admin_store_sweep(const struct ocrq_config *cfg)

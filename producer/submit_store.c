@@ -19,30 +19,14 @@
 #include "ocrq/config.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
-
-/* "13.2 MiB" */
-static void human(long long n, char *buf, size_t len)
-{
-    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = 0;
-
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, len, "%lld bytes", n);
-    else
-        snprintf(buf, len, "%.1f %s", v, units[u]);
-}
+#include "ocrq/units.h"
 
 static void too_large(long long size, long long max, char *why, size_t whylen)
 {
     char hs[32], hm[32];
 
-    human(size, hs, sizeof hs);
-    human(max, hm, sizeof hm);
+    ocrq_bytes_human(size, hs, sizeof hs);
+    ocrq_bytes_human(max, hm, sizeof hm);
     snprintf(why, whylen,
              "file too large: %lld bytes (%s), over the limit of %lld bytes (%s) that "
              "documents.max_bytes sets",

@@ -25,6 +25,7 @@
 #include "assemble.h"
 #include "ocrq/formats.h"
 #include "ocrq/status.h"
+#include "unit_files.h"
 
 static char tmp[PATH_MAX], scratch[PATH_MAX + 16];
 static char why[512];
@@ -57,45 +58,13 @@ struct blob {
     size_t len;
 };
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command in tmp; 0 if it succeeded. */
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", tmp);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
+#define sh(...) unit_sh(tmp, __VA_ARGS__)
 
 /* The whole of file rel (under tmp), NUL-terminated; data NULL if it cannot be read. */
 static struct blob load(const char *rel)
 {
-    char p[PATH_MAX + 64];
-    struct blob b = {0};
-    snprintf(p, sizeof p, "%s/%s", tmp, rel);
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return b;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        rewind(f);
-        b.data = n >= 0 ? malloc((size_t)n + 1) : NULL;
-        if (b.data && fread(b.data, 1, (size_t)n, f) == (size_t)n) {
-            b.len = (size_t)n;
-            b.data[n] = '\0';
-        } else {
-            free(b.data);
-            b.data = NULL;
-        }
-    }
-    fclose(f);
+    struct unit_file f = unit_load(tmp, rel);
+    struct blob b = {f.data, f.len};
     return b;
 }
 
@@ -255,18 +224,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    return unit_rm_tree(tmp);
 }
 
 static void test_hocr_is_tesseracts_multipage(void **state)

@@ -19,6 +19,7 @@
 
 #include "ocrq/config.h"
 #include "ocrq/status.h"
+#include "unit_files.h"
 
 static char tmp[64];        /* a mkdtemp directory for the test files */
 static char file[PATH_MAX]; /* tmp/test.conf */
@@ -95,19 +96,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int teardown(void **state)
 {
     (void)state;
     clear_env();
-    return tmp[0] ? nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS) : -1;
+    return tmp[0] ? unit_rm_tree(tmp) : -1;
 }
 
 static int each_setup(void **state)

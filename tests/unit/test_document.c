@@ -22,6 +22,7 @@
 
 #include "document.h"
 #include "ocrq/status.h"
+#include "unit_files.h"
 
 static char tmp[PATH_MAX];
 
@@ -38,39 +39,13 @@ static void pathf(char *buf, const char *rel)
     assert_true(n > 0 && n < PATH_MAX);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command in tmp; 0 if it succeeded. */
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", tmp);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "setup command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
+#define sh(...) unit_sh(tmp, __VA_ARGS__)
 
 static struct blob load(const char *rel)
 {
-    char p[PATH_MAX];
-    struct blob b = {0};
-    pathf(p, rel);
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    b.data = malloc((size_t)n + 1);
+    struct unit_file f = unit_load(tmp, rel);
+    struct blob b = {f.data, f.len};
     assert_non_null(b.data);
-    assert_int_equal(fread(b.data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b.len = (size_t)n;
     return b;
 }
 
@@ -134,18 +109,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    return unit_rm_tree(tmp);
 }
 
 static const struct ocrq_doc_limits limits300 = {

@@ -21,6 +21,7 @@
 
 #include "ocrq/pathcheck.h"
 #include "ocrq/status.h"
+#include "unit_files.h"
 
 static char tmp[PATH_MAX];  /* T, resolved */
 static char root[PATH_MAX]; /* T/root */
@@ -73,20 +74,13 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int teardown(void **state)
 {
     (void)state;
     if (tmp[0] == '\0')
         return -1;
-    return nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    return unit_rm_tree(tmp);
 }
 
 /* Check path against roots; expect st, and on success the resolved path want (relative to T). */
