@@ -101,8 +101,8 @@ static int feed(const unsigned char *body, size_t len, const char *boundary, siz
     return st;
 }
 
-static const unsigned char bin[] = {0x89, 'P', 'N', 'G', '\r', '\n', '-', '-', 'X', 0,
-                                    '\n', 0xff, '\r', '\r', '\n', '-', '\r', '\n'};
+static const unsigned char bin[] = {0x89, 'P',  'N',  'G',  '\r', '\n', '-', '-',  'X',
+                                    0,    '\n', 0xff, '\r', '\r', '\n', '-', '\r', '\n'};
 
 static size_t build(unsigned char *out, const char *boundary, int preamble, int close)
 {
@@ -136,9 +136,8 @@ static void same_as_in_memory(void **state)
         for (size_t first = 1; first <= len; first++) {
             for (size_t step = 1; step <= 3; step++) {
                 struct seen s = {0};
-                assert_int_equal(feed(body, len, "XyZ", first, step == 3 ? len : step, &s,
-                                      MAX_PARTS),
-                                 OCRQ_OK);
+                assert_int_equal(
+                    feed(body, len, "XyZ", first, step == 3 ? len : step, &s, MAX_PARTS), OCRQ_OK);
                 assert_int_equal(s.n, nref);
                 for (size_t i = 0; i < nref; i++) {
                     assert_string_equal(s.part[i].name, ref[i].name);
@@ -181,8 +180,9 @@ static void large_binary_part(void **state)
             data[i++] = r < 20 ? '\r' : r < 30 ? '\n' : (unsigned char)(seed >> 3);
         }
     }
-    n += (size_t)sprintf((char *)body, "--%s\r\nContent-Disposition: form-data; name=\"file\";"
-                                       " filename=\"big.bin\"\r\n\r\n",
+    n += (size_t)sprintf((char *)body,
+                         "--%s\r\nContent-Disposition: form-data; name=\"file\";"
+                         " filename=\"big.bin\"\r\n\r\n",
                          boundary);
     memcpy(body + n, data, data_len);
     n += data_len;
@@ -229,8 +229,7 @@ static void malformed(void **state)
     assert_int_equal(feed(body, len, "XyZ", len, len, &s, 2), OCRQ_ERR_TOO_LARGE);
     seen_free(&s);
     /* headers without the blank line, junk after a delimiter, an empty body */
-    assert_int_equal(feed_str("--b\r\nContent-Disposition: form-data; name=x\r\n--b--\r\n", "b",
-                              4),
+    assert_int_equal(feed_str("--b\r\nContent-Disposition: form-data; name=x\r\n--b--\r\n", "b", 4),
                      OCRQ_ERR_INVALID);
     assert_int_equal(feed_str("--b\r\n\r\nx\r\n--bjunk\r\n--b--", "b", 4), OCRQ_ERR_INVALID);
     assert_int_equal(feed_str("--b -x", "b", 4), OCRQ_ERR_INVALID);
