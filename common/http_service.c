@@ -5,16 +5,21 @@
  * replies set from any thread and queued on the connection's own thread,
  * with bodies in memory or produced piece by piece while they are sent.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http_internal.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
 #define REPLY_HEADERS_MAX 8
-#define STREAM_BLOCK (64 * 1024) /* what a streamed reply body is produced in */
+#define STREAM_BLOCK (64 * 1024)        /* what a streamed reply body is produced in */
+#define DRAIN_MAX (16ULL * 1024 * 1024) /* body read and dropped after a refusal, at most */
+#define RAW_REPLY_MAX 4096
+#define REFUSED_TIMEOUT_S 2u /* a refused connection is closed after this long idle */
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 
 /* A streamed reply body: the application's reader and what frees its argument. */
@@ -39,6 +44,8 @@ struct ocrq_http_req {
     int queued;                  /* the reply is queued: further body is dropped */
     int replied;                 /* a reply was set */
     int aborted;                 /* over without its reply sent in full */
+    int sent_raw;                /* refused while the body arrived: written to the socket */
+    unsigned long long drained;  /* body bytes dropped since */
     int status;
     char *ctype;
     char *rbody;
@@ -299,20 +306,77 @@ static enum MHD_Result begin(struct ocrq_http *h, struct MHD_Connection *c, cons
     return MHD_YES;
 }
 
+/*
+ * libmicrohttpd 0.9.75 queues a reply only once the headers are in or the
+ * body is over, not while the body arrives. A refusal then (a body past its
+ * limit, or svc.body said no) is written to the socket here, on the
+ * connection's thread, with "Connection: close"; the rest of the body is
+ * read and dropped, so that no reset destroys the reply before the client
+ * reads it, until the client closes (clients stop sending once answered),
+ * DRAIN_MAX bytes came, or it is idle REFUSED_TIMEOUT_S; then the
+ * connection is closed. If the reply cannot
+ * be written whole at once, the connection is closed without it.
+ */
+static enum MHD_Result refuse_mid_body(struct ocrq_http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *reason;
+    char head[RAW_REPLY_MAX];
+    size_t n = 0;
+    int w;
+
+    if (!r->replied) {
+        log_error(NULL, "http: %s %s: no reply from the handler", r->method, r->path);
+        ocrq_http_reply(r, 500, DEFAULT_TYPE, NULL, 0);
+    }
+    r->queued = 1;
+    reason = MHD_get_reason_phrase_for((unsigned)r->status);
+    w = snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+                 "Content-Length: %zu\r\n",
+                 r->status, reason ? reason : "", r->ctype ? r->ctype : DEFAULT_TYPE, r->rlen);
+    for (int i = 0; w > 0 && (size_t)w < sizeof head - n && i < r->nh; i++) {
+        n += (size_t)w;
+        w = snprintf(head + n, sizeof head - n, "%s: %s\r\n", r->hname[i], r->hval[i]);
+    }
+    if (w < 0 || (size_t)w + 2 >= sizeof head - n || !ci)
+        return MHD_NO;
+    n += (size_t)w;
+    memcpy(head + n, "\r\n", 2);
+    n += 2;
+    int fd = (int)ci->connect_fd;
+    ssize_t a = send(fd, head, n, MSG_NOSIGNAL | MSG_MORE);
+    ssize_t b = r->rlen ? send(fd, r->rbody, r->rlen, MSG_NOSIGNAL) : 0;
+    if (a != (ssize_t)n || b != (ssize_t)r->rlen) {
+        log_warn(NULL, "http: %s %s: cannot send the %d reply during the body: %s", r->method,
+                 r->path, r->status, a < 0 || b < 0 ? strerror(errno) : "short write");
+        return MHD_NO;
+    }
+    r->sent_raw = 1;
+    /* a client that stops mid-chunk leaves MHD waiting for the rest: not for long */
+    MHD_set_connection_option(r->c, MHD_CONNECTION_OPTION_TIMEOUT, REFUSED_TIMEOUT_S);
+    log_debug(NULL, "http: %s %s: answered %d after %llu body bytes; reading no more", r->method,
+              r->path, r->status, r->received);
+    return MHD_YES;
+}
+
 /* A piece of body: kept, or handed to svc.body; refused past the limit. */
 static enum MHD_Result body_piece(struct ocrq_http *h, struct ocrq_http_req *r, const char *data,
                                   size_t n)
 {
-    if (r->queued)
-        return MHD_YES; /* refused already: drop the rest */
+    if (r->queued) { /* refused already: drop the rest, up to a point */
+        r->drained += n;
+        return !r->sent_raw || r->drained <= DRAIN_MAX ? MHD_YES : MHD_NO;
+    }
     if (r->received + n > r->limit) {
         reply_too_large(r);
-        return queue_reply(r);
+        return refuse_mid_body(r);
     }
     r->received += n;
     if (r->streaming) {
         if (h->svc.body(h->svc.arg, r, (const unsigned char *)data, n) != OCRQ_OK)
-            return queue_reply(r);
+            return refuse_mid_body(r);
         return MHD_YES;
     }
     if (body_add(r, data, n) != OCRQ_OK)
@@ -340,6 +404,8 @@ enum MHD_Result ocrq_http_svc_access(void *cls, struct MHD_Connection *c, const 
         *upload_size = 0;
         return body_piece(h, r, upload, n);
     }
+    if (r->sent_raw)
+        return MHD_NO; /* the body ended after a refusal written already: close */
     if (r->queued)
         return MHD_YES;
     if (!r->called) {
@@ -364,7 +430,7 @@ void ocrq_http_svc_completed(void *cls, struct MHD_Connection *c, void **req_cls
         return;
     *req_cls = NULL;
     /* READ_ERROR or CLIENT_ABORT: the client went away, e.g. in the middle of its body */
-    r->aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    r->aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->sent_raw;
     if (h->svc.done)
         h->svc.done(h->svc.arg, r);
     free(r->body);
