@@ -61,7 +61,7 @@ static const char job_sql[] =
     "  'mean_confidence', r.mean_confidence, 'duration_ms', r.duration_ms,"
     "  'characters', length(r.text), 'text', CASE WHEN $3::boolean THEN r.text END) END,"
     " 'artifacts', (SELECT jsonb_object_agg(a.format, jsonb_build_object('bytes', a.bytes,"
-    "  'stored', a.content IS NOT NULL, 'error', a.error,"
+    "  'stored', a.content IS NOT NULL OR a.blob_id IS NOT NULL, 'error', a.error,"
     "  'href', '/v1/jobs/' || j.job_id || '/artifacts/' || a.format))"
     "  FROM ocr_artifacts AS a WHERE a.job_id = j.job_id),"
     " 'links', jsonb_build_object('self', '/v1/jobs/' || j.job_id,"

@@ -218,10 +218,13 @@ def limits(t, key, pdf):
             (blobs0, len(blob_rows()), jobs0, len(h.job_rows())))
 
     # the limit is on uploads only: a JSON body keeps api.max_body_bytes
-    st, _, obj = h.api_json(api, "POST", "/v1/jobs", b'{"url": "http://x/", "batch": "'
-                            + b"x" * (9 * MiB) + b'"}', {"Content-Type": "application/json"}, key)
-    t.check(st == 413 and obj.get("error", {}).get("code") == "too_large",
-            "a JSON body over api.max_body_bytes: 413", (st, obj))
+    big_json = h.tmpdir() / "big.json"
+    big_json.write_bytes(b'{"url": "http://x/", "batch": "' + b"x" * (9 * MiB) + b'"}')
+    rc, st, sent, body = curl_upload(api, key, big_json, "application/json",
+                                     ["-H", "Expect: 100-continue"])
+    t.check(st == 413 and json.loads(body or b"{}").get("error", {}).get("code") == "too_large"
+            and sent == 0, "a JSON body over api.max_body_bytes: 413 from its headers",
+            (rc, st, sent, body[:300]))
     h.stop_api(api)
 
 def rss_kb(pid):
@@ -314,6 +317,10 @@ def artifacts(t, api, key, name):
     t.check(r.returncode == 0 and r.stdout.startswith("HTTP/1.1 200")
             and f"Content-Length: {len(pdf)}" in r.stdout, "HEAD: the headers only",
             (r.returncode, r.stdout, r.stderr))
+    st, _, obj = h.api_json(api, "GET", f"/v1/jobs/{job_id}", key=key)
+    t.check(obj.get("artifacts", {}).get("pdf", {}).get("stored") is True
+            and obj["artifacts"]["pdf"].get("bytes") == len(pdf),
+            "GET job lists the stored artifact as stored, with its size", obj.get("artifacts"))
     st, _, data = h.api_request(api, "GET", f"/v1/jobs/{job_id}/artifacts/hocr", key=key)
     t.check(st == 200 and data == hocr, "an artifact in its row still comes from the row", st)
 
