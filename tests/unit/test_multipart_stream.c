@@ -27,7 +27,7 @@ struct seen {
     size_t n;
     struct ocrq_mp_part part[MAX_PARTS];
     unsigned char *data[MAX_PARTS];
-    size_t len[MAX_PARTS];
+    size_t len[MAX_PARTS], cap[MAX_PARTS];
     int ended[MAX_PARTS];
     int fail_on_data; /* return this from data (0: go on) */
 };
@@ -40,6 +40,7 @@ static int on_begin(void *arg, const struct ocrq_mp_part *p)
     s->part[s->n] = *p;
     s->data[s->n] = NULL;
     s->len[s->n] = 0;
+    s->cap[s->n] = 0;
     s->ended[s->n] = 0;
     s->n++;
     return OCRQ_OK;
@@ -52,8 +53,11 @@ static int on_data(void *arg, const unsigned char *d, size_t n)
     assert_true(s->n > 0 && !s->ended[i] && n > 0);
     if (s->fail_on_data)
         return s->fail_on_data;
-    s->data[i] = realloc(s->data[i], s->len[i] + n);
-    assert_non_null(s->data[i]);
+    if (s->len[i] + n > s->cap[i]) { /* geometric: 1-byte feeds stay linear */
+        s->cap[i] = (s->len[i] + n) * 2;
+        s->data[i] = realloc(s->data[i], s->cap[i]);
+        assert_non_null(s->data[i]);
+    }
     memcpy(s->data[i] + s->len[i], d, n);
     s->len[i] += n;
     return OCRQ_OK;
