@@ -30,7 +30,6 @@
 #define PORT_MAX 8 /* "65535" */
 #define ALLOW_MAX 128
 
-
 /* MHD's messages end with a newline; ours do not. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

@@ -297,7 +297,7 @@ static void fingerprint(const struct ocrq_job *job, const char *doc_sha, const c
     free(s);
 }
 
-/* The job's document from the upload: inline bytes, or the stored blob under the upload's job id. */
+/* The job's document from the upload: inline bytes, or the stored blob under its job id. */
 static int set_document(struct ocrq_job *job, const struct api_upload_doc *d)
 {
     if (d->content_type[0] && !(job->doc_content_type = strdup(d->content_type)))

@@ -424,7 +424,7 @@ struct ocrq_db_api_artifact {
     size_t len;
     char *error;         /* malloc'd or NULL */
     char blob_id[OCRQ_UUID_LEN + 1]; /* in the document store (ocrq/blob.h) instead; else "" */
-    long long blob_size; /* with blob_id: the blob's bytes; -1 if the blob is gone */
+    long long blob_size;             /* with blob_id: the blob's bytes; -1 if the blob is gone */
 };
 
 /*
