@@ -27,19 +27,21 @@
 static const char accept_sql[] =
     "WITH req AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(n int, id uuid, pri smallint, lang text,"
-    "  src text, bat text, hook text, meta jsonb, sub timestamptz, akey text, ikey text, fp text)),"
+    "  src text, bat text, hook text, meta jsonb, sub timestamptz, akey text, ikey text, fp text,"
+    "  blob uuid)),"
     " claimed AS ("
     "  INSERT INTO ocr_idempotency_keys (api_key, idem_key, job_id, fingerprint)"
     "  SELECT akey, ikey, id, fp FROM req WHERE ikey IS NOT NULL"
     "  ON CONFLICT DO NOTHING RETURNING job_id),"
     " ins AS ("
     "  INSERT INTO ocr_jobs (job_id, status, priority, language, source, batch, webhook_url,"
-    "  metadata, submitted_at, api_key)"
-    "  SELECT id, 'queued', pri, lang, src, bat, hook, meta, coalesce(sub, now()), akey FROM req"
+    "  metadata, submitted_at, api_key, doc_blob_id)"
+    "  SELECT id, 'queued', pri, lang, src, bat, hook, meta, coalesce(sub, now()), akey, blob"
+    "  FROM req"
     "  WHERE ikey IS NULL OR id IN (SELECT job_id FROM claimed)"
     "  ON CONFLICT (job_id) DO NOTHING RETURNING job_id)"
     " SELECT r.n, k.job_id, k.fingerprint = r.fp, k.confirmed, coalesce(j.status, 'queued'),"
-    "  (SELECT count(*) FROM ins)"
+    "  (SELECT count(*) FROM ins), j.doc_blob_id"
     " FROM req AS r"
     " LEFT JOIN ocr_idempotency_keys AS k ON k.api_key = r.akey AND k.idem_key = r.ikey"
     " LEFT JOIN ocr_jobs AS j ON j.job_id = k.job_id"
@@ -61,7 +63,7 @@ static const char job_sql[] =
     "  'mean_confidence', r.mean_confidence, 'duration_ms', r.duration_ms,"
     "  'characters', length(r.text), 'text', CASE WHEN $3::boolean THEN r.text END) END,"
     " 'artifacts', (SELECT jsonb_object_agg(a.format, jsonb_build_object('bytes', a.bytes,"
-    "  'stored', a.content IS NOT NULL, 'error', a.error,"
+    "  'stored', a.content IS NOT NULL OR a.blob_id IS NOT NULL, 'error', a.error,"
     "  'href', '/v1/jobs/' || j.job_id || '/artifacts/' || a.format))"
     "  FROM ocr_artifacts AS a WHERE a.job_id = j.job_id),"
     " 'links', jsonb_build_object('self', '/v1/jobs/' || j.job_id,"
@@ -73,10 +75,12 @@ static const char text_sql[] =
     "SELECT j.status, r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
     " ON r.job_id = j.job_id WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
 
-/* Binary results: content is the raw bytes; found a one-byte boolean. */
+/* Binary results: content is the raw bytes; found a one-byte boolean; the rest text. */
 static const char artifact_sql[] =
-    "SELECT j.status, a.job_id IS NOT NULL, a.content, a.error FROM ocr_jobs AS j"
+    "SELECT j.status, a.job_id IS NOT NULL, a.content, a.error, a.blob_id::text,"
+    " coalesce(b.bytes, -1)::text FROM ocr_jobs AS j"
     " LEFT JOIN ocr_artifacts AS a ON a.job_id = j.job_id AND a.format = $3::text"
+    " LEFT JOIN ocr_blobs AS b ON b.blob_id = a.blob_id"
     " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
 
 static const char batch_sql[] =
@@ -186,11 +190,12 @@ static char *accept_json(const struct ocrq_db_accept *a, size_t n)
 
         if (j->metadata && !(meta = json_loads(j->metadata, 0, NULL)))
             goto out;
-        o = json_pack("{s:I, s:s, s:i, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s, s:s?, s:s?}", "n",
-                      (json_int_t)i, "id", j->job_id, "pri", j->priority, "lang",
+        const char *blob = j->doc_kind == OCRQ_DOC_STORED ? j->doc_ref : NULL;
+        o = json_pack("{s:I, s:s, s:i, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s, s:s?, s:s?, s:s?}",
+                      "n", (json_int_t)i, "id", j->job_id, "pri", j->priority, "lang",
                       j->language ? j->language : "", "src", j->source, "bat", j->batch, "hook",
                       j->webhook_url, "meta", meta, "sub", j->submitted_at, "akey", a[i].api_key,
-                      "ikey", a[i].idem_key, "fp", a[i].fingerprint);
+                      "ikey", a[i].idem_key, "fp", a[i].fingerprint, "blob", blob);
         if (!o || json_array_append_new(arr, o) != 0)
             goto out;
     }
@@ -208,6 +213,7 @@ int ocrq_db_api_accept(struct ocrq_db *db, struct ocrq_db_accept *a, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         a[i].outcome = OCRQ_ACCEPT_NEW;
+        a[i].doc_blob_id[0] = '\0';
         memcpy(a[i].job_id, a[i].job->job_id, sizeof a[i].job_id);
         snprintf(a[i].status, sizeof a[i].status, "queued");
     }
@@ -234,6 +240,7 @@ int ocrq_db_api_accept(struct ocrq_db *db, struct ocrq_db_accept *a, size_t n)
         }
         snprintf(x->job_id, sizeof x->job_id, "%s", PQgetvalue(res, r, 1));
         snprintf(x->status, sizeof x->status, "%s", PQgetvalue(res, r, 4));
+        snprintf(x->doc_blob_id, sizeof x->doc_blob_id, "%s", PQgetvalue(res, r, 6));
         if (PQgetvalue(res, r, 2)[0] != 't')
             x->outcome = OCRQ_ACCEPT_MISMATCH;
         else if (PQgetvalue(res, r, 3)[0] == 't' || strcmp(x->status, "queued") != 0)
@@ -345,6 +352,11 @@ int ocrq_db_api_artifact(struct ocrq_db *db, const char *id, const char *api_key
     }
     if (!PQgetisnull(res, 0, 3) && !(out->error = strdup(PQgetvalue(res, 0, 3))))
         st = OCRQ_ERR_NOMEM;
+    if (!PQgetisnull(res, 0, 4)) {
+        snprintf(out->blob_id, sizeof out->blob_id, "%.*s", PQgetlength(res, 0, 4),
+                 PQgetvalue(res, 0, 4));
+        out->blob_size = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+    }
 out:
     PQclear(res);
     if (st != OCRQ_OK)

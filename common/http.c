@@ -1,9 +1,10 @@
 /*
- * The HTTP servers: the only module that speaks libmicrohttpd. A route
- * server (ocrq_http_start) has one internal polling thread, so its handlers
- * are serialized, and exact paths; a service (ocrq_http_serve) has a thread
- * pool, hands whole requests to the application and lets it answer later
- * from another thread (suspend/resume). MHD's own messages go to our log.
+ * The HTTP servers: the only module that speaks libmicrohttpd (with
+ * http_service.c). A route server (ocrq_http_start) has one internal
+ * polling thread, so its handlers are serialized, and exact paths; a
+ * service (ocrq_http_serve) has a thread pool, and its requests are handled
+ * in http_service.c. Here: listening, starting and stopping both, and MHD's
+ * own messages, which go to our log.
  */
 #include "ocrq/http.h"
 
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_internal.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
@@ -27,25 +29,6 @@
 #define HOST_MAX 256
 #define PORT_MAX 8 /* "65535" */
 #define ALLOW_MAX 128
-#define DEFAULT_TYPE "text/plain; charset=utf-8"
-
-struct ocrq_http {
-    struct MHD_Daemon *d;
-    struct ocrq_http_route *routes;
-    size_t n;
-    void *arg;
-    int port;
-    /* While starting, MHD's messages are kept for err instead of logged. */
-    pthread_mutex_t mu;
-    int starting;
-    char start_err[512];
-    /* services only */
-    int is_service;
-    struct ocrq_http_service svc;
-    unsigned active;  /* requests begun, not yet over (atomic) */
-    int closing;      /* quiesced: replies close their connection (atomic) */
-    int listen_fd;    /* returned by MHD_quiesce_daemon, closed by us; -1 */
-};
 
 /* MHD's messages end with a newline; ours do not. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -213,12 +196,6 @@ static int resolve(const char *host, const char *port, struct sockaddr_storage *
     return st;
 }
 
-static enum MHD_Result svc_access(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **req_cls);
-static void svc_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                          enum MHD_RequestTerminationCode toe);
-
 /* Start MHD with every signal blocked, so its threads inherit a full mask. */
 static struct MHD_Daemon *start_daemon(struct ocrq_http *h, const struct sockaddr_storage *ss,
                                        int port)
@@ -243,11 +220,11 @@ static struct MHD_Daemon *start_daemon(struct ocrq_http *h, const struct sockadd
         unsigned limit = h->svc.connection_limit ? h->svc.connection_limit : 1024;
         unsigned idle = h->svc.idle_timeout_s ? h->svc.idle_timeout_s : 30;
         unsigned threads = h->svc.threads ? h->svc.threads : 1;
-        d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, svc_access, h,
+        d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, ocrq_http_svc_access, h,
                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
                              (const struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT, limit,
                              MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED,
-                             svc_completed, h, MHD_OPTION_THREAD_POOL_SIZE,
+                             ocrq_http_svc_completed, h, MHD_OPTION_THREAD_POOL_SIZE,
                              threads > 1 ? threads : 0u, MHD_OPTION_END);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -350,256 +327,4 @@ void ocrq_http_stop(struct ocrq_http *h)
     pthread_mutex_destroy(&h->mu);
     free(h->routes);
     free(h);
-}
-
-/* ---- services ------------------------------------------------------------ */
-
-#define REPLY_HEADERS_MAX 8
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-
-struct ocrq_http_req {
-    struct ocrq_http *h;
-    struct MHD_Connection *c;
-    const char *method, *path; /* MHD's, valid until the request is over */
-    unsigned char *body;
-    size_t len, cap;
-    int called;    /* svc.request was called */
-    int suspended; /* waiting for ocrq_http_resume() */
-    int queued;    /* the reply is queued: further body is dropped */
-    int replied;   /* ocrq_http_reply() was called */
-    int status;
-    char *ctype;
-    char *rbody;
-    size_t rlen;
-    int nh;
-    char *hname[REPLY_HEADERS_MAX], *hval[REPLY_HEADERS_MAX];
-    void *user;
-};
-
-static const char too_large_body[] =
-    "{\"error\":{\"code\":\"too_large\",\"message\":\"request body too large\"}}";
-
-void ocrq_http_quiesce(struct ocrq_http *h)
-{
-    if (!h || !h->d || !h->is_service)
-        return;
-    __atomic_store_n(&h->closing, 1, __ATOMIC_RELEASE);
-    if (h->listen_fd < 0) {
-        MHD_socket fd = MHD_quiesce_daemon(h->d);
-        h->listen_fd = fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
-    }
-}
-
-unsigned ocrq_http_active(const struct ocrq_http *h)
-{
-    return h ? LOAD(&h->active) : 0;
-}
-
-const char *ocrq_http_method(const struct ocrq_http_req *req) { return req->method; }
-const char *ocrq_http_path(const struct ocrq_http_req *req) { return req->path; }
-
-const char *ocrq_http_header(const struct ocrq_http_req *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, name);
-}
-
-const char *ocrq_http_query(const struct ocrq_http_req *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->c, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const unsigned char *ocrq_http_body(const struct ocrq_http_req *req, size_t *len)
-{
-    *len = req->len;
-    return req->body ? req->body : (const unsigned char *)"";
-}
-
-void ocrq_http_set_user(struct ocrq_http_req *req, void *user) { req->user = user; }
-void *ocrq_http_user(const struct ocrq_http_req *req) { return req->user; }
-
-int ocrq_http_add_header(struct ocrq_http_req *req, const char *name, const char *value)
-{
-    if (req->nh >= REPLY_HEADERS_MAX)
-        return OCRQ_ERR_TOO_LARGE;
-    char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
-        return OCRQ_ERR_NOMEM;
-    }
-    req->hname[req->nh] = n;
-    req->hval[req->nh++] = v;
-    return OCRQ_OK;
-}
-
-void ocrq_http_reply(struct ocrq_http_req *req, int status, const char *content_type, char *body,
-                     size_t len)
-{
-    if (req->replied) {
-        free(body);
-        return;
-    }
-    req->replied = 1;
-    req->status = status;
-    req->ctype = content_type ? strdup(content_type) : NULL;
-    req->rbody = body;
-    req->rlen = body ? len : 0;
-}
-
-void ocrq_http_suspend(struct ocrq_http_req *req)
-{
-    req->suspended = 1;
-    MHD_suspend_connection(req->c);
-}
-
-void ocrq_http_resume(struct ocrq_http_req *req)
-{
-    MHD_resume_connection(req->c);
-}
-
-/* Queue the reply set with ocrq_http_reply() (500 if none was). */
-static enum MHD_Result queue_reply(struct ocrq_http_req *r)
-{
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
-
-    if (!r->replied) {
-        log_error(NULL, "http: %s %s: no reply from the handler", r->method, r->path);
-        ocrq_http_reply(r, 500, "text/plain; charset=utf-8", NULL, 0);
-    }
-    r->queued = 1;
-    if (r->rbody) {
-        resp = MHD_create_response_from_buffer(r->rlen, r->rbody, MHD_RESPMEM_MUST_FREE);
-        if (resp)
-            r->rbody = NULL;
-    } else {
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    }
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->ctype ? r->ctype : DEFAULT_TYPE);
-    for (int i = 0; i < r->nh; i++)
-        MHD_add_response_header(resp, r->hname[i], r->hval[i]);
-    if (LOAD(&r->h->closing))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    ret = MHD_queue_response(r->c, (unsigned)r->status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-static void reply_too_large(struct ocrq_http_req *r)
-{
-    char *b = strdup(too_large_body);
-    ocrq_http_reply(r, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", b, b ? strlen(b) : 0);
-}
-
-/* Append a piece of body, growing the buffer geometrically. */
-static int body_add(struct ocrq_http_req *r, const char *data, size_t n)
-{
-    if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n)
-            cap *= 2;
-        if (cap > r->h->svc.max_body)
-            cap = r->h->svc.max_body;
-        unsigned char *p = realloc(r->body, cap);
-        if (!p)
-            return OCRQ_ERR_NOMEM;
-        r->body = p;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    return OCRQ_OK;
-}
-
-/*
- * MHD calls this once with the headers (*req_cls NULL), once per piece of
- * body, then with *upload_size 0: the request is complete. A suspended
- * request is called once more after ocrq_http_resume(), to queue the reply.
- */
-static enum MHD_Result svc_access(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **req_cls)
-{
-    struct ocrq_http *h = cls;
-    struct ocrq_http_req *r = *req_cls;
-    (void)version;
-
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
-        r->h = h;
-        r->c = c;
-        r->method = method;
-        r->path = url;
-        *req_cls = r;
-        __atomic_add_fetch(&h->active, 1, __ATOMIC_ACQ_REL);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        if (cl && strtoull(cl, NULL, 10) > h->svc.max_body)
-            reply_too_large(r);
-        else if (h->svc.headers)
-            h->svc.headers(h->svc.arg, r);
-        /*
-         * A refusal is sent at once when a body would follow (MHD then closes
-         * the connection instead of reading it); without a body it waits for
-         * the end of the request, so the connection stays open for the next.
-         */
-        if (r->replied && ((cl && strtoull(cl, NULL, 10) > 0) || te))
-            return queue_reply(r);
-        return MHD_YES;
-    }
-    if (*upload_size != 0) {
-        size_t n = *upload_size;
-        *upload_size = 0;
-        if (r->queued)
-            return MHD_YES; /* refused already: drop the rest */
-        if (r->len + n > h->svc.max_body) {
-            reply_too_large(r);
-            return queue_reply(r);
-        }
-        if (body_add(r, upload, n) != OCRQ_OK)
-            return MHD_NO;
-        return MHD_YES;
-    }
-    if (r->queued)
-        return MHD_YES;
-    if (!r->called) {
-        r->called = 1;
-        if (!r->replied) /* not refused by svc.headers */
-            h->svc.request(h->svc.arg, r);
-        if (r->suspended)
-            return MHD_YES;
-    }
-    r->suspended = 0;
-    return queue_reply(r);
-}
-
-static void svc_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                          enum MHD_RequestTerminationCode toe)
-{
-    struct ocrq_http *h = cls;
-    struct ocrq_http_req *r = *req_cls;
-    (void)c;
-    (void)toe;
-
-    if (!r)
-        return;
-    *req_cls = NULL;
-    if (h->svc.done)
-        h->svc.done(h->svc.arg, r);
-    free(r->body);
-    free(r->ctype);
-    free(r->rbody);
-    for (int i = 0; i < r->nh; i++) {
-        free(r->hname[i]);
-        free(r->hval[i]);
-    }
-    free(r);
-    __atomic_sub_fetch(&h->active, 1, __ATOMIC_ACQ_REL);
 }

@@ -66,9 +66,10 @@ int ocrq_mp_boundary(const char *content_type, char *out)
     return OCRQ_OK;
 }
 
-/* Read the headers between p and end (ending with a blank line) into part. */
-static void part_headers(const char *p, const char *end, struct ocrq_mp_part *part)
+void ocrq_mp_part_headers(const char *p, size_t len, struct ocrq_mp_part *part)
 {
+    const char *end = p + len;
+
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *le = eol ? eol : end;
@@ -144,7 +145,7 @@ int ocrq_mp_parse(const unsigned char *body, size_t len, const char *boundary,
             return OCRQ_ERR_TOO_LARGE;
         struct ocrq_mp_part *part = &parts[(*n)++];
         memset(part, 0, sizeof *part);
-        part_headers(p, hend, part);
+        ocrq_mp_part_headers(p, (size_t)(hend - p), part);
         part->data = (const unsigned char *)data;
         part->len = (size_t)(next - data);
         p = next + dlen;

@@ -22,6 +22,9 @@ struct api_pipeline;
 
 #define API_KEY_NAME_MAX 128
 #define API_IDEM_KEY_MAX 255
+#define API_MAX_PARTS 16 /* parts of a multipart/form-data body */
+
+struct api_upload;
 
 /* Routes, for metrics; API_R_OTHER covers 404s. */
 enum api_route {
@@ -91,12 +94,14 @@ struct api {
 struct api_job {
     struct api_job *next;
     struct ocrq_http_req *req;
-    struct ocrq_job *job; /* owned; its document is in msg */
+    struct api_upload *up; /* the request's upload (borrowed), or NULL */
+    struct ocrq_job *job;  /* owned; its document is in msg, or in the store (doc_ref) */
     unsigned char *msg;   /* the message body */
     size_t msg_len;
     char key_name[API_KEY_NAME_MAX];
     char idem_key[API_IDEM_KEY_MAX + 1]; /* "" if none */
     char fingerprint[65];
+    int own_blob; /* the message refers to the upload's stored blob */
     /* filled by the pipeline */
     uint64_t seq;
     int outcome;
@@ -111,11 +116,13 @@ struct api_req {
     char key_name[API_KEY_NAME_MAX]; /* the authenticated key */
     char id[128];       /* path parameter: job id or batch */
     unsigned format;    /* API_R_JOB_ARTIFACT: the OCRQ_FMT_* bit asked for */
+    struct api_upload *up; /* POST /v1/jobs with a document: its upload, or NULL */
 };
 
 /* ---- api_routes.c -------------------------------------------------------- */
 
 void api_on_headers(void *arg, struct ocrq_http_req *req);
+int api_on_body(void *arg, struct ocrq_http_req *req, const unsigned char *data, size_t len);
 void api_on_request(void *arg, struct ocrq_http_req *req);
 void api_on_done(void *arg, struct ocrq_http_req *req);
 
@@ -135,15 +142,84 @@ void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *sta
 /* ---- api_jobs.c ---------------------------------------------------------- */
 
 /*
- * Turn a complete POST /v1/jobs into *out (raw image body, multipart form
- * or JSON {"url"}). On a client error answers it (400, 413, 415) and
- * returns a nonzero status; OCRQ_OK with *out to go on.
+ * Turn a complete POST /v1/jobs into *out: a finished upload up (a raw
+ * document or a multipart form: api_upload_finish() returned OCRQ_OK), or,
+ * with up NULL, the JSON {"url"} body. On a client error answers it (400,
+ * 415) and returns a nonzero status; OCRQ_OK with *out to go on. *out
+ * borrows the inline document from up, which must outlive it.
  */
 int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_name,
-                  struct api_job **out);
+                  struct api_upload *up, struct api_job **out);
 
 /* Free a job of the pipeline; NULL is fine. */
 void api_job_free(struct api_job *j);
+
+/* ---- api_upload.c -------------------------------------------------------- */
+
+/* What an upload brought (api_upload_doc()); every pointer borrowed from the upload. */
+struct api_upload_doc {
+    const unsigned char *data; /* in memory: the bytes; NULL when stored */
+    size_t len;
+    const char *blob_id;      /* in the store: the committed blob; NULL in memory */
+    const char *job_id;       /* in the store: the job id the blob belongs to */
+    const char *sha256;       /* in the store: the bytes' SHA-256 (hex) */
+    long long size;           /* the document's bytes */
+    const char *content_type; /* "image/png", the file part's type; "" if none */
+};
+
+/* Nonzero if a POST /v1/jobs with this Content-Type uploads a document. */
+int api_upload_is(const char *ctype);
+
+/*
+ * From the headers of such a POST: start its upload into *out (the body
+ * limit becomes api.max_upload_bytes and the body is streamed to
+ * api_upload_feed()). Returns 0, or -1 after answering (400 a multipart
+ * type without a valid boundary, 500).
+ */
+int api_upload_begin(struct api *api, struct ocrq_http_req *req, const char *ctype,
+                     struct api_upload **out);
+
+/*
+ * The next piece of body, on the request's pool thread: kept in memory up
+ * to documents.inline_max_bytes, then written to the document store over a
+ * connection of the upload's own. OCRQ_OK, or another status after
+ * answering (400 malformed multipart or fields, 415 not a document, 503
+ * the store failed); the blob is then rolled back.
+ */
+int api_upload_feed(struct api_upload *u, struct ocrq_http_req *req, const unsigned char *data,
+                    size_t len);
+
+/*
+ * The body is over: check the document (present, not empty, a known type)
+ * and commit its blob if it went to the store. OCRQ_OK, or another status
+ * after answering (400, 415, 503).
+ */
+int api_upload_finish(struct api_upload *u, struct ocrq_http_req *req);
+
+/* The document of a finished upload into *out. */
+void api_upload_doc(const struct api_upload *u, struct api_upload_doc *out);
+
+/*
+ * The i-th part of a multipart upload other than the document, in order:
+ * its name and value (NUL-terminated, len bytes; borrowed). The "file" part
+ * is among them with its filename as value (NULL without one). 0 past the
+ * last.
+ */
+int api_upload_field(const struct api_upload *u, size_t i, const char **name, const char **value,
+                     size_t *len);
+
+/*
+ * The job's message may refer to the stored blob (a 202, or an outcome the
+ * broker did not settle): api_upload_end() keeps it. Any thread. NULL is fine.
+ */
+void api_upload_keep(struct api_upload *u);
+
+/*
+ * The request is over (aborted: the client went away): roll back a blob
+ * still being written, delete a committed one nobody kept, close the
+ * upload's connection and free it. On the request's pool thread. NULL is fine.
+ */
+void api_upload_end(struct api_upload *u, int aborted);
 
 /* ---- api_keys.c ---------------------------------------------------------- */
 
@@ -169,5 +245,17 @@ void api_pipeline_stop(struct api_pipeline *p);
 /* ---- per-thread database connection (api_routes.c) ---------------------- */
 
 struct ocrq_db *api_db(struct api *api);
+
+/* Answer 503 database_unavailable, dropping db (may be NULL) if its connection broke. */
+void api_db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_db *db);
+
+/* ---- api_artifacts.c ----------------------------------------------------- */
+
+/*
+ * GET /v1/jobs/{id}/artifacts/{format}: an artifact from its row, or
+ * streamed from the document store a chunk at a time over a connection of
+ * the reply's own. On the pool thread; answers in every case.
+ */
+void api_get_artifact(struct api *api, struct ocrq_http_req *req, struct api_req *ar);
 
 #endif

@@ -7,8 +7,9 @@
  *   - multipart/form-data with a "file" part, parameters as form fields
  *     (or in the query);
  *   - JSON {"url": ..., "priority": ..., ...}: the worker fetches the URL.
+ * The first two arrive as uploads (api_upload.c): the document is inline
+ * in the message, or a reference to the document store.
  */
-#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,9 @@
 #include "ocrq/formats.h"
 #include "ocrq/http.h"
 #include "ocrq/job.h"
-#include "ocrq/multipart.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
 
-#define MAX_PARTS 16
 #define MAX_BATCH_CHARS 255
 #define MAX_SOURCE_CHARS 1024
 #define FIELD_MAX 4096
@@ -81,31 +80,6 @@ static int from_query(struct ocrq_http_req *req, struct params *p)
             return OCRQ_ERR_NOMEM;
     }
     return OCRQ_OK;
-}
-
-/* The document types the workers decode, by their first bytes (docs/documents.md). */
-static int known_document(const unsigned char *d, size_t n)
-{
-    /* a PDF may have up to 1 KiB of junk before its header, as readers allow */
-    if (n >= 5 && memmem(d, n < 1024 + 5 ? n : 1024 + 5, "%PDF-", 5))
-        return 1;
-    if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
-        return 1;
-    if (n >= 3 && memcmp(d, "\xff\xd8\xff", 3) == 0)
-        return 1;
-    if (n >= 4 && (memcmp(d, "II*\0", 4) == 0 || memcmp(d, "MM\0*", 4) == 0))
-        return 1;
-    if (n >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0))
-        return 1;
-    if (n >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
-        return 1;
-    if (n >= 2 && d[0] == 'B' && d[1] == 'M')
-        return 1;
-    if (n >= 3 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6' && isspace(d[2]))
-        return 1;
-    if (n >= 12 && memcmp(d, "\0\0\0\x0cjP  \r\n\x87\n", 12) == 0)
-        return 1;
-    return 0;
 }
 
 static const char supported_types[] =
@@ -205,62 +179,32 @@ out:
     return st;
 }
 
-/* multipart/form-data: the "file" part and the fields. */
-static int parse_multipart(struct ocrq_http_req *req, const char *ctype, const unsigned char *body,
-                           size_t len, struct params *p, const unsigned char **doc, size_t *doc_len,
-                           char *doc_type, size_t typelen)
+/* The form fields of a multipart upload, in order, onto p. Answers on a client error. */
+static int form_fields(struct ocrq_http_req *req, const struct api_upload *up, struct params *p)
 {
-    char boundary[OCRQ_MP_BOUNDARY_MAX + 1];
-    struct ocrq_mp_part parts[MAX_PARTS];
-    size_t n = 0;
-    int st;
+    const char *name, *value;
+    size_t len;
 
-    if (ocrq_mp_boundary(ctype, boundary) != OCRQ_OK) {
-        api_error(req, 400, "invalid_multipart", "multipart/form-data without a valid boundary");
-        return OCRQ_ERR_INVALID;
-    }
-    st = ocrq_mp_parse(body, len, boundary, parts, MAX_PARTS, &n);
-    if (st != OCRQ_OK) {
-        api_error(req, 400, "invalid_multipart",
-                  st == OCRQ_ERR_TOO_LARGE ? "more than %d parts"
-                                           : "the multipart body is malformed (%d)",
-                  MAX_PARTS);
-        return OCRQ_ERR_INVALID;
-    }
-    *doc = NULL;
-    for (size_t i = 0; i < n; i++) {
-        struct ocrq_mp_part *pt = &parts[i];
-        if (strcmp(pt->name, "file") == 0) {
-            if (*doc) {
-                api_error(req, 400, "invalid_multipart", "one \"file\" part per request");
-                return OCRQ_ERR_INVALID;
-            }
-            *doc = pt->data;
-            *doc_len = pt->len;
-            snprintf(doc_type, typelen, "%s", pt->content_type);
-            if (pt->has_filename && pt->filename[0] && !p->source &&
-                set(&p->source, pt->filename, strlen(pt->filename)) != OCRQ_OK)
+    for (size_t i = 0; api_upload_field(up, i, &name, &value, &len); i++) {
+        if (strcmp(name, "file") == 0) {
+            if (value && !p->source && set(&p->source, value, strlen(value)) != OCRQ_OK)
                 return OCRQ_ERR_NOMEM;
             continue;
         }
-        char **slot = param_slot(p, pt->name);
+        char **slot = param_slot(p, name);
         if (!slot) {
             api_error(req, 400, "invalid_parameter",
                       "unknown form field \"%.64s\": want file, priority, language,"
                       " webhook_url, batch, metadata, formats",
-                      pt->name);
+                      name);
             return OCRQ_ERR_INVALID;
         }
-        if (pt->len > (strcmp(pt->name, "metadata") == 0 ? OCRQ_MAX_META_BYTES : FIELD_MAX)) {
-            api_error(req, 400, "invalid_parameter", "%s: too long", pt->name);
+        if (len > (strcmp(name, "metadata") == 0 ? OCRQ_MAX_META_BYTES : FIELD_MAX)) {
+            api_error(req, 400, "invalid_parameter", "%s: too long", name);
             return OCRQ_ERR_INVALID;
         }
-        if (set(slot, (const char *)pt->data, pt->len) != OCRQ_OK)
+        if (set(slot, value, len) != OCRQ_OK)
             return OCRQ_ERR_NOMEM;
-    }
-    if (!*doc) {
-        api_error(req, 400, "invalid_multipart", "no \"file\" part");
-        return OCRQ_ERR_INVALID;
     }
     return OCRQ_OK;
 }
@@ -324,15 +268,17 @@ static int apply_params(struct api *api, struct ocrq_http_req *req, struct param
     return OCRQ_OK;
 }
 
-/* SHA-256 over the parameters and the document: a repeated Idempotency-Key must match it. */
-static void fingerprint(const struct ocrq_job *job, const unsigned char *doc, size_t len,
-                        const char *url, char out[65])
+/*
+ * SHA-256 over the parameters and the document (its SHA-256 in hex, doc_sha,
+ * "" for a URL): a repeated Idempotency-Key must match it.
+ */
+static void fingerprint(const struct ocrq_job *job, const char *doc_sha, const char *url,
+                        char out[65])
 {
-    char dh[65] = "", fmts[OCRQ_FMT_LIST_MAX + 2] = "", *s = NULL;
+    char fmts[OCRQ_FMT_LIST_MAX + 2] = "", *s = NULL;
+    const char *dh = doc_sha;
     size_t n;
 
-    if (doc)
-        ocrq_sha256_hex(doc, len, dh);
     /* only a job that asks for more than text adds its formats: older keys still match */
     if (job->formats & OCRQ_FMT_ARTIFACTS) {
         fmts[0] = '\n';
@@ -351,6 +297,23 @@ static void fingerprint(const struct ocrq_job *job, const unsigned char *doc, si
     free(s);
 }
 
+/* The job's document from the upload: inline bytes, or the stored blob under its job id. */
+static int set_document(struct ocrq_job *job, const struct api_upload_doc *d)
+{
+    if (d->content_type[0] && !(job->doc_content_type = strdup(d->content_type)))
+        return OCRQ_ERR_NOMEM;
+    if (!d->blob_id) {
+        job->doc_kind = OCRQ_DOC_INLINE;
+        job->doc_data = d->data; /* borrowed from the upload, which lives until the answer */
+        job->doc_len = d->len;
+        return OCRQ_OK;
+    }
+    snprintf(job->job_id, sizeof job->job_id, "%s", d->job_id); /* the blob's owner */
+    job->doc_kind = OCRQ_DOC_STORED;
+    job->doc_size = d->size;
+    return (job->doc_ref = strdup(d->blob_id)) ? OCRQ_OK : OCRQ_ERR_NOMEM;
+}
+
 void api_job_free(struct api_job *j)
 {
     if (!j)
@@ -361,19 +324,17 @@ void api_job_free(struct api_job *j)
 }
 
 int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_name,
-                  struct api_job **out)
+                  struct api_upload *up, struct api_job **out)
 {
     const char *ctype = ocrq_http_header(req, "Content-Type");
     const char *idem = ocrq_http_header(req, "Idempotency-Key");
     struct params p = {0};
-    const unsigned char *body, *doc = NULL;
-    size_t len, doc_len = 0;
-    char doc_type[128] = "", why[256];
+    struct api_upload_doc doc = {0};
+    char why[256], doc_sha[65] = "";
     struct api_job *j = NULL;
     int st = OCRQ_ERR_INVALID;
 
     *out = NULL;
-    body = ocrq_http_body(req, &len);
     if (idem && (!printable(idem, API_IDEM_KEY_MAX) || strlen(idem) > API_IDEM_KEY_MAX)) {
         api_error(req, 400, "invalid_parameter", "Idempotency-Key: 1-%d printable characters",
                   API_IDEM_KEY_MAX);
@@ -383,43 +344,22 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
         api_error(req, 500, "internal", "out of memory");
         goto out;
     }
-    if (!ctype) {
+    if (up) {
+        api_upload_doc(up, &doc);
+        if (form_fields(req, up, &p) != OCRQ_OK)
+            goto out;
+    } else if (!ctype) {
         api_error(req, 415, "unsupported_media_type", "no Content-Type: %s", supported_types);
         goto out;
-    } else if (strncasecmp(ctype, "image/", 6) == 0 ||
-               strncasecmp(ctype, "application/pdf", 15) == 0) {
-        doc = body;
-        doc_len = len;
-        size_t tl = strcspn(ctype, "; ");
-        snprintf(doc_type, sizeof doc_type, "%.*s", (int)tl, ctype);
-    } else if (strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-        if (parse_multipart(req, ctype, body, len, &p, &doc, &doc_len, doc_type, sizeof doc_type) !=
-            OCRQ_OK)
-            goto out;
     } else if (strncasecmp(ctype, "application/json", 16) == 0) {
+        size_t len;
+        const unsigned char *body = ocrq_http_body(req, &len);
         if (parse_json(req, body, len, &p) != OCRQ_OK)
             goto out;
     } else {
         api_error(req, 415, "unsupported_media_type", "Content-Type %.100s: %s", ctype,
                   supported_types);
         goto out;
-    }
-    if (!p.url) {
-        if (doc_len == 0) {
-            api_error(req, 400, "empty_document", "the document is empty");
-            goto out;
-        }
-        if ((long long)doc_len > api->cfg->inline_max_bytes) {
-            api_error(req, 413, "too_large", "the document is %zu bytes; the limit is %lld",
-                      doc_len, api->cfg->inline_max_bytes);
-            goto out;
-        }
-        if (!known_document(doc, doc_len)) {
-            api_error(req, 415, "unsupported_media_type",
-                      "the document is not a PDF or a PNG, JPEG, TIFF, GIF, WebP, BMP, PNM or"
-                      " JPEG 2000 image");
-            goto out;
-        }
     }
 
     j = calloc(1, sizeof *j);
@@ -429,22 +369,20 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
     }
     if (apply_params(api, req, &p, j->job) != OCRQ_OK)
         goto out;
-    if (p.url) {
+    if (up)
+        st = set_document(j->job, &doc);
+    else if (!(j->job->doc_ref = strdup(p.url)) ||
+             (!j->job->source && !(j->job->source = strdup(p.url))))
+        st = OCRQ_ERR_NOMEM;
+    else {
         j->job->doc_kind = OCRQ_DOC_URL;
-        if (!(j->job->doc_ref = strdup(p.url)) ||
-            (!j->job->source && !(j->job->source = strdup(p.url)))) {
-            api_error(req, 500, "internal", "out of memory");
-            goto out;
-        }
-    } else {
-        j->job->doc_kind = OCRQ_DOC_INLINE;
-        j->job->doc_data = doc;
-        j->job->doc_len = doc_len;
-        if (doc_type[0] && !(j->job->doc_content_type = strdup(doc_type))) {
-            api_error(req, 500, "internal", "out of memory");
-            goto out;
-        }
+        st = OCRQ_OK;
     }
+    if (st != OCRQ_OK) {
+        api_error(req, 500, "internal", "out of memory");
+        goto out;
+    }
+    st = OCRQ_ERR_INVALID;
     if (ocrq_job_validate(j->job, why, sizeof why) != OCRQ_OK) {
         api_error(req, 400, "invalid_parameter", "%s", why);
         goto out;
@@ -455,16 +393,23 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
     }
     if (idem) {
         snprintf(j->idem_key, sizeof j->idem_key, "%s", idem);
-        fingerprint(j->job, doc, doc_len, p.url, j->fingerprint);
+        if (doc.sha256)
+            snprintf(doc_sha, sizeof doc_sha, "%s", doc.sha256);
+        else if (doc.data)
+            ocrq_sha256_hex(doc.data, doc.len, doc_sha);
+        fingerprint(j->job, doc_sha, p.url, j->fingerprint);
     }
-    /* doc_data stays borrowed from the request body, which lives until the answer */
     snprintf(j->key_name, sizeof j->key_name, "%s", key_name);
     j->req = req;
+    j->up = up;
+    j->own_blob = doc.blob_id != NULL;
     j->acked = -1;
     *out = j;
     j = NULL;
     st = OCRQ_OK;
 out:
+    if (st != OCRQ_OK && !ocrq_http_status(req))
+        api_error(req, 500, "internal", "out of memory");
     api_job_free(j);
     params_free(&p);
     return st;

@@ -143,6 +143,7 @@ int main(int argc, char **argv)
         .max_body = (size_t)cfg->api_max_body_bytes,
         .connection_limit = (unsigned)cfg->api_max_connections,
         .headers = api_on_headers,
+        .body = api_on_body,
         .request = api_on_request,
         .done = api_on_done,
         .arg = api,

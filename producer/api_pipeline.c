@@ -200,15 +200,24 @@ static int publish_round(struct api_pipeline *p)
 /*
  * A repeat whose job was never confirmed: publish it again under the
  * original job_id (workers run one job id once), from this request's body,
- * which the fingerprint showed to be the same.
+ * which the fingerprint showed to be the same. A stored document is the
+ * original job's blob (kept for it), not this request's copy.
  */
-static int reencode(struct api_job *j, const char *job_id)
+static int reencode(struct api_job *j, const struct ocrq_db_accept *acc)
 {
     char why[256];
     unsigned char *msg = NULL;
     size_t len = 0;
 
-    snprintf(j->job->job_id, sizeof j->job->job_id, "%s", job_id);
+    snprintf(j->job->job_id, sizeof j->job->job_id, "%s", acc->job_id);
+    if (j->job->doc_kind == OCRQ_DOC_STORED && acc->doc_blob_id[0]) {
+        char *ref = strdup(acc->doc_blob_id);
+        if (!ref)
+            return OCRQ_ERR_NOMEM;
+        free(j->job->doc_ref);
+        j->job->doc_ref = ref;
+        j->own_blob = 0;
+    }
     if (ocrq_job_encode(j->job, &msg, &len, why, sizeof why) != OCRQ_OK)
         return OCRQ_ERR_INVALID;
     free(j->msg);
@@ -259,8 +268,13 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
         goto out;
 
     if (connect_db(p) != OCRQ_OK || ocrq_db_api_accept(p->db, acc, n_acc) != OCRQ_OK) {
-        for (size_t i = 0; i < n_acc; i++)
+        for (size_t i = 0; i < n_acc; i++) {
+            /* a commit whose answer was lost would leave a job that needs it: the sweeper
+             * deletes a document without a job a day later */
+            if (in_db[i]->own_blob)
+                api_upload_keep(in_db[i]->up);
             fail_job(p, in_db[i], "database_unavailable", "the database is unavailable");
+        }
         if (p->db && !ocrq_db_alive(p->db)) {
             ocrq_db_free(p->db);
             p->db = NULL;
@@ -290,7 +304,7 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
             finish(j);
             break;
         case OCRQ_ACCEPT_REPUBLISH:
-            if (reencode(j, acc[i].job_id) != OCRQ_OK) {
+            if (reencode(j, &acc[i]) != OCRQ_OK) {
                 api_error(j->req, 500, "internal", "cannot encode the job again");
                 finish(j);
                 break;
@@ -310,6 +324,9 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
     for (size_t i = 0; i < p->n_round; i++) {
         struct api_job *j = p->round[i];
         memcpy(ids[i], j->job->job_id, sizeof ids[i]);
+        /* confirmed, or maybe in the queue (or recorded, to be published again): keep its blob */
+        if (j->own_blob && j->acked != 0)
+            api_upload_keep(j->up);
         if (j->acked == 1) {
             if (j->idem_key[0])
                 confirmed[n_conf++] = ids[i];

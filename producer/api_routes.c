@@ -150,7 +150,7 @@ static void db_check(struct api *api, struct ocrq_db *db)
     }
 }
 
-static void db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_db *db)
+void api_db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_db *db)
 {
     db_check(api, db);
     api_error_retry(req, 503, api->cfg->api_retry_after_s, "database_unavailable",
@@ -248,9 +248,27 @@ void api_on_headers(void *arg, struct ocrq_http_req *req)
     if (api_authenticate(api, req, ocrq_http_header(req, "Authorization"), ar->key_name,
                          sizeof ar->key_name) != 0)
         return;
-    if (is_post && !__atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE))
+    if (is_post && !__atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE)) {
         api_error_retry(req, 503, api->cfg->api_retry_after_s, "broker_unavailable",
                         "the message broker is unavailable");
+        return;
+    }
+    /* a document: streamed as it comes, up to api.max_upload_bytes (api_upload.c) */
+    const char *ctype = ocrq_http_header(req, "Content-Type");
+    if (is_post && api_upload_is(ctype))
+        api_upload_begin(api, req, ctype, &ar->up);
+}
+
+int api_on_body(void *arg, struct ocrq_http_req *req, const unsigned char *data, size_t len)
+{
+    struct api_req *ar = ocrq_http_user(req);
+    (void)arg;
+
+    if (!ar || !ar->up) {
+        api_error(req, 500, "internal", "a body nobody takes");
+        return OCRQ_ERR_INVALID;
+    }
+    return api_upload_feed(ar->up, req, data, len);
 }
 
 /* ---- handlers ---------------------------------------------------------------- */
@@ -259,7 +277,9 @@ static void post_job(struct api *api, struct ocrq_http_req *req, struct api_req 
 {
     struct api_job *j = NULL;
 
-    if (api_parse_job(api, req, ar->key_name, &j) != OCRQ_OK)
+    if (ar->up && api_upload_finish(ar->up, req) != OCRQ_OK)
+        return;
+    if (api_parse_job(api, req, ar->key_name, ar->up, &j) != OCRQ_OK)
         return;
     int prio = j->job->priority >= api->cfg->priority_threshold;
     unsigned depth = __atomic_load_n(&api->depth[prio], __ATOMIC_RELAXED);
@@ -292,7 +312,7 @@ static void get_job(struct api *api, struct ocrq_http_req *req, struct api_req *
     if (st == OCRQ_ERR_NOT_FOUND)
         api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
     else if (st != OCRQ_OK)
-        db_unavailable(api, req, db);
+        api_db_unavailable(api, req, db);
     else
         reply_owned(req, 200, JSON_TYPE, json);
 }
@@ -307,7 +327,7 @@ static void get_text(struct api *api, struct ocrq_http_req *req, struct api_req 
     if (st == OCRQ_ERR_NOT_FOUND)
         api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
     else if (st != OCRQ_OK)
-        db_unavailable(api, req, db);
+        api_db_unavailable(api, req, db);
     else if (strcmp(status, "succeeded") != 0 || !text)
         api_error(req, 409,
                   strcmp(status, "failed") == 0     ? "job_failed"
@@ -321,37 +341,6 @@ static void get_text(struct api *api, struct ocrq_http_req *req, struct api_req 
     free(text);
 }
 
-/* GET /v1/jobs/{id}/artifacts/{format}: one output of a succeeded job, as it is stored. */
-static void get_artifact(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
-{
-    struct ocrq_db_api_artifact a;
-    const char *name = ocrq_format_name(ar->format);
-    struct ocrq_db *db = api_db(api);
-    int st = db ? ocrq_db_api_artifact(db, ar->id, ar->key_name, name, &a) : OCRQ_ERR_DB;
-
-    if (st == OCRQ_ERR_NOT_FOUND)
-        api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
-    else if (st != OCRQ_OK)
-        db_unavailable(api, req, db);
-    else if (strcmp(a.status, "succeeded") != 0)
-        api_error(req, 409,
-                  strcmp(a.status, "failed") == 0     ? "job_failed"
-                  : strcmp(a.status, "canceled") == 0 ? "job_canceled"
-                                                      : "not_ready",
-                  "the job is %s: artifacts are there once it has succeeded", a.status);
-    else if (!a.found)
-        api_error(req, 404, "no_artifact",
-                  "the job has no %s artifact: it was not among the job's formats", name);
-    else if (!a.data)
-        api_error(req, 409, "artifact_not_stored", "the %s artifact was not stored: %s", name,
-                  a.error ? a.error : "no reason given");
-    else {
-        reply(req, 200, ocrq_format_content_type(ar->format), (char *)a.data, a.len);
-        a.data = NULL;
-    }
-    ocrq_db_api_artifact_cleanup(&a);
-}
-
 /* DELETE /v1/jobs/{id}: cancel a job still queued; a worker that receives it acks it unrun. */
 static void cancel_job(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
 {
@@ -363,7 +352,7 @@ static void cancel_job(struct api *api, struct ocrq_http_req *req, struct api_re
     if (st == OCRQ_ERR_NOT_FOUND)
         api_error(req, 404, "not_found", "no job %.64s for this key", ar->id);
     else if (st != OCRQ_OK)
-        db_unavailable(api, req, db);
+        api_db_unavailable(api, req, db);
     else if (strcmp(status, "canceled") != 0)
         api_error(req, 409, "not_cancelable", "the job is %s: only a queued job can be canceled",
                   status);
@@ -382,7 +371,7 @@ static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req
     if (st == OCRQ_ERR_NOT_FOUND)
         api_error(req, 404, "not_found", "no jobs in batch %.64s for this key", ar->id);
     else if (st != OCRQ_OK)
-        db_unavailable(api, req, db);
+        api_db_unavailable(api, req, db);
     else
         reply_owned(req, 200, JSON_TYPE, json);
 }
@@ -492,7 +481,7 @@ void api_on_request(void *arg, struct ocrq_http_req *req)
         get_text(api, req, ar);
         break;
     case API_R_JOB_ARTIFACT:
-        get_artifact(api, req, ar);
+        api_get_artifact(api, req, ar);
         break;
     case API_R_BATCH_GET:
         get_batch(api, req, ar);
@@ -519,6 +508,10 @@ void api_on_done(void *arg, struct ocrq_http_req *req)
 
     if (!ar)
         return;
+    api_upload_end(ar->up, ocrq_http_aborted(req));
+    ar->up = NULL;
+    if (!ar->status) /* answered by the server itself (413) */
+        ar->status = ocrq_http_status(req);
     while (c < API_CODES - 1 && api_codes[c] && api_codes[c] != ar->status)
         c++;
     if (c < API_CODES - 1 && !api_codes[c])

@@ -3,8 +3,8 @@ every endpoint, every
 client error path with its JSON error, keys (missing, malformed, unknown,
 revoked, another key's job), the three POST forms recorded as ocrq-submit
 records them, Idempotency-Key (one job for a repeat, 422 for another request
-under the same key), the rate limit (429 with Retry-After), the body limit
-(413, nothing recorded), and one job all the way through a worker to
+under the same key), the rate limit (429 with Retry-After), the body limit of
+a JSON body (413, nothing recorded), and one job all the way through a worker to
 GET /v1/jobs/{id}?include=text."""
 
 import json
@@ -123,8 +123,8 @@ def main(t):
         ("application/json", b'{"url": "http://x/", "colour": 1}', "", 400, "invalid_parameter",
          "an unknown JSON field"),
         ("multipart/form-data", b"x", "", 400, "invalid_multipart", "multipart without boundary"),
-        ("image/png", b"\x89PNG\r\n\x1a\n" + bytes(300000), "", 413, "too_large",
-         "a body over api.max_body_bytes"),
+        ("application/json", b'{"url": "http://x/", "batch": "' + b"x" * 300000 + b'"}', "", 413,
+         "too_large", "a JSON body over api.max_body_bytes (uploads: test_api_upload.py)"),
     ]
     for ctype, data, query, want, code, what in cases:
         hdrs = {"Content-Type": ctype} if ctype else {}

@@ -391,11 +391,14 @@ struct ocrq_db_accept {
     int outcome;                /* out: enum ocrq_accept_outcome */
     char job_id[OCRQ_UUID_LEN + 1]; /* out: repeats: the original job */
     char status[16];            /* out: repeats: its status */
+    char doc_blob_id[OCRQ_UUID_LEN + 1]; /* out: repeats: its stored document; "" if none */
 };
 
 /*
  * Record the jobs of a[0..n-1] as queued, owned by their key, claiming
  * their Idempotency-Keys, in one statement (one commit). Sets each outcome.
+ * A job whose document is stored (OCRQ_DOC_STORED) records its blob as
+ * ocr_jobs.doc_blob_id.
  */
 int ocrq_db_api_accept(struct ocrq_db *db, struct ocrq_db_accept *a, size_t n);
 
@@ -417,14 +420,18 @@ int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int
 struct ocrq_db_api_artifact {
     char status[16];     /* the job's */
     int found;           /* the job has a row for the format */
-    unsigned char *data; /* malloc'd; NULL when not stored (error says why) */
+    unsigned char *data; /* malloc'd; NULL when not stored here (error says why, or blob_id) */
     size_t len;
     char *error;         /* malloc'd or NULL */
+    char blob_id[OCRQ_UUID_LEN + 1]; /* in the document store (ocrq/blob.h) instead; else "" */
+    long long blob_size;             /* with blob_id: the blob's bytes; -1 if the blob is gone */
 };
 
 /*
- * The artifact format ("hocr") of job id, if the key owns the job; *out is
- * cleared on entry, its buffers freed by ocrq_db_api_artifact_cleanup().
+ * The artifact format ("hocr") of job id, if the key owns the job: its
+ * bytes when they are in the row, or the blob that holds them (blob_id,
+ * blob_size; read it with ocrq_blob_chunk()); *out is cleared on entry,
+ * its buffers freed by ocrq_db_api_artifact_cleanup().
  * OCRQ_OK, OCRQ_ERR_NOT_FOUND (no such job for the key), OCRQ_ERR_NOMEM or
  * OCRQ_ERR_DB.
  */

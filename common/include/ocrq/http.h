@@ -9,13 +9,16 @@
  *    thread that started the server.
  *
  *  - ocrq_http_serve(): a service (ocrq-api): a pool of threads, whole
- *    requests with headers, query and body, replies with headers, and
- *    replies given later from another thread (suspend, reply, resume).
+ *    requests with headers, query and body (or the body streamed to the
+ *    application piece by piece), replies with headers, replies given later
+ *    from another thread (suspend, reply, resume), and reply bodies produced
+ *    piece by piece as they are sent.
  */
 #ifndef OCRQ_HTTP_H
 #define OCRQ_HTTP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct ocrq_http;
 
@@ -74,22 +77,39 @@ struct ocrq_http_req; /* one request: from its headers until its reply is sent *
 struct ocrq_http_service {
     const char *listen;        /* as for ocrq_http_start() */
     unsigned threads;          /* threads answering connections: 1 or more */
-    size_t max_body;           /* a larger body is answered 413 by the server itself */
+    size_t max_body;           /* a larger body is answered 413 by the server itself, unless
+                                  headers set another limit (ocrq_http_set_body_limit()) */
     unsigned connection_limit; /* 0: 1024 */
     unsigned idle_timeout_s;   /* an idle connection is closed after this: 0 means 30 */
     /*
      * Called on a pool thread once the headers are in, before any body is
      * read; may reply (ocrq_http_reply()) to refuse the request early (the
-     * body is then not read and the connection is closed). May be NULL.
+     * body is then not read and the connection is closed). May set the
+     * request's body limit and ask for its body to be streamed. After it,
+     * a Content-Length over the limit is answered 413. May be NULL.
      */
     void (*headers)(void *arg, struct ocrq_http_req *req);
+    /*
+     * For a request that asked for it (ocrq_http_stream_body()): called on
+     * the pool thread serving the request with each piece of the body as it
+     * arrives (borrowed for the call), in order, instead of keeping it.
+     * Returns OCRQ_OK to go on; anything else refuses the request: the
+     * reply set with ocrq_http_reply() (500 if none) is sent at once, the
+     * rest of the body is not read and the connection is closed. May be
+     * NULL if no request streams.
+     */
+    int (*body)(void *arg, struct ocrq_http_req *req, const unsigned char *data, size_t len);
     /*
      * Called on a pool thread once the whole request is in, unless headers
      * replied: must either reply, or call ocrq_http_suspend() and have some
      * thread call ocrq_http_reply() and then ocrq_http_resume() later.
      */
     void (*request)(void *arg, struct ocrq_http_req *req);
-    /* Called when the request is over (replied or the client went away). May be NULL. */
+    /*
+     * Called when the request is over: replied, or the client went away
+     * (ocrq_http_aborted() says which). Always called once for every request
+     * headers was called for. May be NULL.
+     */
     void (*done)(void *arg, struct ocrq_http_req *req);
     void *arg;
 };
@@ -116,8 +136,34 @@ const char *ocrq_http_path(const struct ocrq_http_req *req);
 const char *ocrq_http_header(const struct ocrq_http_req *req, const char *name);
 const char *ocrq_http_query(const struct ocrq_http_req *req, const char *name);
 
-/* The body read so far (all of it in svc->request); never NULL, may be empty. */
+/*
+ * The body read so far (all of it in svc->request); never NULL, may be
+ * empty. Always empty for a request whose body is streamed.
+ */
 const unsigned char *ocrq_http_body(const struct ocrq_http_req *req, size_t *len);
+
+/*
+ * From svc->headers: the largest body this request may have (instead of
+ * svc->max_body), checked against Content-Length once headers returns and
+ * against the bytes received while the body arrives (413 beyond).
+ */
+void ocrq_http_set_body_limit(struct ocrq_http_req *req, unsigned long long limit);
+
+/* From svc->headers: hand this request's body to svc->body piece by piece, never keeping it. */
+void ocrq_http_stream_body(struct ocrq_http_req *req);
+
+/* Body bytes received so far. */
+unsigned long long ocrq_http_received(const struct ocrq_http_req *req);
+
+/*
+ * In svc->done: nonzero when the request ended without its reply sent in
+ * full (the client closed the connection, a read or write error, a time-out,
+ * the server stopping); 0 when it completed.
+ */
+int ocrq_http_aborted(const struct ocrq_http_req *req);
+
+/* The status of the reply set so far; 0 if none. */
+int ocrq_http_status(const struct ocrq_http_req *req);
 
 /* A pointer the application keeps with the request (NULL at first). */
 void ocrq_http_set_user(struct ocrq_http_req *req, void *user);
@@ -135,6 +181,26 @@ int ocrq_http_add_header(struct ocrq_http_req *req, const char *name, const char
  */
 void ocrq_http_reply(struct ocrq_http_req *req, int status, const char *content_type, char *body,
                      size_t len);
+
+/*
+ * Fills buf (max bytes at most) with the next bytes of a streamed reply
+ * body, which starts at offset pos. Returns the bytes written (1 or more),
+ * or -1 on an error: the connection is then closed, and the client sees a
+ * body shorter than its Content-Length. Called on the thread serving the
+ * request, one call at a time.
+ */
+typedef ssize_t (*ocrq_http_reader)(void *arg, unsigned long long pos, char *buf, size_t max);
+
+/*
+ * Set a reply whose body of size bytes is produced by reader(arg, ...) while
+ * it is sent, so it is never held whole. free_arg(arg) (may be NULL) runs
+ * once the server is done with it, also when the reply is never sent; arg
+ * is owned by the server from this call on. Only the first reply counts (a
+ * later one has its arg freed at once).
+ */
+void ocrq_http_reply_stream(struct ocrq_http_req *req, int status, const char *content_type,
+                            unsigned long long size, ocrq_http_reader reader, void *arg,
+                            void (*free_arg)(void *arg));
 
 /* From svc->request: answer later. The request must then be replied to and resumed. */
 void ocrq_http_suspend(struct ocrq_http_req *req);

@@ -35,4 +35,12 @@ int ocrq_mp_boundary(const char *content_type, char *out);
 int ocrq_mp_parse(const unsigned char *body, size_t len, const char *boundary,
                   struct ocrq_mp_part *parts, size_t max, size_t *n);
 
+/*
+ * Read a part's header block (len bytes of CRLF-separated lines, without the
+ * blank line that ends it) into part's name, filename, has_filename and
+ * content_type; part->data and part->len are left alone. Only
+ * Content-Disposition and Content-Type are read. Thread-safe.
+ */
+void ocrq_mp_part_headers(const char *headers, size_t len, struct ocrq_mp_part *part);
+
 #endif
