@@ -129,9 +129,12 @@ def main(t):
             jobs["api"] = body["job_id"]
             text = check_job(t, "api", jobs["api"], None)
             st, _, got = h.api_json(api, "GET", f"/v1/jobs/{jobs['api']}?include=text", key=key)
-            t.check(st == 200 and got.get("text") == text,
+            got_text = (got.get("result") or {}).get("text") or ""
+            t.check(st == 200 and got_text == text,
                     "GET /v1/jobs/{id}?include=text gives the whole document's text",
-                    (st, len(got.get("text") or "")))
+                    (st, len(got_text)))
+            t.check(got.get("pages") == {"done": PAGES, "total": PAGES},
+                    "GET /v1/jobs/{id} counts its pages", got.get("pages"))
 
         # one event per document, received once, signed
         ids = list(jobs.values())
