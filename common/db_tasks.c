@@ -99,7 +99,9 @@ int ocrq_db_page_start(struct ocrq_db *db, const char *job_id, int page_no, cons
     /* committed asynchronously, as the job start (docs/design.md) */
     static const char sql[] =
         "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
-        " j AS (SELECT status FROM ocr_jobs WHERE job_id = $1::uuid),"
+        /* FOR SHARE: a cancel (an UPDATE of the row) either waits for this start
+           or is seen by it, so no page starts once a cancel has returned */
+        " j AS (SELECT status FROM ocr_jobs WHERE job_id = $1::uuid FOR SHARE),"
         " d AS (SELECT 1 FROM ocr_pages WHERE job_id = $1::uuid AND page_no = $2::integer),"
         " t AS (INSERT INTO ocr_page_tasks AS t (job_id, page_no, attempts, worker, started_at)"
         "  SELECT $1::uuid, $2::integer, 1, $3::text, now() FROM async"
