@@ -11,7 +11,9 @@ supervisor with 2 OCR processes:
 * a 10-page TIFF whose page 7 cannot be decoded: the document fails with
   "page 7" in error_message, one job.failed event, the copy in ocr.failed
   is the document's job (no page field), the pages that were running are
-  not kept, and the worker goes on serving (a small image after it succeeds)."""
+  not kept, and the worker goes on serving (a small image after it succeeds);
+* with dedupe.enabled, the same 6-page document submitted twice: the second
+  takes the first's whole result (dedupe_of) and is never split."""
 
 import json
 
@@ -103,14 +105,30 @@ def corrupt_page(t):
             r.stdout + r.stderr[-200:])
 
 
+def dedupe_whole_document(t):
+    tif = bigdoc.tiff_of(bigdoc.page_images(6, stem="same"), h.tmpdir() / "same.tif")
+    first = h.submit_json(["--wait", str(tif)])[0]["job_id"]
+    second = h.submit_json(["--wait", str(tif)])[0]["job_id"]
+    rows = {r["job_id"]: r for r in h.job_rows([first, second])}
+    t.check(rows[first]["status"] == rows[second]["status"] == "succeeded",
+            "dedupe: both jobs of the same 6-page document succeeded")
+    t.check(str(rows[second]["dedupe_of"]) == first,
+            "dedupe: the second took the whole result of the first", rows[second]["dedupe_of"])
+    t.check(not bigdoc.task_rows(second), "dedupe: the second was not split into page tasks")
+    texts = {r["job_id"]: r["text"] for r in h.result_rows([first, second])}
+    t.check(texts[first] == texts[second] and not bigdoc.pages_in_order(texts[second], 6),
+            "dedupe: the same text, 6 pages in order")
+
+
 def main(t):
-    conf = h.webhook_config({"worker.processes": 2,
+    conf = h.webhook_config({"worker.processes": 2, "dedupe.enabled": True,
                              "webhooks.default_url": "http://127.0.0.1:9/hook",
                              "webhooks.dispatcher": False})
     w = h.start_worker(conf, environ=h.webhook_env())
     kill_mid_document(t, w)
     cancel_mid_document(t)
     corrupt_page(t)
+    dedupe_whole_document(t)
     h.stop_worker(w)
 
 
