@@ -23,8 +23,8 @@ struct ocrq_blob_writer {
     char blob_id[OCRQ_UUID_LEN + 1];
     long long max_bytes; /* 0: no cap */
     long long written;
-    int seq;             /* the next chunk's number */
-    unsigned char *buf;  /* the chunk being filled: OCRQ_BLOB_CHUNK bytes */
+    int seq;            /* the next chunk's number */
+    unsigned char *buf; /* the chunk being filled: OCRQ_BLOB_CHUNK bytes */
     size_t fill;
     struct ocrq_sha256 *sha;
 };

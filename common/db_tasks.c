@@ -21,7 +21,8 @@
 int ocrq_db_split_get(struct ocrq_db *db, const char *job_id, struct ocrq_db_split *out)
 {
     static const char sql[] =
-        "SELECT coalesce(page_window, 0), coalesce(pages_total, 0), coalesce(doc_blob_id::text, ''),"
+        "SELECT coalesce(page_window, 0), coalesce(pages_total, 0), coalesce(doc_blob_id::text, "
+        "''),"
         " status, coalesce(pages_done, 0), coalesce(encode(doc_sha256, 'hex'), '') FROM ocr_jobs"
         " WHERE job_id = $1::uuid";
     const char *params[1] = {job_id};

@@ -98,8 +98,7 @@ static int fetch(struct entry *e, struct ocrq_db *db, const char *blob_id, const
                  blob_id);
     } else if (st == OCRQ_ERR_IO) {
         *code = "io";
-        snprintf(why, whylen, "cannot write the stored document %s to a temporary file",
-                 blob_id);
+        snprintf(why, whylen, "cannot write the stored document %s to a temporary file", blob_id);
     } else if (st != OCRQ_OK) {
         *code = "database";
         snprintf(why, whylen, "cannot read the stored document %s", blob_id);

@@ -127,7 +127,8 @@ void ocrq_pages_split(struct ocrq_pipeline *p, const struct ocrq_job *job,
     free(pages);
     if (st != OCRQ_OK) {
         ocrq_outcome_cleanup(out);
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not split the document");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
+                              "could not split the document");
         return;
     }
     log_info(job->job_id, "split into %d page tasks (window %d): %d released", total, window, n);
@@ -139,8 +140,8 @@ void ocrq_pages_split(struct ocrq_pipeline *p, const struct ocrq_job *job,
  * the message, and the copy dead-lettered is the document's job, not the
  * page task, so that ocrq-admin failed requeue runs the whole document.
  */
-static void fail_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
-                      struct ocrq_outcome *out, const char *code, const char *why)
+static void fail_page(struct ocrq_pipeline *p, const struct ocrq_job *job, struct ocrq_outcome *out,
+                      const char *code, const char *why)
 {
     struct ocrq_job t = *job;
     char msg[600], err[256];
@@ -222,8 +223,8 @@ static int read_page(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
     /* one page's outputs: the assembly joins them; the store's cap applies to the whole */
     if (st == OCRQ_OK && (job->formats & OCRQ_FMT_ARTIFACTS))
         st = ocrq_engines_outputs_begin(p->engines, job->formats & OCRQ_FMT_ARTIFACTS,
-                                        job->source ? job->source : job->job_id,
-                                        p->cfg->max_bytes, &outputs, why, whylen);
+                                        job->source ? job->source : job->job_id, p->cfg->max_bytes,
+                                        &outputs, why, whylen);
     if (st == OCRQ_OK)
         st = ocrq_pipeline_page(p, job, doc, &page, deadline, outputs, pg, code, why, whylen);
     if (st == OCRQ_OK && outputs)
@@ -286,8 +287,8 @@ void ocrq_pages_task(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
                  ps.attempts, why);
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_RETRY, code, why);
         out->next_attempt = ps.attempts + 1;
-        out->retry_index = ps.attempts - 1 < p->cfg->n_retry_delays ? ps.attempts - 1
-                                                                     : p->cfg->n_retry_delays - 1;
+        out->retry_index =
+            ps.attempts - 1 < p->cfg->n_retry_delays ? ps.attempts - 1 : p->cfg->n_retry_delays - 1;
         goto out;
     }
     if (st != OCRQ_OK) {

@@ -31,8 +31,7 @@ void ocrq_pages_split(struct ocrq_pipeline *p, const struct ocrq_job *job,
  * store it, release the next page, or assemble the document when it was
  * the last. Sets the verdict.
  */
-void ocrq_pages_task(struct ocrq_pipeline *p, const struct ocrq_job *job,
-                     struct ocrq_outcome *out);
+void ocrq_pages_task(struct ocrq_pipeline *p, const struct ocrq_job *job, struct ocrq_outcome *out);
 
 /*
  * Assemble the result of the split job whose pages are all stored (text in

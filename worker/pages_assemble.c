@@ -32,8 +32,8 @@ struct joined {
     char *text;
     size_t len, cap;
     int pages, ocr;
-    double conf;     /* sum over the OCRed pages */
-    long long ms;    /* sum of the pages' times */
+    double conf;  /* sum over the OCRed pages */
+    long long ms; /* sum of the pages' times */
     int nomem;
 };
 
@@ -226,7 +226,8 @@ void ocrq_pages_assemble(struct ocrq_pipeline *p, const struct ocrq_job *job, in
     }
     if (st != OCRQ_OK) {
         /* the last page is stored: its redelivery assembles again */
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not assemble the result");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
+                              "could not assemble the result");
         goto out;
     }
     log_info(job->job_id,

@@ -23,7 +23,7 @@ struct ocrq_pipeline {
     struct ocrq_db *db;
     struct ocrq_engines *engines;
     enum ocrq_pdf_text pdf_text;
-    char options[256]; /* what besides document and language shapes the text (dedupe key) */
+    char options[256];         /* what besides document and language shapes the text (dedupe key) */
     char options_formats[272]; /* the same for a job with output formats */
     struct ocrq_doc_cache *docs; /* stored documents (doc_cache.h) */
 };

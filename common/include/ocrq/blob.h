@@ -67,10 +67,10 @@ int ocrq_blob_put(struct ocrq_db *db, const char *blob_id, const char *job_id, c
 
 /* A stored blob as ocrq_blob_stat() sees it. */
 struct ocrq_blob_info {
-    long long size;   /* bytes */
-    int chunks;       /* chunks, numbered 0 .. chunks - 1 */
-    char sha256[65];  /* hex */
-    char kind[16];    /* "document" or "artifact" */
+    long long size;  /* bytes */
+    int chunks;      /* chunks, numbered 0 .. chunks - 1 */
+    char sha256[65]; /* hex */
+    char kind[16];   /* "document" or "artifact" */
 };
 
 /*

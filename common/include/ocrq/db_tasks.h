@@ -22,12 +22,12 @@ struct ocrq_db_artifact;
 
 /* A job's split, as recorded. */
 struct ocrq_db_split {
-    int pages_total;   /* 0: not split */
-    int pages_done;    /* pages stored */
+    int pages_total; /* 0: not split */
+    int pages_done;  /* pages stored */
     int window;
-    char sha256[65];   /* the document's, hex; "" unknown */
-    char blob_id[37];  /* the stored document */
-    char status[16];   /* the job's status */
+    char sha256[65];  /* the document's, hex; "" unknown */
+    char blob_id[37]; /* the stored document */
+    char status[16];  /* the job's status */
 };
 
 /*
