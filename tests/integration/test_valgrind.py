@@ -1,7 +1,10 @@
 """The OCR process under valgrind's memcheck: three jobs (inline, by path,
-and a corrupt one that fails) go through `ocrq-worker --no-supervisor
---max-jobs 3`, which must then exit 0 with no memory errors and no leaked
-block (definitely or indirectly lost) of its own or its libraries'.
+and a corrupt one that fails) and a 3-page PDF asking for a searchable PDF,
+hOCR and the word list (split into page tasks: the document stored, each
+page read from the store, the outputs assembled with qpdf; 1 + 3 messages)
+go through `ocrq-worker --no-supervisor --max-jobs 7`, which must then exit
+0 with no memory errors and no leaked block (definitely or indirectly lost)
+of its own or its libraries'.
 
 OMP_THREAD_LIMIT is set beforehand so that the worker does not re-execute
 itself (under valgrind /proc/self/exe is valgrind's own tool). The ctest
@@ -10,6 +13,7 @@ label `valgrind` keeps this test out of the AddressSanitizer run."""
 import re
 import shutil
 
+import bigdoc
 import harness as h
 
 VALGRIND = shutil.which("valgrind") or "/usr/bin/valgrind"
@@ -29,13 +33,15 @@ def main(t):
     for args in ([good], ["--by-path", by_path], [bad]):
         lines = h.submit_json(["-c", conf, *args])
         ids += [o["job_id"] for o in lines]
+    pdf = bigdoc.pdf_of(bigdoc.page_images(3, stem="vg"), h.tmpdir() / "three.pdf")
+    doc = h.submit_json(["-c", conf, "--format", "pdf,hocr,words", pdf])[0]["job_id"]
     t.require(len(ids) == 3, "three jobs queued", ids)
 
     log = h.tmpdir() / "valgrind.log"
     r = h.run_cmd([VALGRIND, "--leak-check=full", "--show-leak-kinds=definite,indirect",
                    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
                    f"--log-file={log}", h.WORKER, "-c", conf, "--no-supervisor",
-                   "--max-jobs", "3", "--name", "valgrind"],
+                   "--max-jobs", "7", "--name", "valgrind"],
                   environ=h.env(OMP_THREAD_LIMIT=1), timeout=600)
     report = log.read_text(errors="replace")
     summary = "\n".join(line for line in report.splitlines()
@@ -50,6 +56,12 @@ def main(t):
     counts = h.count_by_status(ids)
     t.check(counts["succeeded"] == 2 and counts["failed"] == 1,
             "two jobs succeeded and the corrupt one failed", counts)
+    row = h.job_row(doc)
+    t.check(row["status"] == "succeeded" and row["pages_done"] == 3,
+            "the 3-page PDF succeeded through its page tasks", (row["status"], row["pages_done"]))
+    arts = h.db_query("SELECT format FROM ocr_artifacts WHERE job_id = %s ORDER BY format", (doc,))
+    t.check([a["format"] for a in arts] == ["hocr", "pdf", "words"],
+            "its outputs were assembled", arts)
 
 
 if __name__ == "__main__":
