@@ -313,16 +313,22 @@ int ocrq_blob_delete(struct ocrq_db *db, const char *blob_id)
                           params, 0, NULL);
 }
 
-int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted)
+int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted,
+                    long long *artifacts)
 {
     static const char sql[] =
-        "WITH gone AS (DELETE FROM ocr_blobs b WHERE b.kind = 'document' AND ("
+        "WITH gone AS (DELETE FROM ocr_blobs b WHERE (b.kind = 'document' AND ("
         " EXISTS (SELECT 1 FROM ocr_jobs j WHERE j.job_id = b.job_id"
         "  AND j.status IN ('succeeded', 'failed', 'canceled')"
         "  AND j.finished_at <= now() - make_interval(secs => $1::integer))"
         " OR (b.created_at < now() - interval '1 day'"
-        "  AND NOT EXISTS (SELECT 1 FROM ocr_jobs j WHERE j.job_id = b.job_id)))"
-        " RETURNING 1) SELECT count(*) FROM gone";
+        "  AND NOT EXISTS (SELECT 1 FROM ocr_jobs j WHERE j.job_id = b.job_id))))"
+        /* an artifact no row names (an assembly that was repeated or failed) */
+        " OR (b.kind = 'artifact' AND b.created_at < now() - interval '1 day'"
+        "  AND NOT EXISTS (SELECT 1 FROM ocr_artifacts a WHERE a.blob_id = b.blob_id))"
+        " RETURNING b.kind)"
+        " SELECT count(*) FILTER (WHERE kind = 'document'), count(*) FILTER (WHERE kind <> 'document')"
+        " FROM gone";
     char ret[16];
     const char *params[1] = {ret};
     PGresult *res = NULL;
@@ -330,10 +336,14 @@ int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted)
 
     if (deleted)
         *deleted = 0;
+    if (artifacts)
+        *artifacts = 0;
     snprintf(ret, sizeof(ret), "%d", retention_s);
     st = ocrq_db_params(db, "blob sweep", sql, 1, params, 1, &res);
     if (st == OCRQ_OK && deleted)
         *deleted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (st == OCRQ_OK && artifacts)
+        *artifacts = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
     return st;
 }

@@ -18,12 +18,12 @@
 int admin_store_sweep(const struct ocrq_config *cfg)
 {
     struct ocrq_db *db = NULL;
-    long long deleted = 0;
+    long long deleted = 0, artifacts = 0;
     int st = admin_db_open(cfg, STORE_SCHEMA, "document store", &db);
 
     if (st != OCRQ_OK)
         goto out;
-    st = ocrq_blob_sweep(db, cfg->doc_retention_s, &deleted);
+    st = ocrq_blob_sweep(db, cfg->doc_retention_s, &deleted, &artifacts);
     if (st != OCRQ_OK) {
         admin_report("cannot sweep the document store", st);
         st = OCRQ_ERR_DB;
@@ -31,6 +31,9 @@ int admin_store_sweep(const struct ocrq_config *cfg)
     }
     printf("%lld stored document%s deleted (documents.retention_s = %d)\n", deleted,
            deleted == 1 ? "" : "s", cfg->doc_retention_s);
+    if (artifacts > 0)
+        printf("%lld orphaned artifact%s deleted (stored more than a day ago, named by no job)\n",
+               artifacts, artifacts == 1 ? "" : "s");
 out:
     ocrq_db_free(db);
     return st;

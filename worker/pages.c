@@ -328,10 +328,11 @@ out:
 
 void ocrq_pages_sweep(struct ocrq_pipeline *p)
 {
-    long long n = 0;
+    long long n = 0, arts = 0;
 
-    if (ocrq_blob_sweep(p->db, p->cfg->doc_retention_s, &n) != OCRQ_OK)
+    if (ocrq_blob_sweep(p->db, p->cfg->doc_retention_s, &n, &arts) != OCRQ_OK)
         log_warn(NULL, "could not delete the stored documents of finished jobs; next time");
-    else if (n > 0)
-        log_info(NULL, "deleted %lld stored document%s of finished jobs", n, n == 1 ? "" : "s");
+    else if (n + arts > 0)
+        log_info(NULL, "deleted %lld stored document%s of finished jobs, %lld orphaned artifact%s",
+                 n, n == 1 ? "" : "s", arts, arts == 1 ? "" : "s");
 }

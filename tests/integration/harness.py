@@ -734,6 +734,23 @@ def publish_raw(body, props=None, routing_key=JOB_QUEUE, exchange=""):
         conn.close()
 
 
+def peek_messages(queue=JOB_QUEUE):
+    """{message_id: body} of every message in queue, read without taking them
+    (unacked, so they go back when the connection closes)."""
+    conn = amqp_connection()
+    out = {}
+    try:
+        ch = conn.channel()
+        while True:
+            m, props, body = ch.basic_get(queue, auto_ack=False)
+            if m is None:
+                break
+            out[props.message_id] = body
+    finally:
+        conn.close()
+    return out
+
+
 def get_failed_messages(queue=FAILED_QUEUE):
     """Take (and ack) every message now in ocr.failed. Returns a list of dicts:
     message_id, content_type, headers (dict, str values), properties, body."""

@@ -40,21 +40,6 @@ def make_big_pdf(path, pages=4):
         raise h.TestFailure(f"img2pdf: {r.stderr}")
     return path
 
-def peek_messages(queue=h.JOB_QUEUE):
-    """{message_id: body} of every message in queue, read without taking them."""
-    conn = h.amqp_connection()
-    out = {}
-    try:
-        ch = conn.channel()
-        while True:
-            m, props, body = ch.basic_get(queue, auto_ack=False)
-            if m is None:
-                break
-            out[props.message_id] = body
-    finally:
-        conn.close()
-    return out
-
 def split_message(body):
     """(the JSON line as an object, the bytes after it)."""
     line, _, rest = body.partition(b"\n")
@@ -89,7 +74,7 @@ def check_stored(t, what, job_id, data, source=None):
     t.check(row and row["status"] == "queued", f"{what}: the job row is queued", row)
     if source:
         t.check(row and row["source"] == source, f"{what}: source is the file name", row)
-    msgs = peek_messages()
+    msgs = h.peek_messages()
     body = msgs.get(job_id)
     t.require(body is not None, f"{what}: its message is in ocr.jobs", list(msgs))
     meta, rest = split_message(body)
@@ -165,7 +150,7 @@ def uploads(t, api, key, pdf):
     before = len(blob_rows())
     st, _, obj = h.api_post_image(api, key, small)
     t.require(st == 202, "a small upload: 202", (st, obj))
-    meta, rest = split_message(peek_messages()[obj["job_id"]])
+    meta, rest = split_message(h.peek_messages()[obj["job_id"]])
     t.check(meta["document"].get("kind") == "inline" and rest == small,
             "a small upload still travels inline in its message", meta["document"])
     t.check(len(blob_rows()) == before, "... and stores no blob")

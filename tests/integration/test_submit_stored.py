@@ -83,22 +83,6 @@ def chunk_count(blob_id):
                       (blob_id,))[0]["n"]
 
 
-def queued_messages(queue=h.JOB_QUEUE):
-    """{message_id: body} of every message in queue, read without taking them."""
-    conn = h.amqp_connection()
-    out = {}
-    try:
-        ch = conn.channel()
-        while True:
-            m, props, body = ch.basic_get(queue, auto_ack=False)
-            if m is None:
-                break
-            out[props.message_id] = body
-    finally:
-        conn.close()  # unacked: they go back
-    return out
-
-
 def submit_one(t, path, what, args=()):
     r = h.submit(["--json", "-q", *args, path], timeout=600)
     lines = h.json_lines(r.stdout) if r.returncode == 0 else []
@@ -132,7 +116,7 @@ def check_stored(t, path, job_id, what):
 
 
 def check_message(t, job_id, blob, size):
-    body = queued_messages().get(job_id)
+    body = h.peek_messages().get(job_id)
     t.require(body is not None, "the job's message is in ocr.jobs")
     t.check(len(body) < 4096, f"the message is small ({len(body)} bytes)", len(body))
     line, _, rest = body.partition(b"\n")
@@ -172,7 +156,7 @@ def test_over_limit(t, pdf, small):
     new = [(x["source"], x["status"]) for x in h.job_rows() if x["job_id"] not in jobs_before]
     t.check(new == [(str(small), "queued")],
             "no job row for the refused file (one for the small file)", new)
-    msgs = queued_messages()
+    msgs = h.peek_messages()
     small_id = lines.get(str(small), {}).get("job_id")
     t.check(list(msgs) == [small_id], "ocr.jobs holds the small file's message only",
             list(msgs))
@@ -269,6 +253,9 @@ def test_sweep(t, pdf, keep_ids):
     h.db_query("UPDATE ocr_jobs SET status = 'canceled', finished_at = now() - interval '1 hour'"
                " WHERE job_id = %s::uuid", (job_id,))
     artifacts_before = [b for b in blobs() if b["kind"] == "artifact"]
+    orphan = str(h.uuid.uuid4())  # an artifact no row names, from an assembly two days ago
+    h.db_query("INSERT INTO ocr_blobs (blob_id, job_id, kind, bytes, created_at)"
+               " VALUES (%s, %s, 'artifact', 0, now() - interval '2 days')", (orphan, job_id))
     r = h.admin(["store", "sweep"])
     t.check(r.returncode == 0 and "1 stored document deleted" in r.stdout,
             "ocrq-admin store sweep exits 0 and says it deleted 1 document",
@@ -278,7 +265,9 @@ def test_sweep(t, pdf, keep_ids):
     kept = [j for j in keep_ids if len(blobs(j)) == 1]
     t.check(kept == list(keep_ids), "the documents of queued jobs are kept", kept)
     t.check([b for b in blobs() if b["kind"] == "artifact"] == artifacts_before,
-            "the artifact in the store is kept")
+            "the artifact in the store is kept, the orphaned one deleted")
+    t.check("1 orphaned artifact deleted" in r.stdout, "the sweep names the orphaned artifact",
+            r.stdout)
     r = h.admin(["store", "sweep"])
     t.check(r.returncode == 0 and "0 stored documents deleted" in r.stdout,
             "a second sweep deletes nothing", r.stdout)

@@ -112,11 +112,15 @@ int ocrq_blob_delete(struct ocrq_db *db, const char *blob_id);
 
 /*
  * Delete the documents whose job ended (succeeded, failed or canceled) at
- * least retention_s seconds ago, and documents of no job stored more than a
- * day ago (a submission that died before recording its job). *deleted (may
- * be NULL) gets the number of blobs deleted. OCRQ_OK or OCRQ_ERR_DB.
+ * least retention_s seconds ago, documents of no job stored more than a
+ * day ago (a submission that died before recording its job), and artifacts
+ * no ocr_artifacts row names stored more than a day ago (an assembly that
+ * was repeated or failed midway). *deleted and *artifacts (either may be
+ * NULL) get the numbers of documents and of artifacts deleted. OCRQ_OK or
+ * OCRQ_ERR_DB.
  */
-int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted);
+int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted,
+                    long long *artifacts);
 
 /* What the store holds, for ocrq-admin status. */
 struct ocrq_blob_totals {
