@@ -274,3 +274,33 @@ int ocrq_db_split_succeed(struct ocrq_db *db, const char *job_id, const char *wo
         st = ocrq_db_artifact_put(db, job_id, &res->artifacts[i]);
     return ocrq_db_batch_end(db, st == OCRQ_OK);
 }
+
+int ocrq_db_split_lock(struct ocrq_db *db, const char *job_id, int *running)
+{
+    static const char sql[] = "SELECT status = 'running' FROM ocr_jobs WHERE job_id = $1::uuid"
+                              " FOR UPDATE";
+    const char *params[1] = {job_id};
+    PGresult *res = NULL;
+    int st;
+
+    *running = 0;
+    st = ocrq_db_params(db, "split lock begin", "BEGIN", 0, NULL, 0, NULL);
+    if (st == OCRQ_OK)
+        st = ocrq_db_params(db, "split lock", sql, 1, params, 1, &res);
+    if (st == OCRQ_OK)
+        *running = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (st != OCRQ_OK && ocrq_db_alive(db))
+        ocrq_db_params(db, "split lock rollback", "ROLLBACK", 0, NULL, 0, NULL);
+    return st;
+}
+
+int ocrq_db_split_unlock(struct ocrq_db *db, int commit)
+{
+    int st = ocrq_db_params(db, commit ? "split commit" : "split rollback",
+                            commit ? "COMMIT" : "ROLLBACK", 0, NULL, 0, NULL);
+
+    if (st != OCRQ_OK && commit && ocrq_db_alive(db))
+        ocrq_db_params(db, "split rollback", "ROLLBACK", 0, NULL, 0, NULL);
+    return st;
+}

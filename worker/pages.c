@@ -145,12 +145,32 @@ static void fail_page(struct ocrq_pipeline *p, const struct ocrq_job *job, struc
 {
     struct ocrq_job t = *job;
     char msg[600], err[256];
+    int running = 0;
 
+    /*
+     * Another page may be failing the document at the same moment, or a
+     * cancel ended it (and its stored copy went): the job row's lock lets
+     * exactly one failure through.
+     */
+    if (ocrq_db_split_lock(p->db, job->job_id, &running) != OCRQ_OK) {
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not fail the job");
+        return;
+    }
+    if (!running) {
+        ocrq_db_split_unlock(p->db, 0);
+        log_info(job->job_id, "page %d: %s, but the job is over already: nothing to fail",
+                 job->page_no, why);
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+        out->repeat = 1;
+        return;
+    }
     snprintf(msg, sizeof(msg), "page %d of %d: %s", job->page_no, job->pages_total, why);
     t.page_no = t.pages_total = t.page_window = 0;
     if (ocrq_job_encode(&t, &out->dead_body, &out->dead_len, err, sizeof(err)) != OCRQ_OK)
         out->dead_body = NULL; /* the page task goes instead */
     ocrq_pipeline_fail(p, job, out, code, msg);
+    if (ocrq_db_split_unlock(p->db, out->verdict == OCRQ_VERDICT_DEADLETTER) != OCRQ_OK)
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not fail the job");
     if (out->verdict == OCRQ_VERDICT_DEADLETTER) {
         ocrq_db_split_cleanup(p->db, job->job_id);
         ocrq_doc_cache_drop(p->docs, job->doc_ref);

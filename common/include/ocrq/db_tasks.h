@@ -113,6 +113,18 @@ int ocrq_db_split_succeed(struct ocrq_db *db, const char *job_id, const char *wo
                           const struct ocrq_db_result *res);
 
 /*
+ * Start the failure of a split job: BEGIN, then lock its row; *running says
+ * whether it is still running (a page that fails at the same time as
+ * another, or after a cancel, must find out before it fails the job). On
+ * OCRQ_OK the transaction is open: fail the job in it (ocrq_db_job_fail())
+ * and end it with ocrq_db_split_unlock(). OCRQ_ERR_DB otherwise.
+ */
+int ocrq_db_split_lock(struct ocrq_db *db, const char *job_id, int *running);
+
+/* COMMIT (commit nonzero) or ROLLBACK what ocrq_db_split_lock() began. OCRQ_OK or OCRQ_ERR_DB. */
+int ocrq_db_split_unlock(struct ocrq_db *db, int commit);
+
+/*
  * Drop what only the assembly needed (the pages' one-page outputs) of a
  * job that is final; the task rows stay (attempts per page, for operators).
  * OCRQ_OK or OCRQ_ERR_DB.
