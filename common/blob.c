@@ -227,29 +227,9 @@ int ocrq_blob_chunk(struct ocrq_db *db, const char *blob_id, int seq, unsigned c
         "SELECT data FROM ocr_blob_chunks WHERE blob_id = $1::uuid AND seq = $2::integer";
     char no[16];
     const char *params[2] = {blob_id, no};
-    PGresult *res = NULL;
-    int st;
 
-    *data = NULL;
-    *len = 0;
     snprintf(no, sizeof(no), "%d", seq);
-    st = ocrq_db_params_fmt(db, "blob chunk read", sql, 2, params, NULL, NULL, 1, 1, &res);
-    if (st != OCRQ_OK)
-        return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return OCRQ_ERR_NOT_FOUND;
-    }
-    *len = (size_t)PQgetlength(res, 0, 0);
-    *data = malloc(*len ? *len : 1);
-    if (!*data) {
-        *len = 0;
-        PQclear(res);
-        return OCRQ_ERR_NOMEM;
-    }
-    memcpy(*data, PQgetvalue(res, 0, 0), *len);
-    PQclear(res);
-    return OCRQ_OK;
+    return ocrq_db_bytea_one(db, "blob chunk read", sql, 2, params, data, len);
 }
 
 int ocrq_blob_read(struct ocrq_db *db, const char *blob_id, ocrq_blob_fn fn, void *arg)
@@ -313,8 +293,7 @@ int ocrq_blob_delete(struct ocrq_db *db, const char *blob_id)
                           params, 0, NULL);
 }
 
-int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted,
-                    long long *artifacts)
+int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted, long long *artifacts)
 {
     static const char sql[] =
         "WITH gone AS (DELETE FROM ocr_blobs b WHERE (b.kind = 'document' AND ("
@@ -327,7 +306,8 @@ int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted,
         " OR (b.kind = 'artifact' AND b.created_at < now() - interval '1 day'"
         "  AND NOT EXISTS (SELECT 1 FROM ocr_artifacts a WHERE a.blob_id = b.blob_id))"
         " RETURNING b.kind)"
-        " SELECT count(*) FILTER (WHERE kind = 'document'), count(*) FILTER (WHERE kind <> 'document')"
+        " SELECT count(*) FILTER (WHERE kind = 'document'), count(*) FILTER (WHERE kind <> "
+        "'document')"
         " FROM gone";
     char ret[16];
     const char *params[1] = {ret};

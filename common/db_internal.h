@@ -55,6 +55,15 @@ int ocrq_db_artifact_put(struct ocrq_db *db, const char *job_id, const struct oc
 int ocrq_db_batch_begin(struct ocrq_db *db);
 int ocrq_db_batch_end(struct ocrq_db *db, int commit);
 
+/*
+ * Run sql (binary results), which reads at most one row of one bytea
+ * column, into *data (malloc'd, the caller frees it) and *len. Returns
+ * OCRQ_OK, OCRQ_ERR_NOT_FOUND (no row), OCRQ_ERR_DB or OCRQ_ERR_NOMEM.
+ * (common/db_tasks.c)
+ */
+int ocrq_db_bytea_one(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                      const char *const *params, unsigned char **data, size_t *len);
+
 struct ocrq_db_page;
 
 /* The columns of a page in ocr_pages: $1 the job and $2-$10 the page. */

@@ -227,13 +227,20 @@ int ocrq_db_page_artifact(struct ocrq_db *db, const char *job_id, int page_no, c
                               " AND page_no = $2::integer AND format = $3::text";
     char no[16];
     const char *params[3] = {job_id, no, format};
+
+    snprintf(no, sizeof(no), "%d", page_no);
+    return ocrq_db_bytea_one(db, "page artifact read", sql, 3, params, data, len);
+}
+
+int ocrq_db_bytea_one(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                      const char *const *params, unsigned char **data, size_t *len)
+{
     PGresult *res = NULL;
     int st;
 
     *data = NULL;
     *len = 0;
-    snprintf(no, sizeof(no), "%d", page_no);
-    st = ocrq_db_params_fmt(db, "page artifact read", sql, 3, params, NULL, NULL, 1, 1, &res);
+    st = ocrq_db_params_fmt(db, what, sql, nparams, params, NULL, NULL, 1, 1, &res);
     if (st != OCRQ_OK)
         return st;
     if (PQntuples(res) != 1) {
