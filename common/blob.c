@@ -193,6 +193,44 @@ int ocrq_blob_put(struct ocrq_db *db, const char *blob_id, const char *job_id, c
     return ocrq_blob_commit(w, sha256_hex, NULL);
 }
 
+int ocrq_blob_put_fd(struct ocrq_db *db, const char *blob_id, const char *job_id, const char *kind,
+                     int fd, long long max_bytes, void (*between)(void *arg), void *arg,
+                     long long *size)
+{
+    struct ocrq_blob_writer *w = NULL;
+    unsigned char *piece = malloc(OCRQ_BLOB_CHUNK);
+    long long got = 0;
+    int st = piece ? ocrq_blob_begin(db, blob_id, job_id, kind, max_bytes, &w) : OCRQ_ERR_NOMEM;
+    int saved_errno = 0;
+
+    while (st == OCRQ_OK) {
+        ssize_t n = read(fd, piece, OCRQ_BLOB_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved_errno = errno;
+            st = OCRQ_ERR_IO;
+        }
+        if (n <= 0)
+            break;
+        got += n;
+        st = ocrq_blob_write(w, piece, (size_t)n);
+        if (between)
+            between(arg);
+    }
+    if (st == OCRQ_OK) {
+        st = ocrq_blob_commit(w, NULL, NULL);
+        w = NULL;
+    }
+    ocrq_blob_abort(w);
+    free(piece);
+    if (size)
+        *size = got;
+    if (saved_errno)
+        errno = saved_errno; /* the ROLLBACK may have changed it */
+    return st;
+}
+
 int ocrq_blob_stat(struct ocrq_db *db, const char *blob_id, struct ocrq_blob_info *out)
 {
     static const char sql[] =

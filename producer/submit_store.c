@@ -68,6 +68,12 @@ static int read_inline(int fd, size_t size, struct submit_doc *out, char *why, s
     return OCRQ_OK;
 }
 
+/* Between two pieces of a large file: heartbeats (a lost broker shows at the next publish). */
+static void service(void *mq)
+{
+    (void)ocrq_mq_service(mq, 0);
+}
+
 /*
  * Stream fd to its end into a new blob of job_id, at most max bytes (a file
  * that grew past it meanwhile is refused), servicing mq between pieces.
@@ -75,40 +81,22 @@ static int read_inline(int fd, size_t size, struct submit_doc *out, char *why, s
 static int store(struct ocrq_db *db, struct ocrq_mq *mq, int fd, const char *job_id, long long max,
                  struct submit_doc *out, char *why, size_t whylen)
 {
-    struct ocrq_blob_writer *w = NULL;
-    unsigned char *piece = NULL;
     char blob_id[OCRQ_UUID_LEN + 1];
+    long long size = 0;
     int st;
 
     ocrq_uuid_new(blob_id);
-    if (!(piece = malloc(SUBMIT_STORE_PIECE)))
-        return OCRQ_ERR_NOMEM;
-    st = ocrq_blob_begin(db, blob_id, job_id, "document", max, &w);
-    while (st == OCRQ_OK) {
-        ssize_t r = read_some(fd, piece, SUBMIT_STORE_PIECE);
-        if (r < 0) {
-            snprintf(why, whylen, "%s", strerror(errno));
-            st = OCRQ_ERR_IO;
-            break;
-        }
-        if (r == 0)
-            break;
-        st = ocrq_blob_write(w, piece, (size_t)r);
-        if (st == OCRQ_ERR_TOO_LARGE)
-            too_large(ocrq_blob_written(w) + r, max, why, whylen);
-        if (mq) /* heartbeats; a lost broker shows at the next publish */
-            (void)ocrq_mq_service(mq, 0);
-    }
-    if (st == OCRQ_OK) {
-        st = ocrq_blob_commit(w, NULL, &out->size);
-        w = NULL;
-    }
-    if (st == OCRQ_OK)
+    st = ocrq_blob_put_fd(db, blob_id, job_id, "document", fd, max, mq ? service : NULL, mq,
+                          &size);
+    if (st == OCRQ_ERR_IO)
+        snprintf(why, whylen, "%s", strerror(errno));
+    else if (st == OCRQ_ERR_TOO_LARGE)
+        too_large(size, max, why, whylen);
+    else if (st == OCRQ_OK) {
         memcpy(out->blob_id, blob_id, sizeof blob_id);
-    else if ((st == OCRQ_ERR_DB || st == OCRQ_ERR_INVALID) && !why[0])
+        out->size = size;
+    } else if (st == OCRQ_ERR_DB || st == OCRQ_ERR_INVALID)
         snprintf(why, whylen, "cannot store the document: %s", ocrq_strerror(st));
-    ocrq_blob_abort(w);
-    free(piece);
     return st == OCRQ_ERR_INVALID ? OCRQ_ERR_DB : st;
 }
 

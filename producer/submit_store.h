@@ -12,8 +12,6 @@
 
 #include "ocrq/uuid.h"
 
-#define SUBMIT_STORE_PIECE (1024 * 1024) /* bytes read from a file per blob write */
-
 struct ocrq_config;
 struct ocrq_db;
 struct ocrq_mq;
@@ -30,7 +28,7 @@ struct submit_doc {
  * Load the document of the file at path for job job_id. A regular file of
  * at most cfg->inline_max_bytes is read whole into out->data; a larger one
  * of at most cfg->max_bytes is streamed into a new blob (kind "document",
- * committed before this returns), SUBMIT_STORE_PIECE bytes at a time, so
+ * committed before this returns) a chunk at a time (ocrq_blob_put_fd()), so
  * memory stays at a few MiB whatever its size. mq (may be NULL) is serviced
  * between pieces so that its heartbeats go on during a long store; no
  * confirm callback runs meanwhile. *out is cleared on entry.

@@ -66,16 +66,24 @@ static int add_task(struct ocrq_outcome *out, const struct ocrq_job *job, const 
     return OCRQ_OK;
 }
 
+/* The released pages of a split that are not stored, ascending, into *pages (malloc'd). */
+static int released(struct ocrq_pipeline *p, const char *job_id, int total, int window, int **pages,
+                    int *n)
+{
+    *n = 0;
+    *pages = calloc((size_t)window, sizeof(int));
+    if (!*pages)
+        return OCRQ_ERR_NOMEM;
+    return ocrq_db_split_released(p->db, job_id, total, window, *pages, window, n);
+}
+
 /* Page next of job, released again if it is released and not stored (a repeat). */
 static int release_one(struct ocrq_pipeline *p, const struct ocrq_job *job, int next,
                        struct ocrq_outcome *out)
 {
-    int *pages = calloc((size_t)job->page_window, sizeof(int)), n = 0;
-    int st = pages ? OCRQ_OK : OCRQ_ERR_NOMEM;
+    int *pages = NULL, n = 0;
+    int st = released(p, job->job_id, job->pages_total, job->page_window, &pages, &n);
 
-    if (st == OCRQ_OK)
-        st = ocrq_db_split_released(p->db, job->job_id, job->pages_total, job->page_window, pages,
-                                    job->page_window, &n);
     for (int i = 0; st == OCRQ_OK && i < n; i++)
         if (pages[i] == next)
             st = add_task(out, job, job->doc_ref, job->doc_size, next, job->pages_total,
@@ -117,11 +125,8 @@ void ocrq_pages_split(struct ocrq_pipeline *p, const struct ocrq_job *job,
             return;
         }
     }
-    if (st == OCRQ_OK) {
-        pages = calloc((size_t)window, sizeof(int));
-        st = pages ? ocrq_db_split_released(p->db, job->job_id, total, window, pages, window, &n)
-                   : OCRQ_ERR_NOMEM;
-    }
+    if (st == OCRQ_OK)
+        st = released(p, job->job_id, total, window, &pages, &n);
     for (int i = 0; st == OCRQ_OK && i < n; i++)
         st = add_task(out, job, blob_id, (long long)len, pages[i], total, window);
     free(pages);
@@ -226,8 +231,7 @@ static int read_page(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
     struct ocrq_document *doc = NULL;
     struct ocrq_outputs *outputs = NULL;
     struct ocrq_doc_page page;
-    long long deadline =
-        p->cfg->job_timeout_s > 0 ? ocrq_now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
+    long long deadline = ocrq_pipeline_deadline(p);
     int st;
 
     *n_arts = 0;
@@ -305,10 +309,7 @@ void ocrq_pages_task(struct ocrq_pipeline *p, const struct ocrq_job *job, struct
     if (st == OCRQ_ERR_IO || st == OCRQ_ERR_FETCH) { /* this machine's trouble: another try */
         log_warn(job->job_id, "page %d, attempt %d failed, will retry: %s", job->page_no,
                  ps.attempts, why);
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_RETRY, code, why);
-        out->next_attempt = ps.attempts + 1;
-        out->retry_index =
-            ps.attempts - 1 < p->cfg->n_retry_delays ? ps.attempts - 1 : p->cfg->n_retry_delays - 1;
+        ocrq_pipeline_retry_later(p, out, ps.attempts, code, why);
         goto out;
     }
     if (st != OCRQ_OK) {

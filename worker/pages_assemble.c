@@ -87,29 +87,12 @@ static int page_output(void *arg, int page_no, unsigned char **data, size_t *len
 static int store_file(struct ocrq_pipeline *p, const char *job_id, int fd, char *blob_id,
                       long long *size)
 {
-    struct ocrq_blob_writer *w = NULL;
-    unsigned char *buf = malloc(OCRQ_BLOB_CHUNK);
-    int st = buf ? ocrq_uuid_new(blob_id) : OCRQ_ERR_NOMEM;
+    int st = ocrq_uuid_new(blob_id);
 
     if (st == OCRQ_OK && lseek(fd, 0, SEEK_SET) != 0)
         st = OCRQ_ERR_IO;
     if (st == OCRQ_OK)
-        st = ocrq_blob_begin(p->db, blob_id, job_id, "artifact", 0, &w);
-    while (st == OCRQ_OK) {
-        ssize_t n = read(fd, buf, OCRQ_BLOB_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            st = OCRQ_ERR_IO;
-        if (n <= 0)
-            break;
-        st = ocrq_blob_write(w, buf, (size_t)n);
-    }
-    if (w && st == OCRQ_OK)
-        st = ocrq_blob_commit(w, NULL, size);
-    else
-        ocrq_blob_abort(w);
-    free(buf);
+        st = ocrq_blob_put_fd(p->db, blob_id, job_id, "artifact", fd, 0, NULL, NULL, size);
     return st;
 }
 

@@ -20,7 +20,6 @@
 #include "engine.h"
 #include "fetch.h"
 #include "pages.h"
-#include "ocrq/blob.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
@@ -174,10 +173,21 @@ static void retry_job(struct ocrq_pipeline *p, const struct ocrq_job *job, int a
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the retry");
         return;
     }
+    ocrq_pipeline_retry_later(p, out, attempt, code, message);
+}
+
+void ocrq_pipeline_retry_later(const struct ocrq_pipeline *p, struct ocrq_outcome *out,
+                               int attempt, const char *code, const char *message)
+{
     ocrq_pipeline_verdict(out, OCRQ_VERDICT_RETRY, code, message);
     out->next_attempt = attempt + 1;
     out->retry_index =
         attempt - 1 < p->cfg->n_retry_delays ? attempt - 1 : p->cfg->n_retry_delays - 1;
+}
+
+long long ocrq_pipeline_deadline(const struct ocrq_pipeline *p)
+{
+    return p->cfg->job_timeout_s > 0 ? ocrq_now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
 }
 
 /* Get the document's bytes, whichever way it travels. */
@@ -359,8 +369,7 @@ static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
 {
     struct ocrq_outputs *outputs = NULL;
     struct ocrq_doc_page page;
-    long long deadline =
-        p->cfg->job_timeout_s > 0 ? ocrq_now_ms() + p->cfg->job_timeout_s * 1000LL : 0;
+    long long deadline = ocrq_pipeline_deadline(p);
     int st;
 
     *code = NULL;

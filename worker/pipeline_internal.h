@@ -49,6 +49,17 @@ int ocrq_pipeline_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
                        long long deadline, struct ocrq_outputs *outputs, struct ocrq_db_page *pg,
                        const char **code, char *why, size_t whylen);
 
+/*
+ * Send the message back through the delay queues for another try: the
+ * verdict RETRY with code and message, as attempt number attempt failed.
+ * Records nothing (the caller has).
+ */
+void ocrq_pipeline_retry_later(const struct ocrq_pipeline *p, struct ocrq_outcome *out, int attempt,
+                               const char *code, const char *message);
+
+/* When the soft time limit of work starting now runs out (worker.job_timeout_s); 0: none. */
+long long ocrq_pipeline_deadline(const struct ocrq_pipeline *p);
+
 /* The deduplication key besides document and language for job. */
 const char *ocrq_pipeline_options(const struct ocrq_pipeline *p, const struct ocrq_job *job);
 

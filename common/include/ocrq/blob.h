@@ -65,6 +65,19 @@ void ocrq_blob_abort(struct ocrq_blob_writer *w);
 int ocrq_blob_put(struct ocrq_db *db, const char *blob_id, const char *job_id, const char *kind,
                   const void *data, size_t len, char *sha256_hex);
 
+/*
+ * Store what fd holds from its current offset to its end as one blob, as
+ * begin, write and commit do, reading OCRQ_BLOB_CHUNK bytes at a time;
+ * between (may be NULL) is called with arg after each piece (to keep a
+ * broker connection serviced, say). *size (may be NULL) gets the bytes
+ * read, also when they were refused as over max_bytes. Returns OCRQ_OK,
+ * OCRQ_ERR_TOO_LARGE, OCRQ_ERR_IO (a read failed; errno says why),
+ * OCRQ_ERR_INVALID, OCRQ_ERR_DB or OCRQ_ERR_NOMEM; on error nothing is stored.
+ */
+int ocrq_blob_put_fd(struct ocrq_db *db, const char *blob_id, const char *job_id, const char *kind,
+                     int fd, long long max_bytes, void (*between)(void *arg), void *arg,
+                     long long *size);
+
 /* A stored blob as ocrq_blob_stat() sees it. */
 struct ocrq_blob_info {
     long long size;  /* bytes */
@@ -119,8 +132,7 @@ int ocrq_blob_delete(struct ocrq_db *db, const char *blob_id);
  * NULL) get the numbers of documents and of artifacts deleted. OCRQ_OK or
  * OCRQ_ERR_DB.
  */
-int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted,
-                    long long *artifacts);
+int ocrq_blob_sweep(struct ocrq_db *db, int retention_s, long long *deleted, long long *artifacts);
 
 /* What the store holds, for ocrq-admin status. */
 struct ocrq_blob_totals {
