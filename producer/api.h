@@ -246,6 +246,14 @@ void api_pipeline_stop(struct api_pipeline *p);
 
 struct ocrq_db *api_db(struct api *api);
 
+/*
+ * After a statement on db (this thread's connection) failed: if the
+ * connection is dead (the server closed it, e.g. a PostgreSQL restart since
+ * it was last used), drop it and return a new one to try once more; else,
+ * or when no new one can be made, NULL.
+ */
+struct ocrq_db *api_db_again(struct api *api, struct ocrq_db *db);
+
 /* Answer 503 database_unavailable, dropping db (may be NULL) if its connection broke. */
 void api_db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_db *db);
 

@@ -115,8 +115,12 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
         /* read it without holding the lock: the query takes a round trip */
         pthread_mutex_unlock(&api->keys_mu);
         struct ocrq_db *db = api_db(api);
-        if (!db || ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash,
-                                   &revoked) != OCRQ_OK) {
+        int st = db ? ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash,
+                                      &revoked)
+                    : OCRQ_ERR_DB;
+        if (st != OCRQ_OK && (db = api_db_again(api, db)) != NULL)
+            st = ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash, &revoked);
+        if (st != OCRQ_OK) {
             api_error_retry(req, 503, api->cfg->api_retry_after_s, "database_unavailable",
                             "cannot check the API key: the database is unavailable");
             return -1;

@@ -150,6 +150,14 @@ static void db_check(struct api *api, struct ocrq_db *db)
     }
 }
 
+struct ocrq_db *api_db_again(struct api *api, struct ocrq_db *db)
+{
+    if (!db || ocrq_db_alive(db))
+        return NULL;
+    db_check(api, db);
+    return api_db(api);
+}
+
 void api_db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_db *db)
 {
     db_check(api, db);
