@@ -1362,9 +1362,12 @@ def api_key(name=None):
 
 
 def start_api(overrides=None, environ=None, wait=True):
-    """Start ocrq-api on a free port with a config of overrides ({"api.x": v});
-    waits for /healthz unless wait is False. Returns the Popen with .port and
-    .log_path; run() stops it (SIGTERM) if the test does not."""
+    """Start ocrq-api on a free port with a config of overrides ({"api.x": v}).
+    wait=True waits for /readyz (the API has connected to the broker and the
+    database: before that a POST is answered 503 broker_unavailable);
+    wait="healthz" only for /healthz (it listens); False does not wait.
+    Returns the Popen with .port and .log_path; run() stops it (SIGTERM) if
+    the test does not."""
     n = len(list(tmpdir().glob("api-*.log"))) + 1
     port = free_port()
     settings = {"api.listen": f"127.0.0.1:{port}", "log.level": "debug"}
@@ -1380,14 +1383,15 @@ def start_api(overrides=None, environ=None, wait=True):
     p.port, p.log_path, p.worker_name = port, log_path, "ocrq-api"
     _apis.append(p)
     if wait:
+        path = "/healthz" if wait == "healthz" else "/readyz"
         def healthy():
             if p.poll() is not None:
                 raise TestFailure(f"ocrq-api exited {p.returncode}: {log_tail(p)}")
             try:
-                return api_request(p, "GET", "/healthz")[0] == 200
+                return api_request(p, "GET", path)[0] == 200
             except OSError:
                 return False
-        wait_until(healthy, timeout=30, what="ocrq-api answers /healthz")
+        wait_until(healthy, timeout=30, what=f"ocrq-api answers {path} with 200")
     return p
 
 
