@@ -59,6 +59,8 @@ static const char *check_url(const char *s);
 static const char *check_http_url(const char *s);
 static const char *check_cpus(const char *s);
 static const char *check_device(const char *s);
+static const char *check_queue_type(const char *s);
+static const char *check_pool_mode(const char *s);
 static const char *check_listen(const char *s);
 static const char *check_cidr(const char *s);
 static const char *check_secret(const char *s);
@@ -102,6 +104,10 @@ static const struct setting settings[] = {
     STR("amqp.exchange_dlx", exchange_dlx, "ocr.dlx", 1, MAX_NAME_LEN, 0, NULL,
         "fanout dead-letter exchange bound to queue_failed"),
     INT("amqp.max_priority", max_priority, 9, 1, 255, "x-max-priority of the job queues"),
+    STR("amqp.queue_type", queue_type, "classic", 1, 16, 0, check_queue_type,
+        "classic or quorum (replicated over a cluster)"),
+    INT("amqp.delivery_limit", delivery_limit, 10, 1, 1000,
+        "quorum: deliveries of one message before the broker dead-letters it"),
     INT("amqp.priority_threshold", priority_threshold, 7, 0, 255,
         "priority >= this goes to queue_priority"),
     LIST("amqp.retry_delays_s", T_INTLIST, retry_delays_s, n_retry_delays, default_retry_delays, 3,
@@ -111,6 +117,10 @@ static const struct setting settings[] = {
     STR("database.url", database_url, "postgresql://ocrq@127.0.0.1:5442/ocrq", 1, MAX_URL_LEN, 0,
         NULL, "libpq connection URI"),
     INT("database.connect_timeout_s", db_connect_timeout_s, 5, 1, 3600, "connect timeout"),
+    INT("database.statement_timeout_ms", db_statement_timeout_ms, 30000, 0, 86400000,
+        "longest wait for one database call; 0: no limit"),
+    STR("database.pool_mode", db_pool_mode, "auto", 1, 16, 0, check_pool_mode,
+        "auto, session or transaction: how the connection is pooled"),
 
     STR("worker.name", worker_name, NULL, 0, MAX_NAME_LEN, F_EMPTY_IS_NULL, NULL,
         "worker name; empty: <hostname>:<pid>"),
@@ -294,6 +304,20 @@ static const char *check_cpus(const char *s)
 static const char *check_device(const char *s)
 {
     return strcmp(s, "cpu") == 0 || strcmp(s, "gpu") == 0 ? NULL : "must be \"cpu\" or \"gpu\"";
+}
+
+static const char *check_queue_type(const char *s)
+{
+    return strcmp(s, "classic") == 0 || strcmp(s, "quorum") == 0
+               ? NULL
+               : "must be \"classic\" or \"quorum\"";
+}
+
+static const char *check_pool_mode(const char *s)
+{
+    return strcmp(s, "auto") == 0 || strcmp(s, "session") == 0 || strcmp(s, "transaction") == 0
+               ? NULL
+               : "must be \"auto\", \"session\" or \"transaction\"";
 }
 
 static const char *check_listen(const char *s)

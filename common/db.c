@@ -2,8 +2,10 @@
  * The PostgreSQL store over libpq: the connection and the job statements of
  * ocrq-submit, ocrq-worker and ocrq-admin (the schema is in migrations.c). The statements
  * in stmts[] are prepared once per connection, on first use, and again after
- * a reconnect. Every libpq error is logged here once and returned as
- * OCRQ_ERR_DB; libpq types stay in this file.
+ * a reconnect; behind a transaction pool they go unnamed instead. Every call
+ * waits under the connection's deadline (db_session.c). Every libpq error is
+ * logged here once and returned as OCRQ_ERR_DB; libpq types stay in the db
+ * files.
  */
 #include "ocrq/db.h"
 
@@ -334,6 +336,22 @@ static void notice_to_log(void *arg, const char *message)
 
 /* ---- statements --------------------------------------------------------- */
 
+/* Prepare stmts[id] on this connection (not inside a batch, never when pooled). */
+static int prepare(struct ocrq_db *db, enum stmt_id id, const char *job)
+{
+    const struct stmt *s = &stmts[id];
+    PGresult *res = NULL;
+
+    ocrq_db_arm(db);
+    if (PQsendPrepare(db->conn, s->name, s->sql, s->nparams, NULL))
+        res = ocrq_db_last(db, s->name);
+    int st = check(db, res, PGRES_COMMAND_OK, s->name, job);
+    PQclear(res);
+    if (st == OCRQ_OK)
+        db->prepared |= 1u << id;
+    return st;
+}
+
 /*
  * Send stmts[id] with params without waiting for the reply, preparing it
  * first if this connection has not. The server runs (and commits) it at once.
@@ -342,21 +360,28 @@ static int stmt_send(struct ocrq_db *db, enum stmt_id id, const char *const *par
                      const char *job)
 {
     const struct stmt *s = &stmts[id];
-    PGresult *res = NULL;
     int st;
 
+    if (db->pooled) { /* a transaction pool: the statement goes unnamed, every time */
+        if (!db->batching)
+            ocrq_db_arm(db);
+        if (!PQsendQueryParams(db->conn, s->sql, s->nparams, NULL, params, NULL, NULL, 0)) {
+            log_failure(job, s->name, db->conn, NULL);
+            return OCRQ_ERR_DB;
+        }
+        return OCRQ_OK;
+    }
     if (!(db->prepared & (1u << id))) {
         if (db->batching) { /* a synchronous prepare cannot run inside a pipeline */
             log_error(job, "db: %s: not prepared before the batch", s->name);
             return OCRQ_ERR_INVALID;
         }
-        res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
-        st = check(db, res, PGRES_COMMAND_OK, s->name, job);
-        PQclear(res);
+        st = prepare(db, id, job);
         if (st != OCRQ_OK)
             return st;
-        db->prepared |= 1u << id;
     }
+    if (!db->batching)
+        ocrq_db_arm(db);
     if (!PQsendQueryPrepared(db->conn, s->name, s->nparams, params, NULL, NULL, 0)) {
         log_failure(job, s->name, db->conn, NULL);
         return OCRQ_ERR_DB;
@@ -375,9 +400,9 @@ static int stmt_recv(struct ocrq_db *db, enum stmt_id id, ExecStatusType want, c
     int st;
 
     *out = NULL;
-    res = PQgetResult(db->conn);
+    res = ocrq_db_result(db, stmts[id].name);
     /* drain to the end of this query, so the connection is ready for the next */
-    while ((extra = PQgetResult(db->conn)) != NULL)
+    while ((extra = ocrq_db_result(db, stmts[id].name)) != NULL)
         PQclear(extra);
     st = check(db, res, want, stmts[id].name, job);
     if (st != OCRQ_OK) {
@@ -555,10 +580,12 @@ static const char *capped(const char *msg, char *buf, size_t cap)
  */
 int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
 {
-    static const char *const keys[] = {"dbname", "connect_timeout", "application_name",
+    /* keys before dbname are defaults its URL may override; those after win */
+    static const char *const keys[] = {"keepalives_idle", "tcp_user_timeout", "dbname",
+                                       "connect_timeout", "application_name",
                                        "client_encoding", NULL};
-    const char *vals[5];
-    char timeout[16];
+    const char *vals[7];
+    char timeout[16], user_timeout[16];
     struct ocrq_db *db = NULL;
     int st = OCRQ_OK;
 
@@ -568,11 +595,16 @@ int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
         return OCRQ_ERR_INVALID;
     snprintf(timeout, sizeof timeout, "%d",
              cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 0);
-    vals[0] = cfg->database_url;
-    vals[1] = timeout;
-    vals[2] = "ocrq";
-    vals[3] = "UTF8";
-    vals[4] = NULL;
+    /* a peer gone without a word is noticed within the statement timeout, too */
+    snprintf(user_timeout, sizeof user_timeout, "%d",
+             cfg->db_statement_timeout_ms > 0 ? cfg->db_statement_timeout_ms : 0);
+    vals[0] = "30";
+    vals[1] = user_timeout;
+    vals[2] = cfg->database_url;
+    vals[3] = timeout;
+    vals[4] = "ocrq";
+    vals[5] = "UTF8";
+    vals[6] = NULL;
 
     db = calloc(1, sizeof *db);
     if (!db || (cfg->webhook_default_url && !(db->hook_url = strdup(cfg->webhook_default_url)))) {
@@ -580,6 +612,12 @@ int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
         goto out;
     }
     snprintf(db->hook_cap, sizeof db->hook_cap, "%d", cfg->webhook_text_max_chars);
+    db->timeout_ms = cfg->db_statement_timeout_ms > 0 ? cfg->db_statement_timeout_ms : 0;
+    db->pool_mode = strcmp(cfg->db_pool_mode ? cfg->db_pool_mode : "auto", "session") == 0
+                        ? OCRQ_DB_POOL_SESSION
+                    : strcmp(cfg->db_pool_mode ? cfg->db_pool_mode : "auto", "transaction") == 0
+                        ? OCRQ_DB_POOL_TRANSACTION
+                        : OCRQ_DB_POOL_AUTO;
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
         log_connect_failure(db->conn);
@@ -587,6 +625,9 @@ int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
         goto out;
     }
     PQsetNoticeProcessor(db->conn, notice_to_log, NULL);
+    st = ocrq_db_session_init(db);
+    if (st != OCRQ_OK)
+        goto out;
     *out = db;
     db = NULL;
 out:
@@ -625,7 +666,8 @@ int ocrq_db_reconnect(struct ocrq_db *db)
         log_connect_failure(db->conn);
         return OCRQ_ERR_DB;
     }
-    return ocrq_db_exec(db, "SELECT 1", 1, "reconnect check");
+    return ocrq_db_session_init(db); /* also the round trip that checks it (after a failover
+                                        the pool may be another) */
 }
 
 /* ---- helpers for migrations.c (declared in migrations.h) --------------- */
@@ -637,7 +679,11 @@ int ocrq_db_reconnect(struct ocrq_db *db)
  */
 int ocrq_db_exec(struct ocrq_db *db, const char *sql, int rows, const char *what)
 {
-    PGresult *res = PQexec(db->conn, sql);
+    PGresult *res = NULL;
+
+    ocrq_db_arm(db);
+    if (PQsendQuery(db->conn, sql)) /* the simple protocol: several statements may go */
+        res = ocrq_db_last(db, what);
     int st = check(db, res, rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
 
     PQclear(res);
@@ -652,7 +698,7 @@ int ocrq_db_exec(struct ocrq_db *db, const char *sql, int rows, const char *what
 int ocrq_db_query_int(struct ocrq_db *db, const char *sql, int nparams, const char *const *params,
                       const char *what, int *val)
 {
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *res = ocrq_db_call(db, what, sql, nparams, params, NULL, NULL, 0);
     int st = check(db, res, PGRES_TUPLES_OK, what, NULL);
 
     *val = 0;
@@ -690,8 +736,8 @@ int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, in
         db->batch_sent++;
         return OCRQ_OK;
     }
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, lengths, formats,
-                                 result_binary ? 1 : 0);
+    PGresult *res =
+        ocrq_db_call(db, what, sql, nparams, params, lengths, formats, result_binary);
     int st = check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
 
     if (out && st == OCRQ_OK)
@@ -710,17 +756,12 @@ int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, in
  */
 int ocrq_db_batch_begin(struct ocrq_db *db)
 {
-    const struct stmt *s = &stmts[ST_SUCCEED];
-
     if (db->batching)
         return OCRQ_ERR_INVALID;
-    if (!(db->prepared & (1u << ST_SUCCEED))) {
-        PGresult *res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
-        int st = check(db, res, PGRES_COMMAND_OK, s->name, NULL);
-        PQclear(res);
+    if (!db->pooled && !(db->prepared & (1u << ST_SUCCEED))) {
+        int st = prepare(db, ST_SUCCEED, NULL);
         if (st != OCRQ_OK)
             return st;
-        db->prepared |= 1u << ST_SUCCEED;
     }
     if (!PQenterPipelineMode(db->conn)) {
         log_failure(NULL, "batch: pipeline", db->conn, NULL);
@@ -751,9 +792,10 @@ int ocrq_db_batch_end(struct ocrq_db *db, int commit)
     }
     if (!PQpipelineSync(db->conn))
         st = OCRQ_ERR_DB;
+    ocrq_db_arm(db); /* the whole batch answers within one deadline */
     /* each statement: its result, then NULL; then the sync point */
     for (int i = 0; i < db->batch_sent; i++) {
-        PGresult *res = PQgetResult(db->conn);
+        PGresult *res = ocrq_db_result(db, "batch");
         ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
         if (!res) {
@@ -767,7 +809,7 @@ int ocrq_db_batch_end(struct ocrq_db *db, int commit)
             st = OCRQ_ERR_DB;
         }
         PQclear(res);
-        res = PQgetResult(db->conn);
+        res = ocrq_db_result(db, "batch");
         if (res) { /* not the end of this statement's results: the stream is off */
             PQclear(res);
             st = OCRQ_ERR_DB;
@@ -775,7 +817,7 @@ int ocrq_db_batch_end(struct ocrq_db *db, int commit)
         }
     }
     for (;;) { /* up to the sync point (or the end of a broken connection) */
-        PGresult *res = PQgetResult(db->conn);
+        PGresult *res = ocrq_db_result(db, "batch");
         if (!res)
             break;
         int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
@@ -797,7 +839,7 @@ void ocrq_db_rollback(struct ocrq_db *db)
     PGTransactionStatusType ts = PQtransactionStatus(db->conn);
 
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-        PQclear(PQexec(db->conn, "ROLLBACK"));
+        PQclear(ocrq_db_call(db, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, 0));
 }
 
 /* ---- jobs --------------------------------------------------------------- */

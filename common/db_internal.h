@@ -8,9 +8,17 @@
 
 #include <libpq-fe.h>
 
+#include <stdint.h>
+
+enum { OCRQ_DB_POOL_AUTO, OCRQ_DB_POOL_SESSION, OCRQ_DB_POOL_TRANSACTION };
+
 struct ocrq_db {
     PGconn *conn;
     unsigned prepared; /* bit i set: stmts[i] of db.c is prepared on this connection */
+    int pool_mode;     /* OCRQ_DB_POOL_*, from database.pool_mode */
+    int pooled;        /* a transaction pool: no named statements, no LISTEN */
+    int timeout_ms;    /* database.statement_timeout_ms; 0: none */
+    int64_t deadline_ms; /* of the call in progress (ocrq_now_ms()); 0: none */
     char *hook_url;    /* webhooks.default_url; NULL: none */
     char hook_cap[16]; /* webhooks.text_max_chars, as a parameter */
     int batching;      /* between ocrq_db_batch_begin() and _end() */
@@ -33,6 +41,28 @@ int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int np
 int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, int nparams,
                        const char *const *params, const int *lengths, const int *formats,
                        int result_binary, int want_rows, PGresult **out);
+
+/* ---- db_session.c: deadlines and pooling ---- */
+
+/* Start the deadline of a call about to be sent (timeout_ms from now). */
+void ocrq_db_arm(struct ocrq_db *db);
+
+/* PQgetResult(), waiting no longer than the armed deadline (what: for the log). */
+PGresult *ocrq_db_result(struct ocrq_db *db, const char *what);
+
+/* Every result of the call in progress: the first error, else the last; NULL if none. */
+PGresult *ocrq_db_last(struct ocrq_db *db, const char *what);
+
+/*
+ * Send sql as an unnamed statement and wait for it under the deadline, like
+ * PQexecParams. NULL if it could not be sent.
+ */
+PGresult *ocrq_db_call(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                       const char *const *params, const int *lengths, const int *formats,
+                       int result_binary);
+
+/* After a (re)connect: whether this connection is pooled (pool_mode auto asks). */
+int ocrq_db_session_init(struct ocrq_db *db);
 
 struct ocrq_db_artifact;
 

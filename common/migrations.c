@@ -417,7 +417,7 @@ out:
  */
 int ocrq_db_migrate(struct ocrq_db *db, int *applied, int *version)
 {
-    int count = 0;
+    int count = 0, timeout;
     int st;
 
     if (applied)
@@ -426,6 +426,9 @@ int ocrq_db_migrate(struct ocrq_db *db, int *applied, int *version)
         *version = 0;
     if (!db)
         return OCRQ_ERR_INVALID;
+    /* a migration rewrites whole tables: it runs as long as it takes */
+    timeout = ocrq_db_timeout(db);
+    ocrq_db_set_timeout(db, 0);
     /* The bookkeeping table itself, created under the same lock. */
     st = ocrq_db_exec(db,
                       "BEGIN; " LOCK "; CREATE TABLE IF NOT EXISTS ocrq_schema_migrations ("
@@ -434,6 +437,7 @@ int ocrq_db_migrate(struct ocrq_db *db, int *applied, int *version)
                       0, "migration bookkeeping");
     if (st != OCRQ_OK) {
         ocrq_db_rollback(db);
+        ocrq_db_set_timeout(db, timeout);
         return st;
     }
     for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
@@ -448,6 +452,7 @@ int ocrq_db_migrate(struct ocrq_db *db, int *applied, int *version)
         *applied = count;
     if (st == OCRQ_OK && version)
         st = ocrq_db_schema_version(db, version);
+    ocrq_db_set_timeout(db, timeout);
     return st;
 }
 

@@ -2,7 +2,9 @@
  * The webhook dispatcher of webhooks.h. One thread: a curl multi handle for
  * the deliveries in flight, the database connection for claims, outcomes and
  * LISTEN ocrq_webhooks (its socket is polled together with curl's, so a new
- * event is sent at once even while others are in flight).
+ * event is sent at once even while others are in flight). Through a
+ * transaction pool (PgBouncer) LISTEN cannot work: the dispatcher then
+ * polls for new events every POOLED_POLL_MS instead.
  */
 #include "webhooks.h"
 
@@ -24,6 +26,7 @@
 #include "ocrq/status.h"
 
 #define IDLE_POLL_MS 1000     /* due retries are found at least this often */
+#define POOLED_POLL_MS 200    /* without LISTEN (a transaction pool), new events this often */
 #define LEASE_EXTRA_S 30      /* a claim outlives an attempt's time limit by this much */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -51,6 +54,8 @@ struct dispatcher {
     struct flight *flights;
     int n_flights; /* webhooks.concurrency slots */
     int in_flight;
+    int poll_ms;           /* IDLE_POLL_MS, or POOLED_POLL_MS without LISTEN */
+    int64_t claimed_at_ms; /* the last claim */
     char user_agent[64];
 };
 
@@ -294,6 +299,11 @@ static int ensure_db(struct dispatcher *d, volatile sig_atomic_t *stop, int *bac
         return -1;
     }
     *backoff = BACKOFF_MIN_MS;
+    if (ocrq_db_pooled(d->db)) {
+        d->poll_ms = POOLED_POLL_MS;
+        return 0;
+    }
+    d->poll_ms = IDLE_POLL_MS;
     if (ocrq_db_listen(d->db, "ocrq_webhooks") != OCRQ_OK)
         return -1;
     return 0;
@@ -321,19 +331,22 @@ int ocrq_dispatcher_run(const struct ocrq_config *cfg, const char *name,
             if (claim(&d) < 0)
                 continue; /* the database broke: ensure_db reconnects */
             claim_again = 0;
+            d.claimed_at_ms = ocrq_now_ms();
         }
         if (d.in_flight > 0) {
             struct curl_waitfd pg = {.fd = ocrq_db_socket(d.db), .events = CURL_WAIT_POLLIN};
             int numfds = 0;
-            curl_multi_poll(d.multi, &pg, 1, IDLE_POLL_MS, &numfds);
+            curl_multi_poll(d.multi, &pg, 1, d.poll_ms, &numfds);
             if (pg.revents && ocrq_db_wait_notify(d.db, 0) == OCRQ_OK)
                 claim_again = 1;
             int before = d.in_flight;
             collect(&d);
             if (d.in_flight < before)
                 claim_again = 1; /* free slots: more may be due */
+            if (ocrq_now_ms() - d.claimed_at_ms >= d.poll_ms)
+                claim_again = 1; /* new events without LISTEN, or retries come due */
         } else {
-            st = ocrq_db_wait_notify(d.db, IDLE_POLL_MS);
+            st = ocrq_db_wait_notify(d.db, d.poll_ms);
             claim_again = 1; /* a notification, or time to look for due retries */
             (void)st;
         }

@@ -36,10 +36,14 @@ static const char *const all_keys[] = {
     "amqp.queue_failed",
     "amqp.exchange_dlx",
     "amqp.max_priority",
+    "amqp.queue_type",
+    "amqp.delivery_limit",
     "amqp.priority_threshold",
     "amqp.retry_delays_s",
     "database.url",
     "database.connect_timeout_s",
+    "database.statement_timeout_ms",
+    "database.pool_mode",
     "worker.name",
     "worker.max_attempts",
     "worker.omp_thread_limit",
@@ -168,12 +172,16 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_string_equal(a->queue_failed, b->queue_failed);
     assert_string_equal(a->exchange_dlx, b->exchange_dlx);
     assert_int_equal(a->max_priority, b->max_priority);
+    assert_string_equal(a->queue_type, b->queue_type);
+    assert_int_equal(a->delivery_limit, b->delivery_limit);
     assert_int_equal(a->priority_threshold, b->priority_threshold);
     assert_int_equal(a->n_retry_delays, b->n_retry_delays);
     for (int i = 0; i < a->n_retry_delays; i++)
         assert_int_equal(a->retry_delays_s[i], b->retry_delays_s[i]);
     assert_string_equal(a->database_url, b->database_url);
     assert_int_equal(a->db_connect_timeout_s, b->db_connect_timeout_s);
+    assert_int_equal(a->db_statement_timeout_ms, b->db_statement_timeout_ms);
+    assert_string_equal(a->db_pool_mode, b->db_pool_mode);
     assert_str_or_null_equal(a->worker_name, b->worker_name);
     assert_int_equal(a->max_attempts, b->max_attempts);
     assert_int_equal(a->omp_thread_limit, b->omp_thread_limit);
@@ -226,6 +234,10 @@ static void defaults(void **state)
     assert_string_equal(cfg->queue_failed, "ocr.failed");
     assert_string_equal(cfg->exchange_dlx, "ocr.dlx");
     assert_int_equal(cfg->max_priority, 9);
+    assert_string_equal(cfg->queue_type, "classic");
+    assert_int_equal(cfg->delivery_limit, 10);
+    assert_int_equal(cfg->db_statement_timeout_ms, 30000);
+    assert_string_equal(cfg->db_pool_mode, "auto");
     assert_int_equal(cfg->priority_threshold, 7);
     assert_int_equal(cfg->n_retry_delays, 3);
     assert_int_equal(cfg->retry_delays_s[0], 5);
@@ -408,6 +420,10 @@ static void fleet_settings(void **state)
                       ":2: worker.metrics_listen: the port must be between 1 and 65535");
     expect_file_error("amqp = {\n  urls = [\"http://x/\"];\n};\n",
                       ":2: amqp.urls: must be an amqp:// or amqps:// URL");
+    expect_file_error("amqp = {\n  queue_type = \"stream\";\n};\n",
+                      ":2: amqp.queue_type: must be \"classic\" or \"quorum\"");
+    expect_file_error("database = {\n  pool_mode = \"statement\";\n};\n",
+                      ":2: database.pool_mode: must be \"auto\", \"session\" or \"transaction\"");
 }
 
 #define SECRET_A "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -38,7 +38,9 @@ struct ocrq_config {
     char *queue_priority;  /* "ocr.jobs.priority" */
     char *queue_failed;    /* "ocr.failed" */
     char *exchange_dlx;    /* "ocr.dlx" (fanout to queue_failed) */
-    int max_priority;      /* x-max-priority of the job queues: 9 */
+    int max_priority;      /* x-max-priority of the job queues: 9 (classic only) */
+    char *queue_type;      /* "classic" or "quorum" */
+    int delivery_limit;    /* quorum: x-delivery-limit of the job queues: 10 */
     int priority_threshold;/* priority >= this goes to queue_priority: 7 */
     int retry_delays_s[OCRQ_MAX_RETRY_DELAYS]; /* {5, 30, 120} */
     int n_retry_delays;
@@ -46,6 +48,8 @@ struct ocrq_config {
     /* database */
     char *database_url;     /* "postgresql://ocrq@127.0.0.1:5442/ocrq" */
     int db_connect_timeout_s; /* 5 */
+    int db_statement_timeout_ms; /* every database call ends within this: 30000; 0 none */
+    char *db_pool_mode;     /* "auto", "session" or "transaction" (a transaction pool) */
 
     /* worker */
     char *worker_name;     /* NULL ("" in the file): "<hostname>:<pid>" */

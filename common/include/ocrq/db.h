@@ -29,6 +29,20 @@ int ocrq_db_alive(struct ocrq_db *db);
 int ocrq_db_reconnect(struct ocrq_db *db);
 
 /*
+ * Nonzero if the connection goes through a transaction pool (database.pool_mode
+ * "transaction", or "auto" and a pooler was seen): LISTEN cannot work there.
+ */
+int ocrq_db_pooled(const struct ocrq_db *db);
+
+/*
+ * The longest wait for one call on db, in ms (0: none); it starts as
+ * database.statement_timeout_ms. A call that outlives it drops the
+ * connection and fails with OCRQ_ERR_DB. (common/db_session.c)
+ */
+void ocrq_db_set_timeout(struct ocrq_db *db, int timeout_ms);
+int ocrq_db_timeout(const struct ocrq_db *db);
+
+/*
  * Apply the pending schema migrations, each in its own transaction, under an
  * advisory lock so concurrent callers are safe. Idempotent. *applied gets the
  * number applied now, *version the schema version after (either may be NULL).
