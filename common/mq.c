@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mq_internal.h"
 #include "ocrq/config.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
@@ -26,7 +27,7 @@
 #define CHAN 1
 #define CONNECT_TIMEOUT_S 10
 #define CONTENT_TIMEOUT_MS 30000     /* between the frames of one message */
-#define SHORTSTR_MAX 255             /* AMQP short string: names, tags, ids */
+#define SHORTSTR_MAX OCRQ_MQ_SHORTSTR_MAX
 #define MAX_BODY ((size_t)128 << 20) /* RabbitMQ's default max_message_size */
 #define HEADER_TEXT_MAX 1024         /* x-ocrq-error-message */
 #define MAX_CONSUMERS 8
@@ -72,12 +73,9 @@ struct ocrq_mq {
     int broken;   /* connection lost: every call fails */
     unsigned gen; /* channel generation, bumped on each reopen */
 
-    /* topology, copied from the config at connect */
-    char q_jobs[SHORTSTR_MAX + 1], q_prio[SHORTSTR_MAX + 1];
-    char q_failed[SHORTSTR_MAX + 1], x_dlx[SHORTSTR_MAX + 1];
-    int max_priority;
-    int delays[OCRQ_MAX_RETRY_DELAYS];
-    int n_delays;
+    struct ocrq_mq_topo topo; /* copied from the config at connect */
+    int refusal_code;         /* the broker's last channel close */
+    char refusal_text[SHORTSTR_MAX + 1];
 
     /* channel settings to re-apply after the broker closes the channel */
     int confirm;
@@ -396,6 +394,8 @@ static void on_channel_close(struct ocrq_mq *mq, const amqp_channel_close_t *c, 
     ocrq_log(lvl, NULL, "amqp: %s%s%s: channel closed by broker: %u %.*s", what, obj ? " " : "",
              obj ? obj : "", c->reply_code, bytes_len(c->reply_text),
              (const char *)c->reply_text.bytes);
+    mq->refusal_code = c->reply_code;
+    copy_bytes(mq->refusal_text, sizeof mq->refusal_text, c->reply_text);
     drain(mq);
     fail_unconfirmed(mq);
     dq_clear(mq);
@@ -847,27 +847,6 @@ static int pump(struct ocrq_mq *mq, long long deadline)
 
 /* ---- connection ---------------------------------------------------------- */
 
-static int copy_topology(struct ocrq_mq *mq, const struct ocrq_config *cfg)
-{
-    const char *names[] = {cfg->queue_jobs, cfg->queue_priority, cfg->queue_failed,
-                           cfg->exchange_dlx};
-    char *dst[] = {mq->q_jobs, mq->q_prio, mq->q_failed, mq->x_dlx};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!names[i] || !shortstr_ok(names[i])) {
-            log_error(NULL, "amqp: queue or exchange name missing or longer than %d bytes",
-                      SHORTSTR_MAX);
-            return OCRQ_ERR_CONFIG;
-        }
-        snprintf(dst[i], SHORTSTR_MAX + 1, "%s", names[i]);
-    }
-    mq->max_priority = cfg->max_priority;
-    mq->n_delays = cfg->n_retry_delays < 0                       ? 0
-                   : cfg->n_retry_delays > OCRQ_MAX_RETRY_DELAYS ? OCRQ_MAX_RETRY_DELAYS
-                                                                 : cfg->n_retry_delays;
-    memcpy(mq->delays, cfg->retry_delays_s, sizeof(mq->delays));
-    return OCRQ_OK;
-}
-
 int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq_mq **out)
 {
     return ocrq_mq_connect_to(cfg, cfg ? cfg->amqp_url : NULL, name, out);
@@ -892,7 +871,7 @@ int ocrq_mq_connect_to(const struct ocrq_config *cfg, const char *broker, const 
         goto out;
     }
     mq->next_seq = mq->base = 1;
-    st = copy_topology(mq, cfg);
+    st = ocrq_mq_topo_init(&mq->topo, cfg);
     if (st != OCRQ_OK)
         goto out;
     amqp_default_connection_info(&ci);
@@ -968,71 +947,47 @@ void ocrq_mq_free(struct ocrq_mq *mq)
 
 /* ---- topology ------------------------------------------------------------- */
 
-static amqp_table_entry_t int_entry(const char *k, int v)
-{
-    amqp_table_entry_t e = {amqp_cstring_bytes(k), {.kind = AMQP_FIELD_KIND_I32}};
-    e.value.value.i32 = v;
-    return e;
-}
-
-static amqp_table_entry_t str_entry(const char *k, const char *v)
-{
-    amqp_table_entry_t e = {amqp_cstring_bytes(k), {.kind = AMQP_FIELD_KIND_UTF8}};
-    e.value.value.bytes = amqp_cstring_bytes(v);
-    return e;
-}
-
-static int declare_queue(struct ocrq_mq *mq, const char *q, amqp_table_entry_t *args, int n)
+int ocrq_mq_declare_queue(struct ocrq_mq *mq, const char *q, amqp_table_entry_t *args, int n)
 {
     amqp_table_t t = {n, n ? args : NULL};
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
     if (!shortstr_ok(q))
         return OCRQ_ERR_INVALID;
+    release(mq);
     (void)amqp_queue_declare(mq->conn, CHAN, amqp_cstring_bytes(q), 0, 1, 0, 0, t);
     int st = rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.declare", q);
     return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
 }
 
-int ocrq_mq_declare_topology(struct ocrq_mq *mq)
+int ocrq_mq_declare_fanout(struct ocrq_mq *mq, const char *x, const char *q)
 {
     if (!usable(mq))
         return OCRQ_ERR_MQ;
+    if (!shortstr_ok(x) || !shortstr_ok(q))
+        return OCRQ_ERR_INVALID;
     release(mq);
-    (void)amqp_exchange_declare(mq->conn, CHAN, amqp_cstring_bytes(mq->x_dlx),
+    (void)amqp_exchange_declare(mq->conn, CHAN, amqp_cstring_bytes(x),
                                 amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
-    int st = rpc_status(mq, amqp_get_rpc_reply(mq->conn), "exchange.declare", mq->x_dlx);
+    int st = rpc_status(mq, amqp_get_rpc_reply(mq->conn), "exchange.declare", x);
     if (st != OCRQ_OK)
         return OCRQ_ERR_MQ;
-    st = declare_queue(mq, mq->q_failed, NULL, 0);
-    if (st != OCRQ_OK)
-        return st;
-    (void)amqp_queue_bind(mq->conn, CHAN, amqp_cstring_bytes(mq->q_failed),
-                          amqp_cstring_bytes(mq->x_dlx), amqp_cstring_bytes(""), amqp_empty_table);
-    st = rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.bind", mq->q_failed);
-    if (st != OCRQ_OK)
-        return OCRQ_ERR_MQ;
-    const char *jobq[] = {mq->q_jobs, mq->q_prio};
-    for (int i = 0; i < 2; i++) {
-        amqp_table_entry_t a[] = {int_entry("x-max-priority", mq->max_priority),
-                                  str_entry("x-dead-letter-exchange", mq->x_dlx)};
-        st = declare_queue(mq, jobq[i], a, 2);
-        if (st != OCRQ_OK)
-            return st;
-        for (int d = 0; d < mq->n_delays; d++) {
-            char rq[SHORTSTR_MAX + 2];
-            int n = snprintf(rq, sizeof(rq), "%s.retry.%ds", jobq[i], mq->delays[d]);
-            if (n < 0 || n > SHORTSTR_MAX) {
-                log_error(NULL, "amqp: retry queue name for %s too long", jobq[i]);
-                return OCRQ_ERR_MQ;
-            }
-            amqp_table_entry_t ra[] = {int_entry("x-message-ttl", mq->delays[d] * 1000),
-                                       str_entry("x-dead-letter-exchange", ""),
-                                       str_entry("x-dead-letter-routing-key", jobq[i])};
-            st = declare_queue(mq, rq, ra, 3);
-            if (st != OCRQ_OK)
-                return st;
-        }
-    }
-    return OCRQ_OK;
+    (void)amqp_queue_bind(mq->conn, CHAN, amqp_cstring_bytes(q), amqp_cstring_bytes(x),
+                          amqp_cstring_bytes(""), amqp_empty_table);
+    st = rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.bind", q);
+    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
+}
+
+const struct ocrq_mq_topo *ocrq_mq_topo_of(const struct ocrq_mq *mq)
+{
+    return &mq->topo;
+}
+
+int ocrq_mq_last_refusal(const struct ocrq_mq *mq, char *text, size_t len)
+{
+    if (text && len)
+        snprintf(text, len, "%s", mq ? mq->refusal_text : "");
+    return mq ? mq->refusal_code : 0;
 }
 
 const char *ocrq_mq_queue_for(const struct ocrq_config *cfg, int priority)
@@ -1097,9 +1052,9 @@ static void build_deaths(const struct ocrq_mq_death *deaths, int n,
 {
     for (int i = 0; i < n; i++) {
         amqp_table_entry_t *e = entries[i];
-        e[XD_QUEUE] = str_entry("queue", deaths[i].queue);
-        e[XD_REASON] = str_entry("reason", deaths[i].reason);
-        e[XD_EXCHANGE] = str_entry("exchange", deaths[i].exchange);
+        e[XD_QUEUE] = ocrq_mq_str_entry("queue", deaths[i].queue);
+        e[XD_REASON] = ocrq_mq_str_entry("reason", deaths[i].reason);
+        e[XD_EXCHANGE] = ocrq_mq_str_entry("exchange", deaths[i].exchange);
         e[XD_COUNT] =
             (amqp_table_entry_t){amqp_cstring_bytes("count"), {.kind = AMQP_FIELD_KIND_I64}};
         e[XD_COUNT].value.value.i64 = deaths[i].count;
@@ -1157,11 +1112,11 @@ int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t 
         p.timestamp = (uint64_t)pub->timestamp;
     }
     if (pub->attempt > 0)
-        h[nh++] = int_entry("x-ocrq-attempt", pub->attempt);
+        h[nh++] = ocrq_mq_int_entry("x-ocrq-attempt", pub->attempt);
     if (pub->error_code) {
-        h[nh] = str_entry("x-ocrq-error-code", "");
+        h[nh] = ocrq_mq_str_entry("x-ocrq-error-code", "");
         h[nh++].value.value.bytes = capped_text(pub->error_code, SHORTSTR_MAX);
-        h[nh] = str_entry("x-ocrq-error-message", "");
+        h[nh] = ocrq_mq_str_entry("x-ocrq-error-message", "");
         h[nh++].value.value.bytes =
             capped_text(pub->error_message ? pub->error_message : "", HEADER_TEXT_MAX);
     }
@@ -1408,6 +1363,18 @@ int ocrq_mq_cork(struct ocrq_mq *mq, int on)
 int ocrq_mq_fd(const struct ocrq_mq *mq)
 {
     return usable(mq) ? amqp_get_sockfd(mq->conn) : -1;
+}
+
+int ocrq_mq_queue_delete(struct ocrq_mq *mq, const char *queue, int if_empty)
+{
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!shortstr_ok(queue))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    (void)amqp_queue_delete(mq->conn, CHAN, amqp_cstring_bytes(queue), 0, if_empty ? 1 : 0);
+    int st = rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.delete", queue);
+    return st == OCRQ_OK || st == OCRQ_ERR_NOT_FOUND ? st : OCRQ_ERR_MQ;
 }
 
 int ocrq_mq_queue_info(struct ocrq_mq *mq, const char *queue, unsigned *ready, unsigned *consumers)

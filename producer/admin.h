@@ -28,6 +28,12 @@ int admin_db_open(const struct ocrq_config *cfg, int min_version, const char *mi
  */
 int admin_setup(const struct ocrq_config *cfg);
 
+/*
+ * Declare every queue again with the configured amqp.queue_type, keeping its
+ * messages (producer/admin_queues.c). Refuses while a queue has consumers.
+ */
+int admin_queues_convert(const struct ocrq_config *cfg);
+
 /* Apply pending migrations only. Returns OCRQ_OK or OCRQ_ERR_DB. */
 int admin_migrate(const struct ocrq_config *cfg);
 

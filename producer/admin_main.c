@@ -66,6 +66,11 @@ static const char usage_text[] =
     "  cancel ID | --batch B cancel a queued job, or the queued jobs of batch B: a\n"
     "                        worker acks a canceled job without OCR; a running job\n"
     "                        cannot be canceled\n"
+    "  queues convert        declare every queue again as amqp.queue_type says\n"
+    "                        (classic or quorum), keeping its messages: each\n"
+    "                        queue that differs is emptied into a holding queue,\n"
+    "                        deleted, declared anew and refilled, every move\n"
+    "                        confirmed; stop the workers and submitters first\n"
     "  store sweep           delete the stored documents that are no longer needed:\n"
     "                        those of jobs that ended documents.retention_s ago or\n"
     "                        more, and those of submissions that died more than a\n"
@@ -242,6 +247,21 @@ static int parse_cancel(int argc, char **argv, struct admin_args *a)
     return -1;
 }
 
+/* The rest of "queues convert". */
+static int parse_queues(int argc, char **argv, struct admin_args *a)
+{
+    if (optind >= argc)
+        return usage_error("queues: say convert", NULL);
+    a->sub = argv[optind++];
+    if (strcmp(a->sub, "convert") != 0)
+        return usage_error("queues: unknown command", a->sub);
+    if (a->json || a->batch || a->failed || a->all_failed || a->limit)
+        return usage_error("queues convert takes no options", NULL);
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
+}
+
 /* The rest of "store sweep". */
 static int parse_store(int argc, char **argv, struct admin_args *a)
 {
@@ -361,6 +381,8 @@ static int parse(int argc, char **argv, struct admin_args *a)
         return parse_apikey(argc, argv, a);
     if (strcmp(a->command, "store") == 0)
         return parse_store(argc, argv, a);
+    if (strcmp(a->command, "queues") == 0)
+        return parse_queues(argc, argv, a);
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
     if (strcmp(a->command, "help") == 0) {
@@ -422,6 +444,8 @@ int main(int argc, char **argv)
         st = admin_cancel(cfg, a.name, a.batch);
     else if (strcmp(a.command, "store") == 0)
         st = admin_store_sweep(cfg);
+    else if (strcmp(a.command, "queues") == 0)
+        st = admin_queues_convert(cfg);
     else if (strcmp(a.sub, "create") == 0)
         st = admin_apikey_create(cfg, a.name);
     else if (strcmp(a.sub, "list") == 0)

@@ -93,6 +93,28 @@ void ocrq_mq_free(struct ocrq_mq *mq);
  */
 int ocrq_mq_declare_topology(struct ocrq_mq *mq);
 
+/*
+ * The names of every queue of the topology into names (at most max): the
+ * failed queue first, then each job queue followed by its retry delay
+ * queues. Returns how many. (common/mq_topology.c)
+ */
+int ocrq_mq_topology_queues(struct ocrq_mq *mq, char (*names)[256], int max);
+
+/*
+ * Declare one queue of the topology (named as ocrq_mq_topology_queues()
+ * names it) with the arguments of the configured amqp.queue_type, or a
+ * plain durable classic queue to hold messages while queues are converted. OCRQ_ERR_CONFIG: the queue exists with other arguments (the
+ * broker refused; with advise, logged with what to do); OCRQ_ERR_MQ otherwise.
+ */
+int ocrq_mq_declare_one(struct ocrq_mq *mq, const char *queue, int advise);
+int ocrq_mq_declare_holding(struct ocrq_mq *mq, const char *queue);
+
+/*
+ * Delete queue (only if it holds no message when if_empty). OCRQ_OK,
+ * OCRQ_ERR_NOT_FOUND or OCRQ_ERR_MQ (a non-empty queue with if_empty, too).
+ */
+int ocrq_mq_queue_delete(struct ocrq_mq *mq, const char *queue, int if_empty);
+
 /* The job queue for a priority: queue_priority if priority >= threshold, else queue_jobs. */
 const char *ocrq_mq_queue_for(const struct ocrq_config *cfg, int priority);
 
