@@ -106,7 +106,7 @@ static const struct setting settings[] = {
     INT("amqp.max_priority", max_priority, 9, 1, 255, "x-max-priority of the job queues"),
     STR("amqp.queue_type", queue_type, "classic", 1, 16, 0, check_queue_type,
         "classic or quorum (replicated over a cluster)"),
-    INT("amqp.delivery_limit", delivery_limit, 10, 1, 1000,
+    INT("amqp.delivery_limit", delivery_limit, 20, 1, 1000,
         "quorum: deliveries of one message before the broker dead-letters it"),
     INT("amqp.priority_threshold", priority_threshold, 7, 0, 255,
         "priority >= this goes to queue_priority"),

@@ -235,7 +235,7 @@ static void defaults(void **state)
     assert_string_equal(cfg->exchange_dlx, "ocr.dlx");
     assert_int_equal(cfg->max_priority, 9);
     assert_string_equal(cfg->queue_type, "classic");
-    assert_int_equal(cfg->delivery_limit, 10);
+    assert_int_equal(cfg->delivery_limit, 20);
     assert_int_equal(cfg->db_statement_timeout_ms, 30000);
     assert_string_equal(cfg->db_pool_mode, "auto");
     assert_int_equal(cfg->priority_threshold, 7);

@@ -40,7 +40,7 @@ struct ocrq_config {
     char *exchange_dlx;    /* "ocr.dlx" (fanout to queue_failed) */
     int max_priority;      /* x-max-priority of the job queues: 9 (classic only) */
     char *queue_type;      /* "classic" or "quorum" */
-    int delivery_limit;    /* quorum: x-delivery-limit of the job queues: 10 */
+    int delivery_limit;    /* quorum: x-delivery-limit of the job queues: 20 */
     int priority_threshold;/* priority >= this goes to queue_priority: 7 */
     int retry_delays_s[OCRQ_MAX_RETRY_DELAYS]; /* {5, 30, 120} */
     int n_retry_delays;
