@@ -36,7 +36,7 @@
 #define TAG_GEN_SHIFT 48 /* delivery tags carry the channel generation */
 
 /* Confirm state of one publish. FREE doubles as "reported to the caller". */
-enum { P_FREE = 0, P_PENDING, P_RETURNED, P_DONE_OK, P_DONE_FAIL };
+enum { P_FREE = 0, P_PENDING, P_RETURNED, P_DONE_OK, P_DONE_FAIL, P_DONE_LOST };
 
 struct pending {
     uint64_t key; /* hash of exchange, routing key, message_id: matches a basic.return */
@@ -79,6 +79,7 @@ struct ocrq_mq {
 
     /* channel settings to re-apply after the broker closes the channel */
     int confirm;
+    int report_lost; /* ocrq_mq_report_lost(): a channel close fails publishes as lost */
     int qos_set, qos_n, qos_global;
 
     /* publisher confirms: seqs [base, next_seq) live in ring */
@@ -243,8 +244,12 @@ static void on_return_key(struct ocrq_mq *mq, uint64_t key)
 /* The channel is gone: no confirm will come for what is still unconfirmed. */
 static void fail_unconfirmed(struct ocrq_mq *mq)
 {
-    for (uint64_t s = mq->base; s < mq->next_seq; s++)
+    for (uint64_t s = mq->base; s < mq->next_seq; s++) {
+        int lost = mq->report_lost && slot(mq, s)->st == P_PENDING; /* not returned */
         settle(mq, s, 0);
+        if (lost)
+            slot(mq, s)->st = P_DONE_LOST;
+    }
     mq->fail_next_ack = 0;
 }
 
@@ -252,9 +257,9 @@ static void report(struct ocrq_mq *mq, ocrq_mq_confirm_fn fn, void *arg)
 {
     for (uint64_t s = mq->base; s < mq->next_seq && mq->n_unreported > 0; s++) {
         struct pending *p = slot(mq, s);
-        if (p->st != P_DONE_OK && p->st != P_DONE_FAIL)
+        if (p->st != P_DONE_OK && p->st != P_DONE_FAIL && p->st != P_DONE_LOST)
             continue;
-        int ok = p->st == P_DONE_OK;
+        int ok = p->st == P_DONE_OK ? 1 : p->st == P_DONE_LOST ? OCRQ_MQ_LOST : 0;
         p->st = P_FREE;
         mq->n_unreported--;
         if (fn)
@@ -1168,6 +1173,12 @@ int ocrq_mq_wait_confirms(struct ocrq_mq *mq, size_t max_pending, int timeout_ms
             return OCRQ_ERR_MQ;
         /* a lost channel failed every pending publish: report them and go on */
     }
+}
+
+void ocrq_mq_report_lost(struct ocrq_mq *mq, int on)
+{
+    if (mq)
+        mq->report_lost = on ? 1 : 0;
 }
 
 size_t ocrq_mq_pending(const struct ocrq_mq *mq)

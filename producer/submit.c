@@ -2,8 +2,9 @@
  * The ocrq-submit engine. Inputs go in chunks of submit.batch_size: build and
  * encode each job (a large file's document is stored first, submit_store.c),
  * record the chunk as queued with one INSERT, then publish it with at most
- * amqp.confirm_window unconfirmed. A job counts as submitted once the broker
- * confirmed it; with --wait, wait.c takes over.
+ * amqp.confirm_window unconfirmed (submit_flight.c). A job counts as submitted
+ * once the broker confirmed it; a lost broker is reconnected to and the
+ * unconfirmed jobs are published again. With --wait, wait.c takes over.
  */
 #include "submit.h"
 
@@ -21,6 +22,8 @@
 #include "ocrq/job.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
+#include "submit_broker.h"
+#include "submit_flight.h"
 #include "submit_store.h"
 #include "wait.h"
 
@@ -34,22 +37,20 @@ struct chunk {
     size_t *idx; /* input index of each job */
     size_t n, cap, bytes;
     long long stored; /* bytes of the chunk's documents put into the store */
-    size_t sent;      /* jobs published so far */
+    size_t sent;      /* jobs handed to the flight so far (their bodies with them) */
 };
 
 struct engine {
     struct submit_run *run;
     struct ocrq_db *db;
-    struct ocrq_mq *mq;
-    const char *queue; /* where this run's jobs go */
+    struct submit_broker broker; /* .mq: the connection, NULL before and after */
+    const char *queue;           /* where this run's jobs go */
     const char *language;
-    size_t window;
     struct chunk chunk;
+    struct submit_flight flight; /* the jobs published or due, not yet confirmed */
     struct submit_stored stored; /* the run's documents in the store */
     size_t next_input;           /* first input not yet in a chunk */
-    uint32_t *seq_items;         /* input index of each publish, by seq - seq0 */
-    uint64_t seq0;
-    size_t nseq;
+    int lost;                    /* a confirm said the broker closed the channel */
     size_t nacked;
     int queue_checked; /* after a nack: whether the queue still exists was asked */
     int queue_missing;
@@ -104,20 +105,6 @@ static void input_error(struct submit_run *run, size_t i, const char *why)
     show_progress(run);
 }
 
-/* "scheme://host..." without the password, for messages. */
-static void redact_url(const char *url, char *buf, size_t len)
-{
-    const char *auth = strstr(url, "://");
-    const char *at, *colon;
-
-    auth = auth ? auth + 3 : url;
-    at = strchr(auth, '@');
-    if (at && at < auth + strcspn(auth, "/?#") && (colon = memchr(auth, ':', (size_t)(at - auth))))
-        snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
-    else
-        snprintf(buf, len, "%s", url);
-}
-
 static int dup_opt(char **dst, const char *src)
 {
     if (!src)
@@ -134,7 +121,7 @@ static int file_doc(struct engine *e, size_t i, struct ocrq_job *job, unsigned c
                     char *why, size_t whylen)
 {
     struct submit_doc doc;
-    int st = submit_store_load(e->db, e->mq, e->run->cfg, e->run->inputs->items[i].source,
+    int st = submit_store_load(e->db, e->broker.mq, e->run->cfg, e->run->inputs->items[i].source,
                                job->job_id, &doc, why, whylen);
 
     *data = doc.data;
@@ -219,19 +206,31 @@ out:
     return st;
 }
 
-/* Confirm of one publish: the input is submitted, or it failed. */
+/*
+ * Confirm of one publish: the input is submitted, or it failed. A publish the
+ * broker's close of the channel left unconfirmed goes out again after a
+ * reconnect, unless that happened to it SUBMIT_MAX_CHANNEL_LOSSES times: a
+ * message the broker will not take (over its max_message_size, say) closes
+ * the channel each time, and then fails as refused instead of forever.
+ */
 static void on_confirm(void *arg, uint64_t seq, int ok)
 {
     struct engine *e = arg;
     struct submit_run *run = e->run;
+    struct flight_msg *m = flight_find(&e->flight, seq);
 
-    if (seq < e->seq0 || seq - e->seq0 >= e->nseq)
+    if (!m)
         return; /* not one of ours */
-    size_t i = e->seq_items[seq - e->seq0];
+    if (ok == OCRQ_MQ_LOST && !e->queue_missing && ++m->losses < SUBMIT_MAX_CHANNEL_LOSSES) {
+        e->lost = 1;
+        return;
+    }
+    size_t i = m->idx;
     struct submit_item *it = &run->items[i];
+    flight_settle(&e->flight, m);
     if (it->state != ITEM_SENT)
         return;
-    if (ok) {
+    if (ok > 0) {
         it->state = ITEM_QUEUED;
         run->res->submitted++;
         if (run->opts->json && !run->opts->wait)
@@ -247,25 +246,30 @@ static void on_confirm(void *arg, uint64_t seq, int ok)
     input_error(run, i, "broker refused the message");
 }
 
-/* Read confirms until at most max_pending are outstanding. */
-static int drain(struct engine *e, size_t max_pending)
+/*
+ * Read confirms until at most max_pending are outstanding. Returns OCRQ_OK;
+ * OCRQ_ERR_MQ when the connection or the channel was lost (to reconnect); or,
+ * said on stderr, OCRQ_ERR_TIMEOUT (the broker went silent) or
+ * OCRQ_ERR_NOT_FOUND (the queue is gone).
+ */
+static int wait_confirms(struct engine *e, size_t max_pending)
 {
-    int st = ocrq_mq_wait_confirms(e->mq, max_pending, SUBMIT_CONFIRM_TIMEOUT_MS, on_confirm, e);
-    if (st == OCRQ_ERR_TIMEOUT)
+    int st =
+        ocrq_mq_wait_confirms(e->broker.mq, max_pending, SUBMIT_CONFIRM_TIMEOUT_MS, on_confirm, e);
+    if (st == OCRQ_ERR_TIMEOUT) {
         submit_report(e->run, NULL, "broker: no confirm within %d s",
                       SUBMIT_CONFIRM_TIMEOUT_MS / 1000);
-    else if (st != OCRQ_OK)
-        submit_report(e->run, NULL, "broker: connection lost: %s", ocrq_strerror(st));
-    if (st != OCRQ_OK)
+        return st;
+    }
+    if (st != OCRQ_OK || e->lost)
         return OCRQ_ERR_MQ;
     if (e->nacked && !e->queue_checked) {
         /* A publish that comes back is most often a queue deleted meanwhile: stop then. */
-        unsigned ready = 0, consumers = 0;
         e->queue_checked = 1;
-        if (ocrq_mq_queue_info(e->mq, e->queue, &ready, &consumers) == OCRQ_ERR_NOT_FOUND) {
+        if (ocrq_mq_queue_info(e->broker.mq, e->queue, NULL, NULL) == OCRQ_ERR_NOT_FOUND) {
             submit_report(e->run, NULL, "queue %s does not exist: run ocrq-admin setup", e->queue);
             e->queue_missing = 1;
-            return OCRQ_ERR_MQ;
+            return OCRQ_ERR_NOT_FOUND;
         }
     }
     return OCRQ_OK;
@@ -345,51 +349,88 @@ out:
     return st;
 }
 
-/* Publish the next job of chunk c. */
-static int publish(struct engine *e, struct chunk *c)
+/* Publish the next job of the flight. OCRQ_OK, OCRQ_ERR_MQ (connection lost) or another error. */
+static int send_next(struct engine *e)
 {
-    size_t k = c->sent++;
-    size_t i = c->idx[k];
-    struct submit_item *it = &e->run->items[i];
+    const struct flight_msg *m = flight_next(&e->flight);
+    struct submit_item *it = &e->run->items[m->idx];
     struct ocrq_mq_pub pub = {
         .exchange = "",
         .routing_key = e->queue,
         .message_id = it->job_id,
         .content_type = OCRQ_CONTENT_TYPE,
         .priority = e->run->opts->priority,
-        .body = c->bodies[k],
-        .len = c->lens[k],
+        .body = m->body,
+        .len = m->len,
     };
     uint64_t seq = 0;
 
-    int st = ocrq_mq_publish(e->mq, &pub, &seq);
-    free(c->bodies[k]); /* written to the socket: never published twice */
-    c->bodies[k] = NULL;
-    if (st != OCRQ_OK) {
-        submit_report(e->run, NULL, "broker: publish failed: %s", ocrq_strerror(st));
-        return OCRQ_ERR_MQ;
+    int st = ocrq_mq_publish(e->broker.mq, &pub, &seq);
+    if (st == OCRQ_ERR_MQ)
+        return st;
+    if (st == OCRQ_OK) {
+        it->state = ITEM_SENT;
+        st = flight_published(&e->flight, seq);
     }
-    if (e->nseq == 0)
-        e->seq0 = seq;
-    if (seq == e->seq0 + e->nseq)
-        e->seq_items[e->nseq++] = (uint32_t)i;
-    it->state = ITEM_SENT;
-    if (ocrq_mq_pending(e->mq) >= e->window)
-        return drain(e, e->window - 1);
-    return OCRQ_OK;
+    if (st != OCRQ_OK)
+        submit_report(e->run, NULL, "broker: publish failed: %s", ocrq_strerror(st));
+    return st;
 }
 
-/* Record and publish the inputs chunk by chunk. */
+/*
+ * Publish what the flight holds unpublished, then read confirms until it has
+ * room for another job (all: until every job is confirmed), reconnecting to a
+ * lost broker on the way. Returns OCRQ_OK, or OCRQ_ERR_MQ when the broker is
+ * gone for good, went silent, or lost the queue (said on stderr).
+ */
+static int advance(struct engine *e, int all)
+{
+    for (;;) {
+        int st = OCRQ_OK;
+        while (st == OCRQ_OK && flight_next(&e->flight))
+            st = send_next(e);
+        if (st == OCRQ_OK) {
+            if (all ? flight_held(&e->flight) == 0 : !flight_full(&e->flight))
+                return OCRQ_OK;
+            size_t pending = ocrq_mq_pending(e->broker.mq);
+            if (pending == 0) { /* never: the broker owes a confirm for each job held */
+                submit_report(e->run, NULL, "broker: %zu publishes not tracked",
+                              flight_held(&e->flight));
+                return OCRQ_ERR_MQ;
+            }
+            st = wait_confirms(e, all ? 0 : pending - 1);
+        }
+        if (st == OCRQ_ERR_MQ) {
+            e->lost = 0;
+            st = submit_broker_reconnect(&e->broker, e->run, flight_rewind(&e->flight));
+        }
+        if (st != OCRQ_OK)
+            return OCRQ_ERR_MQ;
+    }
+}
+
+/*
+ * Record and publish the inputs chunk by chunk, each job's body going into
+ * the flight until its confirm, then wait for every confirm.
+ */
 static int publish_all(struct engine *e)
 {
+    struct chunk *c = &e->chunk;
     int st = OCRQ_OK;
 
-    while (st == OCRQ_OK && e->next_input < e->run->inputs->n) {
-        st = prepare(e, &e->chunk);
-        while (st == OCRQ_OK && e->chunk.sent < e->chunk.n)
-            st = publish(e, &e->chunk);
+    while (st == OCRQ_OK && (c->sent < c->n || e->next_input < e->run->inputs->n)) {
+        if (c->sent == c->n) {
+            st = prepare(e, c);
+            continue;
+        }
+        st = advance(e, 0);
+        if (st == OCRQ_OK) {
+            size_t k = c->sent++;
+            flight_add(&e->flight, c->idx[k], c->bodies[k], c->lens[k]);
+            c->bodies[k] = NULL;
+        }
     }
-    return st;
+    return st == OCRQ_OK ? advance(e, 1) : st;
 }
 
 static int chunk_init(struct chunk *c, size_t cap)
@@ -421,31 +462,12 @@ static int connect_all(struct engine *e)
     int st = ocrq_db_connect(cfg, &e->db);
 
     if (st != OCRQ_OK) {
-        redact_url(cfg->database_url, url, sizeof url);
+        submit_redact_url(cfg->database_url, url, sizeof url);
         submit_report(e->run, NULL, "cannot connect to the database at %s: %s", url,
                       ocrq_strerror(st));
         return OCRQ_ERR_DB;
     }
-    st = ocrq_mq_connect(cfg, "ocrq-submit", &e->mq);
-    if (st != OCRQ_OK) {
-        redact_url(cfg->amqp_url, url, sizeof url);
-        submit_report(e->run, NULL, "cannot connect to the broker at %s: %s", url,
-                      ocrq_strerror(st));
-        return OCRQ_ERR_MQ;
-    }
-    unsigned ready = 0, consumers = 0;
-    st = ocrq_mq_queue_info(e->mq, e->queue, &ready, &consumers);
-    if (st == OCRQ_ERR_NOT_FOUND) {
-        submit_report(e->run, NULL, "queue %s does not exist: run ocrq-admin setup", e->queue);
-        return OCRQ_ERR_MQ;
-    }
-    if (st == OCRQ_OK)
-        st = ocrq_mq_confirm_select(e->mq);
-    if (st != OCRQ_OK) {
-        submit_report(e->run, NULL, "broker: %s", ocrq_strerror(st));
-        return OCRQ_ERR_MQ;
-    }
-    return OCRQ_OK;
+    return submit_broker_connect(&e->broker, e->run);
 }
 
 /* Mark one recorded but unpublished job failed, so that its row does not stay queued. */
@@ -459,32 +481,47 @@ static void abandon_job(struct engine *e, size_t i, const char *why)
     input_error(e->run, i, why);
 }
 
-/* The broker failed: the jobs recorded but not yet published will never be. */
-static void abandon(struct engine *e, const char *why)
+/*
+ * The broker failed: the jobs recorded but never published (in the chunk or
+ * in the flight) never will be. Returns how many jobs were published but
+ * not confirmed: their rows stay queued, their messages may be in the queue.
+ */
+static size_t abandon(struct engine *e, const char *why)
 {
+    size_t unconfirmed = 0;
+
     for (size_t k = 0; k < e->chunk.n; k++) /* the published are no longer ITEM_TODO */
         abandon_job(e, e->chunk.idx[k], why);
+    for (uint64_t p = e->flight.head; p < e->flight.tail; p++) {
+        const struct flight_msg *m = flight_slot(&e->flight, p);
+        if (!m->body)
+            continue;
+        abandon_job(e, m->idx, why);
+        unconfirmed += e->run->items[m->idx].state == ITEM_SENT;
+    }
+    return unconfirmed;
 }
 
 /* Submit every input, then wait for the confirms of all. */
 static int submit_all(struct engine *e)
 {
     int st = connect_all(e);
+    int mq_st = OCRQ_OK; /* whether the broker took every job recorded */
 
     if (st == OCRQ_OK)
         st = publish_all(e);
-    if (st == OCRQ_OK)
-        st = drain(e, 0);
-    else if (st == OCRQ_ERR_DB && e->mq)
-        (void)drain(e, 0); /* what was published still counts, and gets its --json line */
-    if (st == OCRQ_ERR_MQ && e->queue_missing)
-        (void)drain(e, 0); /* the publishes in flight come back failed: record them so */
     if (st == OCRQ_ERR_MQ)
-        abandon(e, e->queue_missing ? "not published: queue missing"
-                                    : "not published: broker unavailable");
-    if (st != OCRQ_OK && e->mq && ocrq_mq_pending(e->mq) > 0)
-        submit_report(e->run, NULL, "%zu published jobs were not confirmed",
-                      ocrq_mq_pending(e->mq));
+        mq_st = st;
+    else if (st == OCRQ_ERR_DB && e->broker.mq)
+        mq_st = advance(e, 1); /* what was recorded still goes out, and gets its --json line */
+    if (mq_st == OCRQ_OK)
+        return st;
+    if (e->queue_missing && e->broker.mq)
+        (void)wait_confirms(e, 0); /* the publishes in flight come back failed: record them so */
+    size_t unconfirmed = abandon(e, e->queue_missing ? "not published: queue missing"
+                                                     : "not published: broker unavailable");
+    if (unconfirmed)
+        submit_report(e->run, NULL, "%zu published jobs were not confirmed", unconfirmed);
     return st;
 }
 
@@ -514,8 +551,9 @@ int submit_run(const struct ocrq_config *cfg, const struct submit_opts *opts,
     memset(&e, 0, sizeof e);
     e.run = &run;
     e.queue = ocrq_mq_queue_for(cfg, opts->priority);
+    e.broker.cfg = cfg;
+    e.broker.queue = e.queue;
     e.language = opts->language ? opts->language : cfg->default_language;
-    e.window = cfg->amqp_confirm_window > 0 ? (size_t)cfg->amqp_confirm_window : 1;
     res->total = inputs->n;
     if (opts->batch)
         snprintf(res->batch, sizeof res->batch, "%s", opts->batch);
@@ -525,9 +563,10 @@ int submit_run(const struct ocrq_config *cfg, const struct submit_opts *opts,
     run.stdout_tty = isatty(STDOUT_FILENO);
 
     run.items = calloc(inputs->n ? inputs->n : 1, sizeof *run.items);
-    e.seq_items = calloc(inputs->n ? inputs->n : 1, sizeof *e.seq_items);
-    if (!run.items || !e.seq_items ||
-        chunk_init(&e.chunk, cfg->submit_batch_size > 0 ? (size_t)cfg->submit_batch_size : 1)) {
+    if (!run.items ||
+        chunk_init(&e.chunk, cfg->submit_batch_size > 0 ? (size_t)cfg->submit_batch_size : 1) ||
+        flight_init(&e.flight, cfg->amqp_confirm_window > 0 ? (size_t)cfg->amqp_confirm_window : 1,
+                    SUBMIT_FLIGHT_MAX_BYTES)) {
         st = OCRQ_ERR_NOMEM;
         submit_report(&run, NULL, "%s", ocrq_strerror(st));
         goto out;
@@ -560,11 +599,11 @@ out:
         (st == OCRQ_OK || res->submitted))
         summary(&run);
     chunk_cleanup(&e.chunk);
+    flight_cleanup(&e.flight);
     submit_stored_cleanup(&e.stored);
-    ocrq_mq_free(e.mq);
+    submit_broker_close(&e.broker);
     ocrq_db_free(e.db);
     inputs_free_names(run.out_names, inputs->n);
-    free(e.seq_items);
     free(run.items);
     return st;
 }

@@ -12,8 +12,11 @@
 #include "ocrq/uuid.h"
 #include "progress.h"
 
-#define SUBMIT_CHUNK_MAX_BYTES (64 * 1024 * 1024) /* message bodies held per chunk */
-#define SUBMIT_CONFIRM_TIMEOUT_MS 60000           /* broker silent this long: give up */
+#define SUBMIT_CHUNK_MAX_BYTES (64 * 1024 * 1024)  /* message bodies held per chunk */
+#define SUBMIT_FLIGHT_MAX_BYTES (64 * 1024 * 1024) /* ... and kept until confirmed */
+#define SUBMIT_CONFIRM_TIMEOUT_MS 60000            /* broker silent this long: give up */
+#define SUBMIT_RECONNECT_MS 60000                  /* a lost broker not back this long: give up */
+#define SUBMIT_MAX_CHANNEL_LOSSES 3 /* a job lost with a closed channel this often: refused */
 
 struct ocrq_config;
 

@@ -132,8 +132,21 @@ int ocrq_mq_confirm_select(struct ocrq_mq *mq);
  */
 int ocrq_mq_publish(struct ocrq_mq *mq, const struct ocrq_mq_pub *pub, uint64_t *seq);
 
-/* Called once per confirmed sequence number: ok is 1 for basic.ack, 0 for nack or return. */
+/*
+ * Called once per confirmed sequence number: ok is 1 for basic.ack, 0 for nack
+ * or return, and OCRQ_MQ_LOST (only after ocrq_mq_report_lost()) when the
+ * broker closed the channel before it confirmed.
+ */
 typedef void (*ocrq_mq_confirm_fn)(void *arg, uint64_t seq, int ok);
+
+#define OCRQ_MQ_LOST (-1)
+
+/*
+ * on: report a publish that a broker's channel close left unconfirmed with
+ * ok = OCRQ_MQ_LOST, so that the caller can publish it again; off (the
+ * default): with ok = 0, as refused. A returned publish stays ok = 0.
+ */
+void ocrq_mq_report_lost(struct ocrq_mq *mq, int on);
 
 /*
  * Read confirms until at most max_pending publishes are unconfirmed (0: all),
