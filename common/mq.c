@@ -1167,6 +1167,8 @@ int ocrq_mq_wait_confirms(struct ocrq_mq *mq, size_t max_pending, int timeout_ms
         if (ocrq_mq_pending(mq) <= max_pending)
             return OCRQ_OK;
         int st = pump(mq, deadline);
+        if (st == OCRQ_ERR_TIMEOUT || mq->broken)
+            report(mq, fn, arg); /* the confirms read before: they stand */
         if (st == OCRQ_ERR_TIMEOUT)
             return st;
         if (mq->broken)
