@@ -253,11 +253,12 @@ static void fail_unconfirmed(struct ocrq_mq *mq)
     mq->fail_next_ack = 0;
 }
 
-static void report(struct ocrq_mq *mq, ocrq_mq_confirm_fn fn, void *arg)
+/* Report what is settled (only the acks with acks_only), in sequence order. */
+static void report(struct ocrq_mq *mq, ocrq_mq_confirm_fn fn, void *arg, int acks_only)
 {
     for (uint64_t s = mq->base; s < mq->next_seq && mq->n_unreported > 0; s++) {
         struct pending *p = slot(mq, s);
-        if (p->st != P_DONE_OK && p->st != P_DONE_FAIL && p->st != P_DONE_LOST)
+        if (p->st != P_DONE_OK && (acks_only || (p->st != P_DONE_FAIL && p->st != P_DONE_LOST)))
             continue;
         int ok = p->st == P_DONE_OK ? 1 : p->st == P_DONE_LOST ? OCRQ_MQ_LOST : 0;
         p->st = P_FREE;
@@ -1163,12 +1164,12 @@ int ocrq_mq_wait_confirms(struct ocrq_mq *mq, size_t max_pending, int timeout_ms
         return OCRQ_ERR_MQ;
     long long deadline = deadline_of(timeout_ms);
     for (;;) {
-        report(mq, fn, arg);
+        report(mq, fn, arg, 0);
         if (ocrq_mq_pending(mq) <= max_pending)
             return OCRQ_OK;
         int st = pump(mq, deadline);
         if (st == OCRQ_ERR_TIMEOUT || mq->broken)
-            report(mq, fn, arg); /* the confirms read before: they stand */
+            report(mq, fn, arg, 1); /* the acks read before stand; the rest stay unknown */
         if (st == OCRQ_ERR_TIMEOUT)
             return st;
         if (mq->broken)
