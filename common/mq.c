@@ -855,7 +855,17 @@ static int pump(struct ocrq_mq *mq, long long deadline)
 
 int ocrq_mq_connect(const struct ocrq_config *cfg, const char *name, struct ocrq_mq **out)
 {
-    return ocrq_mq_connect_to(cfg, cfg ? cfg->amqp_url : NULL, name, out);
+    int st = OCRQ_ERR_MQ;
+
+    if (!cfg || cfg->n_amqp_urls == 0)
+        return ocrq_mq_connect_to(cfg, cfg ? cfg->amqp_url : NULL, name, out);
+    /* a cluster: the first node that answers */
+    for (int i = 0; i < cfg->n_amqp_urls; i++) {
+        st = ocrq_mq_connect_to(cfg, cfg->amqp_urls[i], name, out);
+        if (st == OCRQ_OK || st == OCRQ_ERR_CONFIG)
+            break;
+    }
+    return st;
 }
 
 int ocrq_mq_connect_to(const struct ocrq_config *cfg, const char *broker, const char *name,

@@ -446,9 +446,8 @@ static void refresh_depths(struct sup *s)
     if (now - s->depth_at_ms < DEPTH_CACHE_MS && s->depth_at_ms != 0)
         return;
     s->depth_at_ms = now;
-    const char *url = s->cfg->n_amqp_urls > 0 ? s->cfg->amqp_urls[0] : s->cfg->amqp_url;
-    if (s->mq == NULL && ocrq_mq_connect_to(s->cfg, url, "ocrq-worker metrics", &s->mq) != OCRQ_OK)
-        s->mq = NULL;
+    if (s->mq == NULL && ocrq_mq_connect(s->cfg, "ocrq-worker metrics", &s->mq) != OCRQ_OK)
+        s->mq = NULL; /* the first of amqp.urls that answers */
     for (int i = 0; i < 2; i++) {
         unsigned ready = 0, consumers = 0;
         s->depth[i] = -1;

@@ -66,7 +66,8 @@ struct ocrq_mq_pub {
 };
 
 /*
- * Connect to cfg->amqp_url (amqp://user:pass@host:port/vhost; the vhost is
+ * Connect to cfg->amqp_url, or to the first of cfg->amqp_urls that answers
+ * when that list is set (amqp://user:pass@host:port/vhost; the vhost is
  * URL-decoded; "/" when the path is empty), open channel 1, with the configured
  * heartbeat and frame_max. name is shown in the management UI as
  * connection_name. Returns OCRQ_OK or OCRQ_ERR_MQ (logged; OCRQ_ERR_CONFIG if the
