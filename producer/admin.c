@@ -74,6 +74,18 @@ static int migrate(struct ocrq_db *db)
 }
 
 /* Declare the topology and migrate; see admin.h. */
+/* Declare the whole topology; see admin.h. */
+int admin_declare_topology(struct ocrq_mq *mq)
+{
+    int st = ocrq_mq_declare_topology(mq);
+
+    if (st != OCRQ_OK) {
+        admin_report("cannot declare the topology (see the log line above)", st);
+        return OCRQ_ERR_MQ;
+    }
+    return OCRQ_OK;
+}
+
 int admin_setup(const struct ocrq_config *cfg)
 {
     struct ocrq_mq *mq = NULL;
@@ -82,12 +94,8 @@ int admin_setup(const struct ocrq_config *cfg)
 
     if (st != OCRQ_OK)
         goto out;
-    st = ocrq_mq_declare_topology(mq);
-    if (st != OCRQ_OK) {
-        admin_report("cannot declare the topology (see the log line above)", st);
-        st = OCRQ_ERR_MQ;
+    if ((st = admin_declare_topology(mq)) != OCRQ_OK)
         goto out;
-    }
     printf("topology declared: %s, %s, %s, %d retry queue%s each\n", cfg->queue_jobs,
            cfg->queue_priority, cfg->queue_failed, cfg->n_retry_delays,
            cfg->n_retry_delays == 1 ? "" : "s");

@@ -22,6 +22,11 @@ void admin_report(const char *what, int st);
 int admin_db_open(const struct ocrq_config *cfg, int min_version, const char *missing,
                   struct ocrq_db **db);
 
+struct ocrq_mq;
+
+/* Declare the broker topology; a refusal is reported. OCRQ_OK or OCRQ_ERR_MQ. */
+int admin_declare_topology(struct ocrq_mq *mq);
+
 /*
  * Declare the whole topology and apply pending migrations; idempotent.
  * Reports on stdout, errors on stderr. Returns OCRQ_OK, OCRQ_ERR_MQ or OCRQ_ERR_DB.

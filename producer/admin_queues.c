@@ -262,12 +262,8 @@ int admin_queues_convert(const struct ocrq_config *cfg)
     mq = NULL;
     if ((st = connect(cfg, &mq)) != OCRQ_OK)
         goto out;
-    st = ocrq_mq_declare_topology(mq);
-    if (st != OCRQ_OK) {
-        admin_report("cannot declare the topology (see the log line above)", st);
-        st = OCRQ_ERR_MQ;
+    if ((st = admin_declare_topology(mq)) != OCRQ_OK)
         goto out;
-    }
     for (int i = 0; i < n && st == OCRQ_OK; i++)
         st = refill(mq, names[i], cfg->queue_type);
     if (st == OCRQ_OK)

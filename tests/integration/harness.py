@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import traceback
 import urllib.parse
@@ -207,6 +208,56 @@ def submit(args, timeout=CMD_TIMEOUT_S, environ=None):
 def admin(args, timeout=CMD_TIMEOUT_S, environ=None):
     """Run ocrq-admin with args; returns the CompletedProcess."""
     return run_cmd([ADMIN, *args], timeout=timeout, environ=environ)
+
+
+class StalledSubmit:
+    """ocrq-submit --json whose stdout is a one-page pipe nobody reads at first:
+    it writes a line per confirm, so it stops in the middle of its run, with
+    publishes in flight and inputs left. start() waits for that (TestFailure if
+    it exits first); resume() starts reading, finish() waits for the exit and
+    returns a CompletedProcess (stderr read from err_path)."""
+
+    def __init__(self, args, environ, err_path):
+        self.err_path = Path(err_path)
+        with open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen([str(SUBMIT), *map(str, args)], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=err, env=environ,
+                                      pipesize=4096)
+        self.out = []
+        self.reader = threading.Thread(target=lambda: self.out.append(self.p.stdout.read()))
+
+    def start(self):
+        import fcntl
+        import termios
+        fd = self.p.stdout.fileno()
+        size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+
+        def waiting():
+            buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+            return int.from_bytes(buf, "little")
+        wait_until(lambda: waiting() >= size or self.p.poll() is not None, timeout=120,
+                   what="ocrq-submit to fill its stdout pipe", interval=0.01)
+        if self.p.poll() is not None:
+            raise TestFailure(f"ocrq-submit exited {self.p.returncode} before it filled its"
+                              f" stdout: {self.err_path.read_text(errors='replace')[-400:]}")
+        return self
+
+    def resume(self):
+        if self.reader.ident is None:
+            self.reader.start()
+
+    def finish(self, timeout=CMD_TIMEOUT_S):
+        self.resume()
+        try:
+            self.p.wait(timeout=timeout)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+        self.reader.join()
+        return subprocess.CompletedProcess(self.p.args, self.p.returncode,
+                                           (self.out[0] if self.out else b"").decode(),
+                                           self.err_path.read_text(errors="replace"))
 
 
 def json_lines(text):

@@ -32,23 +32,13 @@ How the broker goes away "in the middle", with no timing:
     long as mq-start takes, seconds, well below the 60 s that ocrq-submit
     keeps trying."""
 
-import fcntl
 import re
-import subprocess
-import termios
-import threading
 import uuid
 from collections import Counter
 
 import harness as h
 
 N_JOBS = 3000
-
-
-def pipe_bytes(fd):
-    """Bytes waiting in the pipe whose read end is fd (FIONREAD)."""
-    buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
-    return int.from_bytes(buf, "little")
 
 
 def main(t):
@@ -64,42 +54,25 @@ def main(t):
     # and reconnects, by going on to the next broker of the list.
     dead_url = f"amqp://guest:guest@127.0.0.1:{h.free_port()}/"
     config = h.write_config({"amqp.urls": [dead_url, h.AMQP_URL]})
-    err_path = h.tmpdir() / "submit.stderr"
-    with open(err_path, "wb") as err:
-        p = subprocess.Popen([str(h.SUBMIT), "-c", str(config), "--json", "-r", "-b", batch,
-                              str(inputs)],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                             env=h.env(OCRQ_AMQP_URL=None), pipesize=4096)
-    out = []
-    reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
+    sub = h.StalledSubmit(["-c", config, "--json", "-r", "-b", batch, inputs],
+                          h.env(OCRQ_AMQP_URL=None), h.tmpdir() / "submit.stderr")
     try:
-        fd = p.stdout.fileno()
-        size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-        h.wait_until(lambda: pipe_bytes(fd) >= size or p.poll() is not None, timeout=120,
-                     what="ocrq-submit to fill its stdout pipe", interval=0.01)
-        t.require(p.poll() is None, "ocrq-submit blocks on its full stdout in the middle of the run",
-                  f"it exited {p.returncode} first")
+        sub.start()
+        t.check(True, "ocrq-submit blocks on its full stdout in the middle of the run")
         alarm = h.run_cmd([h.SERVICES, "ctl", "set_vm_memory_high_watermark", "0"], timeout=60,
                           environ=h.env(OCRQ_AMQP_PORT=h.AMQP_PORT, OCRQ_PG_PORT=h.PG_PORT))
         t.require(alarm.returncode == 0, "memory alarm set", alarm.stderr)
-        reader.start()  # ocrq-submit goes on, and publishes into the alarm
+        sub.resume()  # ocrq-submit goes on, and publishes into the alarm
         h.wait_until(lambda: any(c["state"] == "blocked" for c in h.broker_connections()),
                      timeout=120, what="the broker to block ocrq-submit's connection",
                      interval=0.05)
         t.check(True, "the broker blocks ocrq-submit's connection: its publishes stay unconfirmed")
         h.services("mq-stop")
     finally:
-        if reader.ident is None:  # not started: a step above failed
-            reader.start()
+        sub.resume()
         h.services("mq-start")
-    try:
-        rc = p.wait(timeout=h.CMD_TIMEOUT_S)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    reader.join()
-    stderr = err_path.read_text(errors="replace")
+    r = sub.finish()
+    rc, stderr, out = r.returncode, r.stderr, [r.stdout.encode()]
     print("ocrq-submit's stderr:\n    " + "\n    ".join(stderr.splitlines()[-8:]), flush=True)
 
     t.check(rc == 0, "ocrq-submit exits 0 after the broker restart", f"exit {rc}")
