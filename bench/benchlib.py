@@ -384,3 +384,137 @@ def guarded(prog, procs, logdir, body):
             shutil.rmtree(logdir, ignore_errors=True)
         else:
             say(f"{prog}: worker logs kept in {logdir}")
+
+
+# --------------------------------------------------------------------------
+# CPU time of whole process trees and the servers' processes (bench/costs)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_ticks(pid):
+    """(utime + stime, cutime + cstime) of pid in seconds, from /proc/PID/stat: its own
+    CPU (every thread's, exited ones too) and that of the children it has reaped
+    (with what they had reaped). Clock ticks: 1/CLK_TCK s resolution."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
+
+
+def _threads_ns(pid):
+    """{tid: nanoseconds on a CPU} of pid's live threads (/proc/PID/task/TID/schedstat);
+    {} where the kernel has no schedstat."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                out[int(tid)] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _all_children(pid):
+    """Live children of pid, whichever of its threads forked them."""
+    kids = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def tree_snapshot(root):
+    """The CPU time so far of root and every live descendant: {pid: (own s in ticks,
+    {tid: ns}, reaped s)}. Pass two of them to tree_cpu()."""
+    snap, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            threads = _threads_ns(pid)
+            own, reaped = _proc_cpu_ticks(pid)
+            kids = _all_children(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile: its time is in its parent's reaped time
+        snap[pid] = (own, threads, reaped)
+        todo += kids
+    return snap
+
+
+def tree_cpu(before, after):
+    """{pid: CPU seconds between two tree_snapshot()s}: what each process in either
+    snapshot used in between, its children reaped meanwhile included (a process that
+    exited in between is in its parent's figure: its CPU since `before` there, its own
+    entry minus what it had used before). A process alive in both with the same
+    threads is counted in nanoseconds (schedstat), otherwise in clock ticks."""
+    out = {}
+    for pid, (own1, thr1, reaped1) in after.items():
+        b = before.get(pid)
+        if b is None:  # started in between
+            out[pid] = max(own1, sum(thr1.values()) / 1e9) + reaped1
+            continue
+        own0, thr0, reaped0 = b
+        if thr0 and set(thr0) == set(thr1):
+            own = (sum(thr1.values()) - sum(thr0.values())) / 1e9
+        else:
+            own = own1 - own0
+        out[pid] = own + reaped1 - reaped0
+    for pid, (own0, thr0, reaped0) in before.items():
+        if pid not in after:  # exited in between: counted whole in its parent's reaped
+            out[pid] = -((sum(thr0.values()) / 1e9 if thr0 else own0) + reaped0)
+    return out
+
+
+def proc_cmdline(pid):
+    """The command line of pid as one string ('' if gone); PostgreSQL puts its process
+    titles ('postgres: walwriter') there."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def proc_ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def listening_pid(port):
+    """The pid of the process on this machine that listens on TCP port `port` (the
+    oldest one if several hold the socket); None if none is found (not here, or not
+    allowed to read other users' /proc/PID/fd)."""
+    inodes = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{f[9]}]")
+    pids = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{d}/fd"):
+                if os.readlink(f"/proc/{d}/fd/{fd}") in inodes:
+                    pids.add(int(d))
+                    break
+        except OSError:
+            continue
+    roots = [p for p in pids if _safe_ppid(p) not in pids]
+    return min(roots) if roots else None
+
+
+def _safe_ppid(pid):
+    try:
+        return proc_ppid(pid)
+    except OSError:
+        return None
