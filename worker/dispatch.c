@@ -37,6 +37,34 @@ static int prefer_priority(struct ocrq_mq *mq, const struct ocrq_config *cfg,
     return st;
 }
 
+/*
+ * A global prefetch of 1 lets the broker push one message to both consumers
+ * together. Quorum queues refuse a global prefetch (RabbitMQ 3.x), so there
+ * each consumer has its own, and both may push before they are cancelled:
+ * the deliveries that came before the cancel-oks are all buffered by now.
+ * Keep one, a priority job if there is one, and hand the other back.
+ */
+static int one_delivery(struct ocrq_mq *mq, const struct ocrq_config *cfg,
+                        struct ocrq_mq_msg **msg)
+{
+    struct ocrq_mq_msg *extra = NULL;
+    int st = OCRQ_OK;
+
+    while (st == OCRQ_OK && ocrq_mq_next(mq, 0, &extra) == OCRQ_OK) {
+        struct ocrq_mq_msg **back = &extra;
+        if (strcmp(extra->queue, cfg->queue_priority) == 0 &&
+            strcmp((*msg)->queue, cfg->queue_priority) != 0)
+            back = msg; /* the priority job goes first */
+        log_debug(NULL, "two jobs pushed at once: returning the one from %s", (*back)->queue);
+        st = ocrq_mq_reject(mq, (*back)->delivery_tag, 1);
+        ocrq_mq_msg_free(*back);
+        if (back == msg)
+            *msg = extra;
+        extra = NULL;
+    }
+    return st;
+}
+
 /* Both queues were empty: wait for a push on either, then stop consuming. */
 static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
                      volatile sig_atomic_t *stop, struct ocrq_mq_msg **out)
@@ -54,12 +82,14 @@ static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
         if (st == OCRQ_ERR_TIMEOUT)
             st = OCRQ_OK;
     }
-    /* Cancel both whatever happened; with prefetch 1 nothing else is pushed meanwhile. */
+    /* Cancel both whatever happened. */
     st2 = ocrq_mq_cancel(mq, TAG_PRIORITY);
     if (st2 == OCRQ_OK)
         st2 = ocrq_mq_cancel(mq, TAG_NORMAL);
     if (st == OCRQ_OK && st2 != OCRQ_OK)
         st = st2;
+    if (st == OCRQ_OK && msg)
+        st = one_delivery(mq, cfg, &msg);
     if (st != OCRQ_OK) {
         ocrq_mq_msg_free(msg);
         return st;

@@ -26,6 +26,7 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+#define QUICK_LOSS_MS 5000 /* a connection lost sooner keeps the backoff growing */
 #define CONFIRM_TIMEOUT_MS 30000
 
 struct loop {
@@ -105,8 +106,8 @@ static int connect_mq(struct loop *l, int *round_done)
         st = ocrq_mq_declare_topology(l->mq);
     if (st == OCRQ_OK)
         st = ocrq_mq_qos(l->mq, 1, 0);
-    if (st == OCRQ_OK)
-        st = ocrq_mq_qos(l->mq, 1, 1);
+    if (st == OCRQ_OK && strcmp(cfg->queue_type, "quorum") != 0)
+        st = ocrq_mq_qos(l->mq, 1, 1); /* quorum queues refuse a global prefetch: dispatch.c */
     if (st == OCRQ_OK)
         st = ocrq_mq_confirm_select(l->mq);
     if (st != OCRQ_OK) {
@@ -373,6 +374,8 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
     struct loop l = {.cfg = cfg, .opts = opts, .stop = stop, .slot = opts->slot};
     struct ocrq_pipeline *p = NULL;
     int st, backoff = BACKOFF_MIN_MS, db_down = 1, last_was_priority = 1, round_done;
+    int quick_loss = 0;       /* the last connection broke within QUICK_LOSS_MS */
+    int64_t connected_at = 0; /* of the connection in use, or lost and not yet retried */
     long done = 0, handled = 0;
 
     *end = OCRQ_WORKER_STOPPED;
@@ -397,6 +400,20 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
         struct ocrq_mq_msg *msg = NULL;
 
         if (l.mq == NULL) {
+            /* a connection that breaks as soon as it is made must not spin */
+            if (connected_at != 0) {
+                int64_t lived = ocrq_now_ms() - connected_at;
+                connected_at = 0;
+                quick_loss = lived < QUICK_LOSS_MS;
+                if (quick_loss) {
+                    log_warn(NULL, "the broker connection broke %lld ms after it was made:"
+                                   " retrying in about %d ms",
+                             (long long)lived, backoff);
+                    pause_serviced(&l, jitter(backoff));
+                    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                    continue;
+                }
+            }
             if (connect_mq(&l, &round_done) != OCRQ_OK) {
                 if (!round_done)
                     continue; /* the next broker of amqp.urls at once */
@@ -405,7 +422,9 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 continue;
             }
-            backoff = BACKOFF_MIN_MS;
+            if (!quick_loss)
+                backoff = BACKOFF_MIN_MS;
+            connected_at = ocrq_now_ms();
             log_info(NULL, "connected to the broker");
         }
         if (db_down) {

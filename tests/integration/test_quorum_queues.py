@@ -10,7 +10,10 @@
    with the arguments the configuration asks for (x-delivery-limit,
    at-least-once dead-lettering, reject-publish), and every message is
    still there, with its message id.
-4. A worker under quorum runs the 30 jobs: each succeeds exactly once.
+4. A worker under quorum runs the 30 jobs: each succeeds exactly once;
+   idle, it waits as a consumer on both job queues, each with its own
+   prefetch (quorum queues refuse a global one), on the one connection it
+   has had all along.
 5. Priority under quorum comes from the two queues: with the worker
    paused, 10 normal then 3 priority jobs are queued; the 3 start before
    the normal ones still waiting.
@@ -133,6 +136,18 @@ def run(t):
     w = h.start_worker(quorum, environ=e)
     h.check_succeeded_once(t, ids, timeout=200)
 
+    # an idle worker waits as a consumer on both queues (quorum queues take no global prefetch)
+    def consumers():
+        c, chan = pika_channel()
+        try:
+            return [chan.queue_declare(q, passive=True).method.consumer_count
+                    for q in ("ocr.jobs.priority", "ocr.jobs")]
+        finally:
+            c.close()
+    h.wait_until(lambda: consumers() == [1, 1], timeout=60,
+                 what="the idle worker to consume both queues")
+    t.check(True, "the idle worker consumes both job queues")
+
     # 5. priority from the two queues
     normal_img = h.make_image("Normal quorum job", h.tmpdir() / "normal.png")
     prio_img = h.make_image("Priority quorum job", h.tmpdir() / "prio.png")
@@ -155,6 +170,10 @@ def run(t):
     # the one normal job the worker may hold (prefetch 1) when it is paused may go first
     t.check(early_normal <= 1, "the priority jobs start before the waiting normal ones",
             "".join("P" if j in prio_ids else "n" for j in order))
+    log = h.log_text(w)
+    t.check(log.count("connected to the broker") == 1 and "global qos" not in log,
+            "the worker kept its one broker connection throughout",
+            [ln for ln in log.splitlines() if "amqp:" in ln][:3])
     h.stop_worker(w)
 
     # 6. the broker's delivery limit
