@@ -14,6 +14,7 @@
 #include <leptonica/allheaders.h>
 
 #include "document_pdf.h"
+#include "image_size.h"
 #include "ocrq/status.h"
 
 #define PDF_JUNK_MAX 1024 /* bytes before %PDF- that readers accept */
@@ -26,6 +27,8 @@ struct ocrq_document {
     int n_pages;
     int cur; /* index of the current page; -1 before the first */
     int cur_w, cur_h;
+    long long cur_pixels; /* what decoding the page allocates (a GIF: all its frames) */
+    int cur_frames;
     size_t tiff_offset; /* where page tiff_offset_page starts, for pixReadMemFromMultipageTiff */
     int tiff_offset_page;
     struct ocrq_pdf *pdf;
@@ -117,37 +120,65 @@ static int bmp_size(const unsigned char *d, size_t len, int *w, int *h)
     return 0;
 }
 
-static int gif_size(const unsigned char *d, size_t len, int *w, int *h)
-{
-    if (len < 10)
-        return -1;
-    *w = (int)rd16(d + 6, 0); /* the logical screen */
-    *h = (int)rd16(d + 8, 0);
-    return 0;
-}
+#define GIF_MAX_FRAMES 1000 /* giflib keeps every frame of a GIF in memory */
 
-/* Size of page n of an image, read from its header only. */
-static int image_size(const struct ocrq_document *doc, int n, int *w, int *h)
+/*
+ * Size of page n of an image, read from its header only, into doc->cur_w,
+ * cur_h and cur_pixels (what decoding allocates). 0, or -1 with *code and why.
+ */
+static int image_size(struct ocrq_document *doc, int n, const char **code, char *why,
+                      size_t whylen)
 {
     l_int32 lw = 0, lh = 0, bps = 0, spp = 0, res = 0, cmap = 0, format = 0;
+    struct ocrq_img_size sz;
+    int rc;
 
+    doc->cur_frames = 1;
     switch (doc->type) {
     case OCRQ_DOC_BMP:
-        return bmp_size(doc->data, doc->len, w, h);
+        if (bmp_size(doc->data, doc->len, &lw, &lh) != 0)
+            goto damaged;
+        break;
     case OCRQ_DOC_GIF:
-        return gif_size(doc->data, doc->len, w, h);
+    case OCRQ_DOC_JP2:
+        rc = doc->type == OCRQ_DOC_GIF ? ocrq_gif_size(doc->data, doc->len, GIF_MAX_FRAMES, &sz)
+                                       : ocrq_jp2_size(doc->data, doc->len, &sz);
+        if (rc == OCRQ_IMG_TOO_MANY) {
+            *code = "too_large";
+            snprintf(why, whylen, "the GIF has more than %d frames", GIF_MAX_FRAMES);
+            return -1;
+        }
+        if (rc == OCRQ_IMG_LYING) {
+            *code = "decode";
+            snprintf(why, whylen, "the JPEG 2000 header box and its codestream give two sizes");
+            return -1;
+        }
+        if (rc != OCRQ_IMG_OK)
+            goto damaged;
+        doc->cur_w = sz.w;
+        doc->cur_h = sz.h;
+        doc->cur_pixels = sz.pixels;
+        doc->cur_frames = sz.frames;
+        return 0;
     case OCRQ_DOC_TIFF:
         if (readHeaderMemTiff(doc->data, doc->len, n, &lw, &lh, &bps, &spp, &res, &cmap, &format))
-            return -1;
+            goto damaged;
         break;
     default:
         if (pixReadHeaderMem(doc->data, doc->len, &format, &lw, &lh, &bps, &spp, &cmap))
-            return -1;
+            goto damaged;
         break;
     }
-    *w = lw;
-    *h = lh;
-    return 0;
+    doc->cur_w = lw;
+    doc->cur_h = lh;
+    doc->cur_pixels = (long long)lw * lh;
+    if (lw > 0 && lh > 0)
+        return 0;
+damaged:
+    *code = "decode";
+    snprintf(why, whylen, "not a readable %s: no size in the header of page %d",
+             ocrq_doc_type_name(doc->type), n + 1);
+    return -1;
 }
 
 /*
@@ -158,11 +189,14 @@ static int image_size(const struct ocrq_document *doc, int n, int *w, int *h)
 static int tiff_count(const unsigned char *d, size_t len, int cap, int *n)
 {
     int be = d[0] == 'M';
-    uint32_t off = rd32(d + 4, be);
+    uint32_t off;
     uint32_t *seen = NULL;
     int count = 0, rc = -1;
 
     *n = 0;
+    if (len < 8) /* the header: byte order, 42, the first directory's offset */
+        return -1;
+    off = rd32(d + 4, be);
     seen = calloc((size_t)cap + 1, sizeof(*seen));
     if (seen == NULL)
         return -1;
@@ -313,8 +347,14 @@ int ocrq_document_page_count(const struct ocrq_document *doc)
 static int over_cap(const struct ocrq_document *doc, const char **code, char *why, size_t whylen)
 {
     *code = "too_large";
-    snprintf(why, whylen, "page %d is %dx%d = %lld pixels, over the cap of %lld", doc->cur + 1,
-             doc->cur_w, doc->cur_h, (long long)doc->cur_w * doc->cur_h, doc->lim.max_pixels);
+    if (doc->cur_frames > 1)
+        snprintf(why, whylen, "the GIF's %d frames (the largest %dx%d) decode to %lld pixels,"
+                 " over the cap of %lld", doc->cur_frames, doc->cur_w, doc->cur_h,
+                 doc->cur_pixels, doc->lim.max_pixels);
+    else
+        snprintf(why, whylen, "page %d is %dx%d = %lld pixels, over the cap of %lld",
+                 doc->cur + 1, doc->cur_w, doc->cur_h, (long long)doc->cur_w * doc->cur_h,
+                 doc->lim.max_pixels);
     return OCRQ_ERR_TOO_LARGE;
 }
 
@@ -329,20 +369,23 @@ int ocrq_document_next(struct ocrq_document *doc, struct ocrq_doc_page *page, co
         return OCRQ_ERR_EMPTY;
     doc->cur++;
     doc->cur_w = doc->cur_h = 0;
+    doc->cur_pixels = 0;
+    doc->cur_frames = 1;
     if (doc->type == OCRQ_DOC_PDF) {
         st = ocrq_pdf_page(doc->pdf, doc->cur, doc->lim.dpi, doc->lim.max_pixels, &doc->cur_w,
                            &doc->cur_h, &over, code, why, whylen);
         if (st != OCRQ_OK)
             return st;
     } else {
-        if (image_size(doc, doc->cur, &doc->cur_w, &doc->cur_h) != 0 || doc->cur_w <= 0 ||
-            doc->cur_h <= 0) {
+        if (image_size(doc, doc->cur, code, why, whylen) != 0)
+            return strcmp(*code, "too_large") == 0 ? OCRQ_ERR_TOO_LARGE : OCRQ_ERR_DECODE;
+        if (doc->cur_w <= 0 || doc->cur_h <= 0) {
             *code = "decode";
             snprintf(why, whylen, "not a readable %s: no size in the header of page %d",
                      ocrq_doc_type_name(doc->type), doc->cur + 1);
             return OCRQ_ERR_DECODE;
         }
-        over = (long long)doc->cur_w * doc->cur_h > doc->lim.max_pixels;
+        over = doc->cur_pixels > doc->lim.max_pixels;
     }
     if (over)
         return over_cap(doc, code, why, whylen);

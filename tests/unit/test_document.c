@@ -451,6 +451,175 @@ static void test_bmp_cap_from_header(void **state)
     ocrq_document_free(doc);
 }
 
+/* A GIF: a screen of sw x sh, n frames of fw x fh each (no colour tables, token image data). */
+static size_t make_gif(unsigned char *g, size_t cap, int sw, int sh, int n, int fw, int fh)
+{
+    size_t at = 0;
+
+    assert_true(cap >= 14 + (size_t)n * 15);
+    memcpy(g, "GIF89a", 6);
+    g[6] = (unsigned char)sw, g[7] = (unsigned char)(sw >> 8);
+    g[8] = (unsigned char)sh, g[9] = (unsigned char)(sh >> 8);
+    g[10] = 0, g[11] = 0, g[12] = 0;
+    at = 13;
+    for (int i = 0; i < n; i++) {
+        static const unsigned char data[] = {2, 2, 0x4c, 0x01, 0}; /* code size, a block, end */
+        g[at++] = 0x2c;
+        memset(g + at, 0, 4), at += 4; /* left, top */
+        g[at++] = (unsigned char)fw, g[at++] = (unsigned char)(fw >> 8);
+        g[at++] = (unsigned char)fh, g[at++] = (unsigned char)(fh >> 8);
+        g[at++] = 0; /* no local colour table */
+        memcpy(g + at, data, sizeof(data)), at += sizeof(data);
+    }
+    g[at++] = 0x3b;
+    return at;
+}
+
+/* Open data, then step onto its first page: that status, with code and why. */
+static int first_page(const void *data, size_t len, const struct ocrq_doc_limits *lim,
+                      struct ocrq_doc_page *page, const char **code, char *why, size_t whylen)
+{
+    struct ocrq_document *doc = NULL;
+    int st = ocrq_document_open(data, len, lim, &doc, code, why, whylen);
+
+    if (st == OCRQ_OK)
+        st = ocrq_document_next(doc, page, code, why, whylen);
+    ocrq_document_free(doc);
+    return st;
+}
+
+static const struct ocrq_doc_limits limits4m = {
+    .max_pixels = 4000000, .max_pages = 100, .dpi = 300};
+
+/* Finding 1: the decoder allocates each frame at its own size, not the screen's. */
+static void test_gif_frame_bigger_than_screen(void **state)
+{
+    (void)state;
+    unsigned char g[64];
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256];
+    size_t len = make_gif(g, sizeof(g), 1, 1, 1, 3000, 3000);
+
+    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)),
+                     OCRQ_ERR_TOO_LARGE);
+    assert_string_equal(code, "too_large");
+    assert_non_null(strstr(why, "3000x3000"));
+}
+
+/* Finding 1: every frame is kept, so the frames add up; and their number is capped. */
+static void test_gif_frames_add_up(void **state)
+{
+    (void)state;
+    static unsigned char g[16 * 1024];
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256];
+    size_t len = make_gif(g, sizeof(g), 1000, 1000, 8, 1000, 1000); /* 8 x 1 M pixels */
+
+    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)),
+                     OCRQ_ERR_TOO_LARGE);
+    assert_non_null(strstr(why, "8 frames"));
+    len = make_gif(g, sizeof(g), 10, 10, 1001, 1, 1);
+    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)),
+                     OCRQ_ERR_TOO_LARGE);
+    assert_non_null(strstr(why, "frames"));
+    len = make_gif(g, sizeof(g), 10, 10, 3, 10, 10); /* a small animation is fine */
+    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(page.width, 10);
+    assert_int_equal(page.height, 10);
+    len = make_gif(g, sizeof(g), 10, 10, 1, 10, 10);
+    assert_int_equal(first_page(g, len - 3, &limits4m, &page, &code, why, sizeof(why)),
+                     OCRQ_ERR_DECODE); /* cut inside the image data */
+}
+
+/* A JP2 box of type t (4 chars) with body b of n bytes at j[*at]. */
+static void jp2_box(unsigned char *j, size_t *at, const char *t, const void *b, size_t n)
+{
+    uint32_t size = (uint32_t)(8 + n);
+    j[*at] = (unsigned char)(size >> 24), j[*at + 1] = (unsigned char)(size >> 16);
+    j[*at + 2] = (unsigned char)(size >> 8), j[*at + 3] = (unsigned char)size;
+    memcpy(j + *at + 4, t, 4);
+    memcpy(j + *at + 8, b, n);
+    *at += 8 + n;
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+/* A JP2 file: a decoy box holding "ihdr" 1x1, then jp2h with ihdr ih x iw, then SIZ sw x sh. */
+static size_t make_jp2(unsigned char *j, int decoy, uint32_t iw, uint32_t ih, uint32_t sw,
+                       uint32_t sh)
+{
+    static const unsigned char sig[] = {0x0d, 0x0a, 0x87, 0x0a};
+    unsigned char ihdr[14] = {0}, fake[18] = {0}, jp2h[22], siz[4 + 2 + 2 + 16 + 16] = {0};
+    size_t at = 0, n = 0;
+
+    jp2_box(j, &at, "jP  ", sig, sizeof(sig));
+    jp2_box(j, &at, "ftyp", "jp2 \0\0\0\0jp2 ", 12);
+    if (decoy) { /* a box of another type whose bytes spell an ihdr of 1x1 */
+        memcpy(fake, "ihdr", 4);
+        be32(fake + 4, 1), be32(fake + 8, 1);
+        fake[13] = 1, fake[14] = 7, fake[15] = 7; /* 1 component, 8 bits */
+        jp2_box(j, &at, "uuid", fake, sizeof(fake));
+    }
+    be32(ihdr, ih), be32(ihdr + 4, iw);
+    ihdr[8] = 0, ihdr[9] = 1, ihdr[10] = 7, ihdr[11] = 7; /* 1 component, 8 bits */
+    be32(jp2h, 22), memcpy(jp2h + 4, "ihdr", 4), memcpy(jp2h + 8, ihdr, 14);
+    jp2_box(j, &at, "jp2h", jp2h, sizeof(jp2h));
+    siz[n++] = 0xff, siz[n++] = 0x4f, siz[n++] = 0xff, siz[n++] = 0x51;
+    siz[n++] = 0, siz[n++] = 41, siz[n++] = 0, siz[n++] = 0; /* Lsiz, Rsiz */
+    be32(siz + n, sw), be32(siz + n + 4, sh); /* Xsiz, Ysiz; offsets 0 */
+    jp2_box(j, &at, "jp2c", siz, sizeof(siz));
+    return at;
+}
+
+/* Finding 2: the first "ihdr" bytes anywhere are not the size; the codestream's SIZ is. */
+static void test_jp2_fake_ihdr_box(void **state)
+{
+    (void)state;
+    unsigned char j[256];
+    struct ocrq_doc_page page;
+    const char *code = NULL;
+    char why[256];
+    size_t len = make_jp2(j, 1, 3000, 3000, 3000, 3000);
+    l_int32 w = 0, h = 0, format, bps, spp, cmap;
+
+    assert_int_equal(ocrq_document_detect(j, len), OCRQ_DOC_JP2);
+    if (pixReadHeaderMem(j, len, &format, &w, &h, &bps, &spp, &cmap) == 0)
+        print_message("Leptonica's header reader says %dx%d\n", w, h);
+    assert_int_equal(first_page(j, len, &limits4m, &page, &code, why, sizeof(why)),
+                     OCRQ_ERR_TOO_LARGE);
+    assert_non_null(strstr(why, "3000x3000"));
+    len = make_jp2(j, 1, 1, 1, 3000, 3000); /* the header box itself lies */
+    assert_int_equal(first_page(j, len, &limits4m, &page, &code, why, sizeof(why)),
+                     OCRQ_ERR_DECODE);
+    len = make_jp2(j, 1, 100, 50, 100, 50);
+    assert_int_equal(first_page(j, len, &limits4m, &page, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(page.width, 100);
+    assert_int_equal(page.height, 50);
+}
+
+/* Finding 3: a TIFF shorter than its 8-byte header is damaged, and nothing past it is read. */
+static void test_tiff_short_header(void **state)
+{
+    (void)state;
+    struct ocrq_document *doc = NULL;
+    const char *code = NULL;
+    char why[256];
+    unsigned char *t = malloc(5); /* exactly 5 bytes, so that ASan sees an over-read */
+
+    assert_non_null(t);
+    memcpy(t, "II*\0\x01", 5);
+    assert_int_equal(ocrq_document_open(t, 5, &limits300, &doc, &code, why, sizeof(why)),
+                     OCRQ_ERR_DECODE);
+    assert_string_equal(code, "decode");
+    free(t);
+}
+
 /* A TIFF whose directory chain points back at itself is damaged, not endless. */
 static void test_tiff_ifd_loop(void **state)
 {
@@ -536,6 +705,10 @@ int main(void)
         cmocka_unit_test(test_page_pixel_cap),
         cmocka_unit_test(test_bmp_cap_from_header),
         cmocka_unit_test(test_tiff_ifd_loop),
+        cmocka_unit_test(test_gif_frame_bigger_than_screen),
+        cmocka_unit_test(test_gif_frames_add_up),
+        cmocka_unit_test(test_jp2_fake_ihdr_box),
+        cmocka_unit_test(test_tiff_short_header),
         cmocka_unit_test(test_text_layer),
         cmocka_unit_test(test_single_image),
         cmocka_unit_test(test_pdf_text_parse),
