@@ -15,6 +15,7 @@
 #include "ocrq/config.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
+#include "ocrq/url.h"
 #include "submit.h"
 
 #define BACKOFF_MIN_MS 100
@@ -23,15 +24,7 @@
 
 void submit_redact_url(const char *url, char *buf, size_t len)
 {
-    const char *auth = strstr(url, "://");
-    const char *at, *colon;
-
-    auth = auth ? auth + 3 : url;
-    at = strchr(auth, '@');
-    if (at && at < auth + strcspn(auth, "/?#") && (colon = memchr(auth, ':', (size_t)(at - auth))))
-        snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
-    else
-        snprintf(buf, len, "%s", url);
+    ocrq_url_redact(url, buf, len, 0);
 }
 
 /* Entry k of amqp.urls, taken in turn; amqp.url when the list is empty. */

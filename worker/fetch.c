@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "ocrq/config.h"
+#include "ocrq/log.h"
 #include "ocrq/netguard.h"
 #include "ocrq/pathcheck.h"
 #include "ocrq/status.h"
@@ -105,7 +106,10 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
         st = OCRQ_ERR_TOO_LARGE;
     } else if (rc == CURLE_COULDNT_CONNECT && guarded.refused > 0) {
         /* permanent: the host's addresses will not turn into allowed ones */
-        snprintf(why, whylen, "URL refused: %s (not in security.url_allowlist)", guarded.why);
+        /* the address it resolved to is for the log, not for the job's owner */
+        log_warn(NULL, "fetch: refused by the SSRF guard: %s", guarded.why);
+        snprintf(why, whylen, "URL refused: its host resolves to an address that is not"
+                              " allowed (security.url_allowlist)");
         st = OCRQ_ERR_FETCH_PERM;
     } else if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT ||
                rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_RECV_ERROR ||

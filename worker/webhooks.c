@@ -24,6 +24,7 @@
 #include "ocrq/netguard.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
+#include "ocrq/url.h"
 
 #define IDLE_POLL_MS 1000     /* due retries are found at least this often */
 #define POOLED_POLL_MS 200    /* without LISTEN (a transaction pool), new events this often */
@@ -157,7 +158,7 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
     const struct ocrq_config *cfg = d->cfg;
     long http = 0;
     curl_off_t retry_after = 0;
-    char err[300];
+    char err[300], shown[512];
     int permanent = 0;
 
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &http);
@@ -170,7 +171,11 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
         o.status = "delivered";
     } else {
         if (f->guard.refused > 0) {
-            snprintf(err, sizeof(err), "refused by the SSRF guard: %s", f->guard.why);
+            /* the address it resolved to stays in the log; the receiver's owner reads err */
+            log_warn(NULL, "webhook %s: refused by the SSRF guard: %s", f->hook.event_id,
+                     f->guard.why);
+            snprintf(err, sizeof(err), "refused by the SSRF guard: the URL's host resolves to an"
+                                       " address that is not allowed");
             permanent = 1; /* the same address would be refused on every retry */
         } else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
             snprintf(err, sizeof(err), "%s (only http and https URLs)", curl_easy_strerror(rc));
@@ -191,11 +196,12 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
                 o.retry_in_s = (double)retry_after;
         }
     }
+    ocrq_url_redact(f->hook.url, shown, sizeof(shown), OCRQ_URL_SECRETS);
     if (strcmp(o.status, "delivered") == 0)
         log_info(NULL, "webhook %s delivered to %s (attempt %d, HTTP %ld, %d ms)",
-                 f->hook.event_id, f->hook.url, f->hook.attempt, http, o.duration_ms);
+                 f->hook.event_id, shown, f->hook.attempt, http, o.duration_ms);
     else
-        log_warn(NULL, "webhook %s to %s: attempt %d: %s; %s", f->hook.event_id, f->hook.url,
+        log_warn(NULL, "webhook %s to %s: attempt %d: %s; %s", f->hook.event_id, shown,
                  f->hook.attempt, err,
                  strcmp(o.status, "failed") == 0 ? "giving up (ocrq-admin webhooks retry)"
                                                  : "will retry");
