@@ -1,13 +1,18 @@
 /*
- * Checks for documents passed by file path: refuse relative paths and ".."
- * components, resolve every symlink with realpath(3), and accept only a
- * regular file that ends up under one of the configured (resolved) roots.
+ * Documents passed by file path: refuse relative paths and ".." components,
+ * and open the file once, beneath one of the configured roots, so that
+ * nothing on the way can lead out of it, even if swapped meanwhile; then
+ * accept only what was opened if it is a regular file.
  */
 #include "ocrq/pathcheck.h"
 
 #include "ocrq/status.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,48 +48,85 @@ static int has_dotdot(const char *path)
     return 0;
 }
 
-/* Nonzero if the resolved path lies under root, itself resolved ("/" holds everything). */
-static int under_root(const char *resolved, const char *root)
+/*
+ * The part of path below root (configured, or as realpath resolves it: both
+ * are accepted), or NULL if path does not start with it. Leading slashes are
+ * skipped: "sub/b.txt".
+ */
+static const char *below(const char *path, const char *root)
 {
     size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
     if (n == 1 && root[0] == '/')
-        return 1;
-    return strncmp(resolved, root, n) == 0 && resolved[n] == '/';
-}
-
-/* Nonzero if resolved lies under one of the roots that exist. */
-static int under_any_root(const char *resolved, const char *const *roots, size_t nroots)
-{
-    for (size_t i = 0; i < nroots; i++) {
-        if (!roots[i] || roots[i][0] == '\0')
-            continue;
-        char *root = realpath(roots[i], NULL);
-        if (!root)
-            continue; /* a root that does not exist never matches */
-        int ok = under_root(resolved, root);
-        free(root);
-        if (ok)
-            return 1;
-    }
-    return 0;
+        n = 0;
+    else if (strncmp(path, root, n) != 0 || path[n] != '/')
+        return NULL;
+    path += n;
+    while (*path == '/')
+        path++;
+    return path;
 }
 
 /*
- * Resolve path and check it is a regular file under one of roots[0..nroots-1].
- * Returns OCRQ_OK with *resolved (malloc'd, caller frees), OCRQ_ERR_PATH with a
- * reason in why, or OCRQ_ERR_NOMEM. *resolved is NULL on error. Thread-safe.
+ * Open rel beneath dirfd, read-only, never leaving dirfd: openat2 with
+ * RESOLVE_BENEATH, so that no symlink or ".." resolved on the way, even one
+ * swapped in meanwhile, leads out. Without openat2 (a kernel before 5.6, or a
+ * seccomp filter), every component is opened with O_NOFOLLOW: then no
+ * symlink at all is followed. O_NONBLOCK: a FIFO does not hang the open.
  */
-int ocrq_path_check(const char *path, const char *const *roots, size_t nroots, char **resolved,
-                    char *why, size_t whylen)
+static int open_beneath(int dirfd, const char *rel)
 {
-    char *real = NULL;
-    struct stat sb;
-    int st = OCRQ_ERR_PATH;
+    struct open_how how = {
+        .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd;
 
-    *resolved = NULL;
+    char comp[NAME_MAX + 1];
+    int cur = dup(dirfd);
+    while (cur >= 0) {
+        while (*rel == '/')
+            rel++;
+        size_t n = strcspn(rel, "/");
+        if (n == 0 || n > NAME_MAX) {
+            close(cur);
+            errno = n == 0 ? EISDIR : ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(comp, rel, n);
+        comp[n] = '\0';
+        rel += n;
+        while (*rel == '/')
+            rel++;
+        int last = *rel == '\0';
+        int next = openat(cur, comp,
+                          (last ? O_RDONLY | O_NONBLOCK | O_NOCTTY : O_PATH | O_DIRECTORY) |
+                              O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        close(cur);
+        errno = saved;
+        if (last || next < 0)
+            return next;
+        cur = next;
+    }
+    return -1;
+}
+
+int ocrq_path_open(const char *path, const char *const *roots, size_t nroots, int *fd,
+                   char **resolved, char *why, size_t whylen)
+{
+    char link[64], real[PATH_MAX];
+    struct stat sb;
+    int st = OCRQ_ERR_PATH, f = -1, opened = 0;
+
+    *fd = -1;
+    if (resolved)
+        *resolved = NULL;
     if (why && whylen)
         why[0] = '\0';
-
     if (!path || path[0] == '\0') {
         set_why(why, whylen, "empty path");
         goto out;
@@ -105,21 +147,38 @@ int ocrq_path_check(const char *path, const char *const *roots, size_t nroots, c
         set_why(why, whylen, "no file roots configured (documents.file_roots)");
         goto out;
     }
-    real = realpath(path, NULL);
-    if (!real) {
-        if (errno == ENOMEM) {
-            st = OCRQ_ERR_NOMEM;
-            set_why(why, whylen, "out of memory");
-        } else {
-            set_why(why, whylen, "cannot resolve path: %s", strerror(errno));
+    for (size_t i = 0; i < nroots && !opened; i++) {
+        if (!roots[i] || roots[i][0] == '\0')
+            continue;
+        char *root = realpath(roots[i], NULL); /* the roots are configuration: trusted */
+        const char *rel = below(path, roots[i]);
+        if (!root)
+            continue; /* a root that does not exist never matches */
+        if (!rel)
+            rel = below(path, root);
+        if (rel && *rel) {
+            int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (rootfd >= 0) {
+                f = open_beneath(rootfd, rel);
+                if (f < 0)
+                    set_why(why, whylen, "cannot open path: %s",
+                            errno == EXDEV || errno == ELOOP
+                                ? "it leads outside the file roots or through a symlink"
+                                : strerror(errno));
+                close(rootfd);
+                opened = 1;
+            }
         }
-        goto out;
+        free(root);
     }
-    if (!under_any_root(real, roots, nroots)) {
+    if (!opened) {
         set_why(why, whylen, "path is outside the file roots");
         goto out;
     }
-    if (stat(real, &sb) != 0) {
+    if (f < 0)
+        goto out;
+    /* what was opened is what is checked and read: no second lookup by name */
+    if (fstat(f, &sb) != 0) {
         set_why(why, whylen, "cannot stat path: %s", strerror(errno));
         goto out;
     }
@@ -127,10 +186,33 @@ int ocrq_path_check(const char *path, const char *const *roots, size_t nroots, c
         set_why(why, whylen, "not a regular file");
         goto out;
     }
-    *resolved = real;
-    real = NULL;
+    if (resolved) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", f);
+        ssize_t n = readlink(link, real, sizeof real - 1);
+        if (n > 0)
+            real[n] = '\0';
+        *resolved = strdup(n > 0 ? real : path);
+        if (!*resolved) {
+            st = OCRQ_ERR_NOMEM;
+            set_why(why, whylen, "out of memory");
+            goto out;
+        }
+    }
+    *fd = f;
+    f = -1;
     st = OCRQ_OK;
 out:
-    free(real);
+    if (f >= 0)
+        close(f);
+    return st;
+}
+
+int ocrq_path_check(const char *path, const char *const *roots, size_t nroots, char **resolved,
+                    char *why, size_t whylen)
+{
+    int fd = -1;
+    int st = ocrq_path_open(path, roots, nroots, &fd, resolved, why, whylen);
+    if (fd >= 0)
+        close(fd);
     return st;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -149,11 +150,15 @@ int ocrq_fetch_path(const struct ocrq_config *cfg, const char *path, unsigned ch
 
     *data = NULL;
     *len = 0;
-    st = ocrq_path_check(path, (const char *const *)cfg->file_roots, (size_t)cfg->n_file_roots,
-                         &real, why, whylen);
+    int fd = -1;
+    /* opened once, beneath a root, and that descriptor is what is checked and read */
+    st = ocrq_path_open(path, (const char *const *)cfg->file_roots, (size_t)cfg->n_file_roots,
+                        &fd, &real, why, whylen);
     if (st != OCRQ_OK)
         goto out;
-    f = fopen(real, "rb");
+    f = fdopen(fd, "rb");
+    if (f == NULL)
+        close(fd);
     if (f == NULL || fstat(fileno(f), &sb) != 0) {
         snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
         st = OCRQ_ERR_IO;

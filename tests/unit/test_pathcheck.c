@@ -224,6 +224,45 @@ static void no_roots_refused(void **state)
     expect(p, missing, 2, OCRQ_ERR_PATH, NULL); /* roots that do not exist never match */
 }
 
+/* Issue 14, finding 4: a FIFO in a root is refused at once, not waited on. */
+static void path_check_race_fifo_refused(void **state)
+{
+    (void)state;
+    const char *roots[] = {root};
+    char p[PATH_MAX];
+    pathf(p, "root/fifo");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    expect(p, roots, 1, OCRQ_ERR_PATH, NULL); /* would block forever in fopen() */
+    unlink(p);
+}
+
+/*
+ * Issue 14, finding 4: what is checked is the descriptor that is read. Once
+ * opened, swapping the name for a symlink to a secret outside changes nothing.
+ */
+static void path_check_race_swap_after_open(void **state)
+{
+    (void)state;
+    const char *roots[] = {root};
+    char p[PATH_MAX], secret[PATH_MAX], buf[64] = "";
+    int fd = -1;
+    char *resolved = NULL, why[256];
+
+    assert_int_equal(make_file("root/swap.txt"), 0);
+    pathf(p, "root/swap.txt");
+    pathf(secret, "outside/secret.txt");
+    assert_int_equal(ocrq_path_open(p, roots, 1, &fd, &resolved, why, sizeof why), OCRQ_OK);
+    assert_true(fd >= 0);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(symlink(secret, p), 0); /* the swap, too late */
+    assert_true(read(fd, buf, sizeof buf - 1) > 0);
+    assert_string_equal(buf, "document\n");
+    close(fd);
+    free(resolved);
+    expect(p, roots, 1, OCRQ_ERR_PATH, NULL); /* and opened now, the symlink is refused */
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +277,8 @@ int main(void)
         cmocka_unit_test(directory_refused),
         cmocka_unit_test(nonexistent_refused),
         cmocka_unit_test(no_roots_refused),
+        cmocka_unit_test(path_check_race_fifo_refused),
+        cmocka_unit_test(path_check_race_swap_after_open),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
