@@ -72,7 +72,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-static int utf8_valid(const char *s)
+int ocrq_utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
@@ -235,7 +235,7 @@ static int check_str(const char *name, const char *v, size_t cap, int required,
     }
     if (strlen(v) > cap)
         return fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s: longer than %zu bytes", name, cap);
-    if (!utf8_valid(v))
+    if (!ocrq_utf8_valid(v))
         return fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s: not valid UTF-8", name);
     if (check && !check(v))
         return fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s: %s", name, rule);

@@ -72,6 +72,12 @@ struct api_key_entry {
 };
 
 #define API_KEY_CACHE 256
+#define API_UNKNOWN_CACHE 64 /* key ids the database did not know, asked again after a TTL */
+
+struct api_unknown_key {
+    char key_id[16];
+    int64_t fetched_ms;
+};
 
 struct api {
     const struct ocrq_config *cfg;
@@ -82,6 +88,8 @@ struct api {
     pthread_mutex_t keys_mu;
     struct api_key_entry keys[API_KEY_CACHE];
     int n_keys;
+    struct api_unknown_key unknown[API_UNKNOWN_CACHE]; /* a ring */
+    int next_unknown;
 
     /* set by the pipeline thread, read by the pool threads (atomics) */
     int broker_up;
@@ -265,5 +273,14 @@ void api_db_unavailable(struct api *api, struct ocrq_http_req *req, struct ocrq_
  * the reply's own. On the pool thread; answers in every case.
  */
 void api_get_artifact(struct api *api, struct ocrq_http_req *req, struct api_req *ar);
+
+/* Batch names: at most this many bytes. */
+#define MAX_BATCH_CHARS 255
+
+/*
+ * Nonzero if s is 1 to max bytes of well-formed UTF-8 without control
+ * characters: what a batch name or a source must be. (api_jobs.c)
+ */
+int api_printable(const char *s, size_t max);
 
 #endif

@@ -24,7 +24,6 @@
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
 
-#define MAX_BATCH_CHARS 255
 #define MAX_SOURCE_CHARS 1024
 #define FIELD_MAX 4096
 
@@ -209,13 +208,13 @@ static int form_fields(struct ocrq_http_req *req, const struct api_upload *up, s
     return OCRQ_OK;
 }
 
-static int printable(const char *s, size_t max)
+int api_printable(const char *s, size_t max)
 {
     size_t n = 0;
-    for (; *s; s++, n++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f || n >= max)
+    for (const char *c = s; *c; c++, n++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || n >= max)
             return 0;
-    return n > 0;
+    return n > 0 && ocrq_utf8_valid(s); /* else it could be neither stored nor answered */
 }
 
 /* Check the parameters and put them on job. Answers the request on a client error. */
@@ -237,7 +236,7 @@ static int apply_params(struct api *api, struct ocrq_http_req *req, struct param
                   "language: want Tesseract language codes joined by '+', e.g. eng or eng+deu");
         return OCRQ_ERR_INVALID;
     }
-    if (p->batch && (!printable(p->batch, MAX_BATCH_CHARS))) {
+    if (p->batch && (!api_printable(p->batch, MAX_BATCH_CHARS))) {
         api_error(req, 400, "invalid_parameter", "batch: 1-%d printable characters",
                   MAX_BATCH_CHARS);
         return OCRQ_ERR_INVALID;
@@ -253,7 +252,7 @@ static int apply_params(struct api *api, struct ocrq_http_req *req, struct param
             return OCRQ_ERR_INVALID;
         }
     }
-    if (p->source && !printable(p->source, MAX_SOURCE_CHARS)) {
+    if (p->source && !api_printable(p->source, MAX_SOURCE_CHARS)) {
         free(p->source);
         p->source = NULL;
     }
@@ -335,7 +334,7 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
     int st = OCRQ_ERR_INVALID;
 
     *out = NULL;
-    if (idem && (!printable(idem, API_IDEM_KEY_MAX) || strlen(idem) > API_IDEM_KEY_MAX)) {
+    if (idem && (!api_printable(idem, API_IDEM_KEY_MAX) || strlen(idem) > API_IDEM_KEY_MAX)) {
         api_error(req, 400, "invalid_parameter", "Idempotency-Key: 1-%d printable characters",
                   API_IDEM_KEY_MAX);
         goto out;

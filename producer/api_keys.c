@@ -2,7 +2,10 @@
  * API keys and rate limits of ocrq-api. A key "ocrq_<id>_<secret>" is found
  * by its public id; its SHA-256 is compared with the stored one in constant
  * time. Keys are cached for KEY_TTL_MS, so a revoked key stops working
- * within that time on every server. Each key has a token bucket, refilled
+ * within that time on every server; so are the ids the database does not
+ * know, so that made-up keys do not cost a query each time. Whether an id
+ * exists is not told: an unknown key and a wrong or revoked one get the same
+ * answer. Each key has a token bucket, refilled
  * at api.rate_limit_per_s up to api.rate_limit_burst, shared by the pool
  * threads of this process.
  */
@@ -69,6 +72,26 @@ static struct api_key_entry *store(struct api *api, const char *key_id, const ch
     return e;
 }
 
+/* Nonzero if key_id was unknown to the database less than KEY_TTL_MS ago (under keys_mu). */
+static int known_unknown(const struct api *api, const char *key_id, int64_t now)
+{
+    for (int i = 0; i < API_UNKNOWN_CACHE; i++)
+        if (api->unknown[i].fetched_ms != 0 && now - api->unknown[i].fetched_ms < KEY_TTL_MS &&
+            strcmp(api->unknown[i].key_id, key_id) == 0)
+            return 1;
+    return 0;
+}
+
+static void remember_unknown(struct api *api, const char *key_id, int64_t now)
+{
+    pthread_mutex_lock(&api->keys_mu);
+    struct api_unknown_key *u = &api->unknown[api->next_unknown];
+    api->next_unknown = (api->next_unknown + 1) % API_UNKNOWN_CACHE;
+    snprintf(u->key_id, sizeof u->key_id, "%s", key_id);
+    u->fetched_ms = now;
+    pthread_mutex_unlock(&api->keys_mu);
+}
+
 /* Take a token from e's bucket (under keys_mu): 0, or the seconds until one is there. */
 static int take_token(const struct api *api, struct api_key_entry *e, int64_t now)
 {
@@ -111,6 +134,11 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
 
     pthread_mutex_lock(&api->keys_mu);
     e = find(api, key_id);
+    if (!e && known_unknown(api, key_id, now)) {
+        pthread_mutex_unlock(&api->keys_mu);
+        api_error(req, 401, "unauthorized", "invalid or revoked API key");
+        return -1;
+    }
     if (!e || now - e->fetched_ms >= KEY_TTL_MS) {
         /* read it without holding the lock: the query takes a round trip */
         pthread_mutex_unlock(&api->keys_mu);
@@ -125,8 +153,9 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
                             "cannot check the API key: the database is unavailable");
             return -1;
         }
-        if (!found) {
-            api_error(req, 401, "unauthorized", "unknown API key");
+        if (!found) { /* the same answer as a wrong key: whether the id exists is not told */
+            remember_unknown(api, key_id, now);
+            api_error(req, 401, "unauthorized", "invalid or revoked API key");
             return -1;
         }
         pthread_mutex_lock(&api->keys_mu);

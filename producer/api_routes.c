@@ -22,6 +22,7 @@
 #include "ocrq/log.h"
 #include "ocrq/prom.h"
 #include "ocrq/status.h"
+#include "ocrq/uuid.h"
 
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -74,7 +75,11 @@ static void verror(struct ocrq_http_req *req, int status, int retry_after, const
                    const char *fmt, va_list ap)
 {
     char msg[512];
+    size_t n;
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* a name cut at %.64s (or one the client sent) may end inside a character: JSON wants UTF-8 */
+    for (n = strlen(msg); n > 0 && !ocrq_utf8_valid(msg);)
+        msg[--n] = '\0';
     if (retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", retry_after);
@@ -475,6 +480,17 @@ void api_on_request(void *arg, struct ocrq_http_req *req)
     struct api *api = arg;
     struct api_req *ar = ocrq_http_user(req);
 
+    if (ar && (ar->route == API_R_JOB_GET || ar->route == API_R_JOB_TEXT ||
+               ar->route == API_R_JOB_ARTIFACT) && !ocrq_uuid_valid(ar->id)) {
+        /* no job has such an id: no query (its ::uuid cast would fail), nothing logged */
+        api_error(req, 404, "not_found", "no such job: a job id is a UUID");
+        return;
+    }
+    if (ar && ar->route == API_R_BATCH_GET && !api_printable(ar->id, MAX_BATCH_CHARS)) {
+        api_error(req, 400, "invalid_parameter", "batch: 1-%d printable characters",
+                  MAX_BATCH_CHARS);
+        return;
+    }
     switch (ar ? ar->route : API_R_OTHER) {
     case API_R_JOBS_POST:
         post_job(api, req, ar);

@@ -84,6 +84,9 @@ int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *le
 int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq_job **out,
                     char *id_hint, char *why, size_t whylen);
 
+/* Nonzero if s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+int ocrq_utf8_valid(const char *s);
+
 /* Nonzero if lang is a language spec: 1-64 chars, [A-Za-z0-9_] names joined by '+'. */
 int ocrq_lang_valid(const char *lang);
 

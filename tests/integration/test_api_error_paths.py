@@ -1,0 +1,69 @@
+"""ocrq-api's error paths for names it cannot use (issue 14, finding 10):
+every answer is a JSON error with the right status, none is a 500 "out of
+memory" or a 503 "database unavailable", and nothing is logged as an error.
+
+* GET /v1/batches/%FF (not UTF-8): 400 invalid_parameter.
+* GET /v1/jobs/%FF, /v1/jobs/not-a-uuid/text, DELETE /v1/jobs/nope: 404
+  not_found, without asking the database.
+* GET /v1/batches/<30 three-byte characters> (valid, absent): 404, with the
+  name cut in its message at a character boundary, not inside one.
+* POST /v1/jobs?batch=%FF: 400 invalid_parameter; nothing recorded.
+* An unknown key id, asked twice, and a known id with a wrong secret get
+  the same 401 answer (finding 6: the answer does not tell which ids exist).
+* The API's log holds no ERROR line from any of these."""
+
+import json
+
+import harness as h
+
+
+def main(t):
+    api = h.start_api({"api.rate_limit_per_s": 0})
+    _, key = h.api_key()
+    img = h.make_image("Error paths 1234", h.tmpdir() / "e.png").read_bytes()
+
+    def answer(method, path, body=None, headers=None):
+        st, hd, raw = h.api_request(api, method, path, body, headers, key)
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            obj = None
+        return st, obj
+
+    cases = [
+        ("GET", "/v1/batches/%FF", 400, "invalid_parameter"),
+        ("GET", "/v1/batches/ab%FFcd", 400, "invalid_parameter"),
+        ("GET", "/v1/jobs/%FF", 404, "not_found"),
+        ("GET", "/v1/jobs/not-a-uuid/text", 404, "not_found"),
+        ("GET", "/v1/jobs/%FF%FE/artifacts/hocr", 404, "not_found"),
+        ("DELETE", "/v1/jobs/nope", 404, "not_found"),
+        ("GET", "/v1/batches/" + "%E2%82%AC" * 30, 404, "not_found"),
+    ]
+    for method, path, want, code in cases:
+        st, obj = answer(method, path)
+        t.check(st == want and obj and obj.get("error", {}).get("code") == code,
+                f"{method} {path[:40]}: {want} {code}, as JSON", (st, obj))
+    rows_before = len(h.db_query("SELECT 1 FROM ocr_jobs"))
+    st, obj = answer("POST", "/v1/jobs?batch=%FF", img, {"Content-Type": "image/png"})
+    t.check(st == 400 and obj and obj["error"]["code"] == "invalid_parameter",
+            "POST with a batch that is not UTF-8: 400 invalid_parameter", (st, obj))
+    t.check(len(h.db_query("SELECT 1 FROM ocr_jobs")) == rows_before, "nothing recorded")
+
+    # finding 6: an unknown key id and a known id with a wrong secret are answered alike
+    unknown = "ocrq_" + "Z" * 10 + key[15:]
+    wrong = key[:15] + ("A" if key[15] != "A" else "B") + key[16:]
+    answers = {}
+    for name, k in (("unknown", unknown), ("wrong", wrong), ("unknown again", unknown)):
+        st, _, raw = h.api_request(api, "GET", "/v1/batches/x", key=k)
+        answers[name] = (st, raw)
+    t.check(answers["unknown"] == answers["wrong"] == answers["unknown again"]
+            and answers["unknown"][0] == 401,
+            "an unknown key id and a wrong secret get the same 401", answers)
+    h.stop_api(api)
+    errors = [ln for ln in api.log_path.read_text(errors="replace").splitlines()
+              if " ERROR " in ln]
+    t.check(not errors, "no ERROR in the API's log", errors[:3])
+
+
+if __name__ == "__main__":
+    h.run(main)
