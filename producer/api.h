@@ -90,6 +90,7 @@ struct api {
     int n_keys;
     struct api_unknown_key unknown[API_UNKNOWN_CACHE]; /* a ring */
     int next_unknown;
+    long long buffered; /* bytes of request bodies in memory, all uploads (atomic) */
 
     /* set by the pipeline thread, read by the pool threads (atomics) */
     int broker_up;

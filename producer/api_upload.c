@@ -121,6 +121,16 @@ static int store_failed(struct api_upload *u, int st)
     return st;
 }
 
+/* Let go of the body kept in memory, and of its share of api.max_buffered_bytes. */
+static void unbuffer(struct api_upload *u)
+{
+    if (u->cap > 0)
+        __atomic_sub_fetch(&u->api->buffered, (long long)u->cap, __ATOMIC_RELAXED);
+    free(u->buf);
+    u->buf = NULL;
+    u->len = u->cap = 0;
+}
+
 /* Open this upload's connection and blob, and move what is in memory there. */
 static int spill(struct api_upload *u)
 {
@@ -137,9 +147,7 @@ static int spill(struct api_upload *u)
         return db_unavailable(u);
     log_info(u->job_id, "api: the upload goes to the document store (blob %s)", u->blob_id);
     st = u->len > 0 ? ocrq_blob_write(u->w, u->buf, u->len) : OCRQ_OK;
-    free(u->buf);
-    u->buf = NULL;
-    u->len = u->cap = 0;
+    unbuffer(u);
     return st == OCRQ_OK ? st : store_failed(u, st);
 }
 
@@ -153,8 +161,19 @@ static int keep_inline(struct api_upload *u, const unsigned char *data, size_t n
             cap *= 2;
         if (cap > max)
             cap = max;
+        /* all uploads together hold at most api.max_buffered_bytes in memory */
+        long long more = (long long)(cap - u->cap);
+        if (__atomic_add_fetch(&u->api->buffered, more, __ATOMIC_RELAXED) >
+            u->api->cfg->api_max_buffered_bytes) {
+            __atomic_sub_fetch(&u->api->buffered, more, __ATOMIC_RELAXED);
+            api_error_retry(u->req, 503, u->api->cfg->api_retry_after_s, "server_busy",
+                            "too many uploads in progress (api.max_buffered_bytes): try again"
+                            " later");
+            return OCRQ_ERR_TOO_LARGE;
+        }
         unsigned char *p = realloc(u->buf, cap);
         if (!p) {
+            __atomic_sub_fetch(&u->api->buffered, more, __ATOMIC_RELAXED);
             api_error(u->req, 500, "internal", "out of memory");
             return OCRQ_ERR_NOMEM;
         }
@@ -396,6 +415,6 @@ void api_upload_end(struct api_upload *u, int aborted)
     ocrq_mp_stream_free(u->mp);
     for (size_t i = 0; i < u->n_fields; i++)
         free(u->fields[i].value);
-    free(u->buf);
+    unbuffer(u);
     free(u);
 }

@@ -8,6 +8,9 @@ memory" or a 503 "database unavailable", and nothing is logged as an error.
 * GET /v1/batches/<30 three-byte characters> (valid, absent): 404, with the
   name cut in its message at a character boundary, not inside one.
 * POST /v1/jobs?batch=%FF: 400 invalid_parameter; nothing recorded.
+* api.max_buffered_bytes (finding 7): with a ceiling of 1 MiB, a 1.5 MiB
+  body that would be kept in memory is answered 503 server_busy, and small
+  uploads after it are accepted (what it held was given back).
 * An unknown key id, asked twice, and a known id with a wrong secret get
   the same 401 answer (finding 6: the answer does not tell which ids exist).
 * The API's log holds no ERROR line from any of these."""
@@ -63,6 +66,21 @@ def main(t):
     errors = [ln for ln in api.log_path.read_text(errors="replace").splitlines()
               if " ERROR " in ln]
     t.check(not errors, "no ERROR in the API's log", errors[:3])
+
+    # finding 7: bodies in memory have a ceiling (api.max_buffered_bytes), and it is given back
+    api = h.start_api({"api.rate_limit_per_s": 0, "api.max_buffered_bytes": 1024 * 1024,
+                       "documents.inline_max_bytes": 8 * 1024 * 1024})
+    big = img + b"\0" * (1536 * 1024)  # a PNG with trailing bytes: 1.5 MiB, kept in memory
+    st, hd, raw = h.api_request(api, "POST", "/v1/jobs", big, {"Content-Type": "image/png"}, key)
+    obj = json.loads(raw.decode()) if raw else {}
+    t.check(st == 503 and obj.get("error", {}).get("code") == "server_busy"
+            and hd.get("retry-after", "").isdigit(),
+            "a body past api.max_buffered_bytes: 503 server_busy with Retry-After", (st, obj))
+    for i in range(3):
+        st, _, obj = h.api_post_image(api, key, img)
+        t.check(st == 202, f"a small upload after it is accepted ({i + 1}): the memory was"
+                " given back", (st, obj))
+    h.stop_api(api)
 
 
 if __name__ == "__main__":

@@ -203,6 +203,7 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_int_equal(a->split_min_pages, b->split_min_pages);
     assert_int_equal(a->page_window, b->page_window);
     assert_int_equal(a->api_max_upload_bytes, b->api_max_upload_bytes);
+    assert_int_equal(a->api_max_buffered_bytes, b->api_max_buffered_bytes);
     assert_int_equal(a->fetch_max_bytes, b->fetch_max_bytes);
     assert_int_equal(a->fetch_connect_timeout_s, b->fetch_connect_timeout_s);
     assert_int_equal(a->fetch_timeout_s, b->fetch_timeout_s);

@@ -127,6 +127,7 @@ struct ocrq_config {
     int api_max_connections;   /* 1024 */
     long long api_max_body_bytes; /* 8 MiB: a request that is not a document upload */
     long long api_max_upload_bytes; /* a document upload (streamed to the store): 1 GiB */
+    long long api_max_buffered_bytes; /* bodies held in memory, all uploads: 512 MiB */
     int api_rate_per_s;        /* token bucket refill per key: 100; 0 no limit */
     int api_rate_burst;        /* 200 */
     int api_max_queue_depth;   /* 503 above this many ready jobs: 100000; 0 no check */
