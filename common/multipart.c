@@ -14,39 +14,59 @@
 
 #define HEADER_LINE_MAX 1024
 
-/* Copy the value of parameter param (quoted or token) from a header value. */
+/*
+ * Copy the value of parameter param from a header value ("type; a=b;
+ * c=\"d; e=f\""), walking the parameters in order as RFC 2183 and RFC 7578
+ * say: each is a token, '=', and a token or a quoted string, so text inside
+ * a quoted value is never taken for a parameter. The first one named param
+ * wins; a value that does not fit is cut.
+ */
 static void param_value(const char *v, size_t vlen, const char *param, char *out, size_t outlen,
                         int *found)
 {
+    const char *p = v, *end = v + vlen;
     size_t plen = strlen(param);
 
     out[0] = '\0';
     if (found)
         *found = 0;
-    for (size_t i = 0; i + plen + 1 <= vlen; i++) {
-        /* a parameter starts after ';' and blanks */
-        if (i > 0 && v[i - 1] != ';' && v[i - 1] != ' ' && v[i - 1] != '\t')
+    p = memchr(v, ';', vlen); /* past the type ("form-data", "multipart/form-data") */
+    while (p && p < end) {
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+            p++;
+        const char *name = p;
+        while (p < end && *p != '=' && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
+        size_t nlen = (size_t)(p - name);
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p >= end || *p != '=') /* a parameter without a value: skip it */
             continue;
-        if (strncasecmp(v + i, param, plen) != 0 || v[i + plen] != '=')
-            continue;
-        const char *p = v + i + plen + 1, *end = v + vlen;
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        int match = nlen == plen && strncasecmp(name, param, plen) == 0 && !(found && *found);
         size_t o = 0;
         if (p < end && *p == '"') {
             for (p++; p < end && *p != '"'; p++) {
                 if (*p == '\\' && p + 1 < end)
                     p++;
-                if (o + 1 < outlen)
+                if (match && o + 1 < outlen)
                     out[o++] = *p;
             }
+            if (p < end)
+                p++; /* the closing quote */
         } else {
             for (; p < end && *p != ';' && *p != ' ' && *p != '\t'; p++)
-                if (o + 1 < outlen)
+                if (match && o + 1 < outlen)
                     out[o++] = *p;
         }
-        out[o] = '\0';
-        if (found)
-            *found = 1;
-        return;
+        if (match) {
+            out[o] = '\0';
+            if (found)
+                *found = 1;
+            return;
+        }
     }
 }
 

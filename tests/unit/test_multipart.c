@@ -86,6 +86,37 @@ static void parts_and_bytes(void **state)
     }
 }
 
+/*
+ * Issue 14, finding 9: a quoted value is one value. "name=file" inside the
+ * filename's quotes is not the part's name, as in every other parser.
+ */
+static void multipart_quoted_param(void **state)
+{
+    (void)state;
+    static const char hdr[] =
+        "Content-Disposition: form-data; filename=\" name=file;\"; name=\"batch\"\r\n"
+        "Content-Type: text/plain\r\n";
+    struct ocrq_mp_part part;
+
+    memset(&part, 0, sizeof part);
+    ocrq_mp_part_headers(hdr, sizeof hdr - 1, &part);
+    assert_string_equal(part.name, "batch");
+    assert_true(part.has_filename);
+    assert_string_equal(part.filename, " name=file;");
+
+    static const char hdr2[] = "Content-Disposition: form-data; xname=\"file\"; NAME = \"a\\\"b\"; "
+                               "name=second\r\n";
+    memset(&part, 0, sizeof part);
+    ocrq_mp_part_headers(hdr2, sizeof hdr2 - 1, &part);
+    assert_string_equal(part.name, "a\"b"); /* case and blanks as RFC 2183 allows; the first wins */
+    assert_false(part.has_filename);
+
+    char b[OCRQ_MP_BOUNDARY_MAX + 1];
+    assert_int_equal(ocrq_mp_boundary("multipart/form-data; charset=\"x; boundary=no\"; "
+                                      "boundary=yes", b), OCRQ_OK);
+    assert_string_equal(b, "yes");
+}
+
 static void malformed(void **state)
 {
     (void)state;
@@ -123,6 +154,7 @@ int main(void)
         cmocka_unit_test(boundary_forms),
         cmocka_unit_test(parts_and_bytes),
         cmocka_unit_test(malformed),
+        cmocka_unit_test(multipart_quoted_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
