@@ -54,7 +54,7 @@ def main(t):
 
     # finding 6: an unknown key id and a known id with a wrong secret are answered alike
     unknown = "ocrq_" + "Z" * 10 + key[15:]
-    wrong = key[:15] + ("A" if key[15] != "A" else "B") + key[16:]
+    wrong = key[:16] + ("A" if key[16] != "A" else "B") + key[17:]  # the secret changed
     answers = {}
     for name, k in (("unknown", unknown), ("wrong", wrong), ("unknown again", unknown)):
         st, _, raw = h.api_request(api, "GET", "/v1/batches/x", key=k)
