@@ -219,7 +219,13 @@ static const struct stmt stmts[ST_N] = {
                        " AND (locked_until IS NULL OR locked_until <= now())"
                        " ORDER BY next_attempt_at LIMIT $2::integer FOR UPDATE SKIP LOCKED)"
                        " RETURNING d.id, d.event_id, d.url, d.body, d.attempts,"
-                       " d.attempts - d.retry_base"},
+                       " d.attempts - d.retry_base,"
+                       /* the secrets of the key that submitted the job (NULL: the global ones) */
+                       " (SELECT k.webhook_secret FROM ocr_jobs AS j"
+                       "  JOIN ocr_api_keys AS k ON k.name = j.api_key WHERE j.job_id = d.job_id),"
+                       " (SELECT k.webhook_secret_prev FROM ocr_jobs AS j"
+                       "  JOIN ocr_api_keys AS k ON k.name = j.api_key WHERE j.job_id = d.job_id"
+                       "  AND k.webhook_secret_prev_until > now())"},
     /* One attempt's outcome: the attempt row, and the delivery's new state, together. */
     [ST_HOOK_DONE] = {"ocrq_hook_done", 8,
                       "WITH attempt AS (INSERT INTO ocr_webhook_attempts"
@@ -246,9 +252,9 @@ static const struct stmt stmts[ST_N] = {
                               " next_attempt_at = now(), retry_base = attempts,"
                               " locked_until = NULL WHERE status = 'failed' RETURNING id"},
     /* API keys: a name is taken once (a revoked name stays taken) */
-    [ST_KEY_CREATE] = {"ocrq_key_create", 3,
-                       "INSERT INTO ocr_api_keys (name, key_id, key_hash)"
-                       " VALUES ($1::text, $2::text, $3::text)"
+    [ST_KEY_CREATE] = {"ocrq_key_create", 4,
+                       "INSERT INTO ocr_api_keys (name, key_id, key_hash, webhook_secret)"
+                       " VALUES ($1::text, $2::text, $3::text, $4::text)"
                        " ON CONFLICT (name) DO NOTHING RETURNING name"},
     [ST_KEY_LIST] = {"ocrq_key_list", 0,
                      "SELECT name, key_id,"
@@ -1249,6 +1255,8 @@ int ocrq_db_hooks_claim(struct ocrq_db *db, int lease_s, int max, struct ocrq_db
         h->body = dup_value(res, i, 3);
         h->attempt = atoi(PQgetvalue(res, i, 4));
         h->round_attempt = atoi(PQgetvalue(res, i, 5));
+        h->secret = PQgetisnull(res, i, 6) ? NULL : dup_value(res, i, 6);
+        h->secret_prev = PQgetisnull(res, i, 7) ? NULL : dup_value(res, i, 7);
         if (!h->url || !h->body) {
             ocrq_db_hooks_free(hooks, rows);
             PQclear(res);
@@ -1266,6 +1274,8 @@ void ocrq_db_hooks_free(struct ocrq_db_hook *hooks, int n)
     for (int i = 0; hooks && i < n; i++) {
         free(hooks[i].url);
         free(hooks[i].body);
+        free(hooks[i].secret);
+        free(hooks[i].secret_prev);
     }
     free(hooks);
 }
@@ -1391,9 +1401,9 @@ int ocrq_db_wait_notify(struct ocrq_db *db, int timeout_ms)
 /* ---- API keys ------------------------------------------------------------ */
 
 int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
-                       const char *key_hash, int *created)
+                       const char *key_hash, const char *webhook_secret, int *created)
 {
-    const char *params[3] = {name, key_id, key_hash};
+    const char *params[4] = {name, key_id, key_hash, webhook_secret};
     PGresult *res = NULL;
     int st = stmt_run(db, ST_KEY_CREATE, params, PGRES_TUPLES_OK, NULL, &res);
 

@@ -296,6 +296,19 @@ static const char m8_dedupe_skew[] =
  * assembled, artifacts kept in the store, and on the job the stored
  * document and the window its pages were released with.
  */
+/*
+ * Each ocrq-api key signs its jobs' webhooks with a secret of its own, so
+ * that a tenant's receiver cannot forge another tenant's events; the
+ * previous one is still used next to it until webhook_secret_prev_until.
+ */
+static const char m10_key_secrets[] =
+    "ALTER TABLE ocr_api_keys ADD COLUMN webhook_secret text,"
+    "  ADD COLUMN webhook_secret_prev text, ADD COLUMN webhook_secret_prev_until timestamptz;"
+    "COMMENT ON COLUMN ocr_api_keys.webhook_secret IS"
+    "  'whsec_ secret signing the webhooks of this key''s jobs; NULL: webhooks.secrets';"
+    "COMMENT ON COLUMN ocr_api_keys.webhook_secret_prev IS"
+    "  'the secret before the last rotation, signing too until webhook_secret_prev_until';";
+
 static const char m9_big_documents[] =
     "CREATE TABLE ocr_blobs ("
     "  blob_id    uuid PRIMARY KEY,"
@@ -364,6 +377,7 @@ static const struct ocrq_migration migrations[] = {
     {7, "artifacts", m7_artifacts},
     {8, "deduplication and page skew", m8_dedupe_skew},
     {9, "big documents: store, page tasks", m9_big_documents},
+    {10, "webhook secrets per API key", m10_key_secrets},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

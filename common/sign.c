@@ -201,6 +201,19 @@ int ocrq_random_base62(char *out, size_t n)
     return OCRQ_OK;
 }
 
+int ocrq_sign_new_secret(char out[OCRQ_NEW_SECRET_SIZE])
+{
+    unsigned char key[32];
+
+    out[0] = '\0';
+    if (RAND_bytes(key, (int)sizeof key) != 1)
+        return OCRQ_ERR_IO;
+    memcpy(out, prefix, sizeof prefix - 1);
+    EVP_EncodeBlock((unsigned char *)out + sizeof prefix - 1, key, (int)sizeof key);
+    OPENSSL_cleanse(key, sizeof key);
+    return OCRQ_OK;
+}
+
 int ocrq_sign_event_id(char *out, size_t outlen)
 {
     if (out && outlen)

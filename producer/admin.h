@@ -77,6 +77,9 @@ int admin_apikey_list(const struct ocrq_config *cfg, int json);
 /* Revoke the key called name: OCRQ_OK, OCRQ_ERR_NOT_FOUND or OCRQ_ERR_DB. */
 int admin_apikey_revoke(const struct ocrq_config *cfg, const char *name);
 
+/* A new webhook signing secret for key name; the old one signs too for overlap_s seconds. */
+int admin_apikey_rotate_secret(const struct ocrq_config *cfg, const char *name, long long overlap_s);
+
 /* What ocrq-admin failed is asked to do. */
 struct admin_failed_opts {
     const char *sub;        /* list, show, requeue or purge */

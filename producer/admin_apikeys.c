@@ -1,7 +1,9 @@
 /*
- * ocrq-admin apikey create|list|revoke: the keys of ocrq-api. A key is
- * "ocrq_<key id>_<secret>"; only its SHA-256 is stored, with the key id to
- * find the row. create prints the key once, alone on the last line.
+ * ocrq-admin apikey create|list|revoke|rotate-secret: the keys of ocrq-api.
+ * A key is "ocrq_<key id>_<secret>"; only its SHA-256 is stored, with the key
+ * id to find the row. Each key has its own webhook signing secret (whsec_),
+ * stored as it is (the dispatcher signs with it). create prints both once:
+ * the signing secret on the line before the last, the key alone on the last.
  */
 #include "admin.h"
 
@@ -15,6 +17,7 @@
 #include "ocrq/status.h"
 
 #define NAME_MAX_CHARS 64
+#define KEY_SECRETS_SCHEMA 10 /* migration 10: a webhook secret per key */
 
 int admin_apikey_name_ok(const char *name)
 {
@@ -31,16 +34,18 @@ int admin_apikey_name_ok(const char *name)
 int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
 {
     char key[OCRQ_KEY_CHARS + 1], key_id[OCRQ_KEY_ID_CHARS + 1], hash[65];
+    char secret[OCRQ_NEW_SECRET_SIZE];
     struct ocrq_db *db = NULL;
     int created = 0, st;
 
-    if (ocrq_apikey_new(key, key_id, hash) != OCRQ_OK) {
+    if (ocrq_apikey_new(key, key_id, hash) != OCRQ_OK ||
+        ocrq_sign_new_secret(secret) != OCRQ_OK) {
         fprintf(stderr, "ocrq-admin: apikey create: no randomness or hash available\n");
         return OCRQ_ERR_IO;
     }
-    st = admin_db_open(cfg, 3, "API keys table", &db);
+    st = admin_db_open(cfg, KEY_SECRETS_SCHEMA, "webhook secrets per API key", &db);
     if (st == OCRQ_OK)
-        st = ocrq_db_key_create(db, name, key_id, hash, &created);
+        st = ocrq_db_key_create(db, name, key_id, hash, secret, &created);
     ocrq_db_free(db);
     if (st != OCRQ_OK)
         return OCRQ_ERR_DB;
@@ -49,9 +54,36 @@ int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
                         "names stay taken)\n", name);
         return OCRQ_ERR_INVALID;
     }
-    printf("API key '%s' created (id %s). It is shown this once; keep it secret:\n", name,
+    printf("API key '%s' created (id %s). Both are shown this once; keep them secret.\n", name,
            key_id);
+    printf("webhook signing secret (verifies the webhooks of this key's jobs): %s\n", secret);
     printf("%s\n", key);
+    return OCRQ_OK;
+}
+
+int admin_apikey_rotate_secret(const struct ocrq_config *cfg, const char *name, long long overlap_s)
+{
+    char secret[OCRQ_NEW_SECRET_SIZE];
+    struct ocrq_db *db = NULL;
+    int found = 0, st;
+
+    if (ocrq_sign_new_secret(secret) != OCRQ_OK) {
+        fprintf(stderr, "ocrq-admin: apikey rotate-secret: no randomness available\n");
+        return OCRQ_ERR_IO;
+    }
+    st = admin_db_open(cfg, KEY_SECRETS_SCHEMA, "webhook secrets per API key", &db);
+    if (st == OCRQ_OK)
+        st = ocrq_db_key_rotate_secret(db, name, secret, overlap_s, &found);
+    ocrq_db_free(db);
+    if (st != OCRQ_OK)
+        return OCRQ_ERR_DB;
+    if (!found) {
+        fprintf(stderr, "ocrq-admin: apikey rotate-secret: no active key called '%s'\n", name);
+        return OCRQ_ERR_NOT_FOUND;
+    }
+    printf("webhook signing secret of '%s' replaced; the old one signs too for %lld s more."
+           " The new one is shown this once:\n", name, overlap_s);
+    printf("%s\n", secret);
     return OCRQ_OK;
 }
 

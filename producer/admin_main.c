@@ -24,7 +24,8 @@ enum {
     OPT_LIMIT,
     OPT_REASON,
     OPT_ALL,
-    OPT_OLDER_THAN
+    OPT_OLDER_THAN,
+    OPT_OVERLAP
 };
 
 static const char usage_text[] =
@@ -45,8 +46,12 @@ static const char usage_text[] =
     "  webhooks retry ID | --all-failed\n"
     "                        send delivery ID (or every failed one) again now, with the\n"
     "                        whole retry schedule; a delivered one is left alone\n"
-    "  apikey create NAME    make an ocrq-api key called NAME; the key is printed once,\n"
-    "                        alone on the last line (only its hash is stored)\n"
+    "  apikey create NAME    make an ocrq-api key called NAME and its webhook signing\n"
+    "                        secret; both are printed once: the secret on the line\n"
+    "                        before the last, the key alone on the last line\n"
+    "  apikey rotate-secret NAME [--overlap DUR]\n"
+    "                        a new webhook signing secret for key NAME, printed once;\n"
+    "                        the old one signs too for DUR more (default 24h; 0: no)\n"
     "  apikey list [--json]  the keys: name, id, created, active or revoked\n"
     "  apikey revoke NAME    the key stops working (within 1 s: ocrq-api caches keys)\n"
     "  failed list [--reason CODE] [--batch B] [--json]\n"
@@ -115,6 +120,7 @@ static const struct option long_opts[] = {
     {"reason", required_argument, NULL, OPT_REASON},
     {"all", no_argument, NULL, OPT_ALL},
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -132,6 +138,7 @@ struct admin_args {
     const char *reason;     /* failed list|requeue */
     int all;                /* failed requeue --all */
     long long older_than_s; /* failed purge --older-than; -1: not given */
+    long long overlap_s;    /* apikey rotate-secret --overlap; -1: not given */
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -145,7 +152,7 @@ static int usage_error(const char *what, const char *arg)
 static int parse_apikey(int argc, char **argv, struct admin_args *a)
 {
     if (optind >= argc)
-        return usage_error("apikey: say create, list or revoke", NULL);
+        return usage_error("apikey: say create, list, revoke or rotate-secret", NULL);
     a->sub = argv[optind++];
     if (a->failed || a->all_failed || a->limit || a->batch)
         return usage_error("apikey takes a NAME (create, revoke) or --json (list)", NULL);
@@ -154,8 +161,11 @@ static int parse_apikey(int argc, char **argv, struct admin_args *a)
             return usage_error("unexpected argument", argv[optind]);
         return -1;
     }
-    if (strcmp(a->sub, "create") != 0 && strcmp(a->sub, "revoke") != 0)
+    if (strcmp(a->sub, "create") != 0 && strcmp(a->sub, "revoke") != 0 &&
+        strcmp(a->sub, "rotate-secret") != 0)
         return usage_error("apikey: unknown command", a->sub);
+    if (a->overlap_s >= 0 && strcmp(a->sub, "rotate-secret") != 0)
+        return usage_error("--overlap goes with apikey rotate-secret only", NULL);
     if (a->json)
         return usage_error("--json goes with apikey list only", NULL);
     if (optind >= argc)
@@ -341,6 +351,11 @@ static int parse(int argc, char **argv, struct admin_args *a)
         case OPT_ALL:
             a->all = 1;
             break;
+        case OPT_OVERLAP:
+            a->overlap_s = duration_s(optarg);
+            if (a->overlap_s < 0)
+                return usage_error("--overlap: not a duration such as 0, 30m, 24h or 7d", optarg);
+            break;
         case OPT_OLDER_THAN:
             a->older_than_s = duration_s(optarg);
             if (a->older_than_s < 0)
@@ -404,7 +419,7 @@ static int parse(int argc, char **argv, struct admin_args *a)
 
 int main(int argc, char **argv)
 {
-    struct admin_args a = {.older_than_s = -1};
+    struct admin_args a = {.older_than_s = -1, .overlap_s = -1};
     struct ocrq_config *cfg = NULL;
     char err[1024];
     int st;
@@ -448,6 +463,8 @@ int main(int argc, char **argv)
         st = admin_queues_convert(cfg);
     else if (strcmp(a.sub, "create") == 0)
         st = admin_apikey_create(cfg, a.name);
+    else if (strcmp(a.sub, "rotate-secret") == 0)
+        st = admin_apikey_rotate_secret(cfg, a.name, a.overlap_s >= 0 ? a.overlap_s : 86400);
     else if (strcmp(a.sub, "list") == 0)
         st = admin_apikey_list(cfg, a.json);
     else

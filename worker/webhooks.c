@@ -85,6 +85,34 @@ static double schedule_s(const struct ocrq_config *cfg, int round_attempt)
     return base * (1.0 + jitter);
 }
 
+/*
+ * The secrets that sign f's event into keys: the submitting API key's own
+ * (and its previous one while a rotation's overlap lasts), else the global
+ * webhooks.secrets. Returns how many (0: unsigned). A key's secret that does
+ * not parse signs nothing rather than falling back on the shared ones.
+ */
+static int signing_keys(const struct dispatcher *d, const struct flight *f,
+                        struct ocrq_secret *keys)
+{
+    const char *own[2] = {f->hook.secret, f->hook.secret_prev}, *why = NULL;
+    int n = 0;
+
+    if (!f->hook.secret) {
+        memcpy(keys, d->keys, sizeof(*keys) * (size_t)d->n_keys);
+        return d->n_keys;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!own[i])
+            continue;
+        if (ocrq_sign_parse_secret(own[i], &keys[n], &why) == OCRQ_OK)
+            n++;
+        else
+            log_warn(NULL, "webhook %s: the API key's secret does not parse (%s): not signed with"
+                           " it", f->hook.event_id, why ? why : "?");
+    }
+    return n;
+}
+
 /* Start POSTing f->hook; 0 on success (it is now in the multi handle). */
 static int start_flight(struct dispatcher *d, struct flight *f)
 {
@@ -100,9 +128,11 @@ static int start_flight(struct dispatcher *d, struct flight *f)
     f->headers = curl_slist_append(f->headers, hdr);
     snprintf(hdr, sizeof(hdr), "webhook-timestamp: %lld", ts);
     f->headers = curl_slist_append(f->headers, hdr);
-    if (d->n_keys > 0 &&
-        ocrq_sign(d->keys, d->n_keys, f->hook.event_id, ts, f->hook.body, strlen(f->hook.body),
-                  sig, sizeof(sig)) == OCRQ_OK) {
+    struct ocrq_secret keys[OCRQ_SIGN_MAX_KEYS];
+    int n_keys = signing_keys(d, f, keys);
+    if (n_keys > 0 &&
+        ocrq_sign(keys, n_keys, f->hook.event_id, ts, f->hook.body, strlen(f->hook.body), sig,
+                  sizeof(sig)) == OCRQ_OK) {
         snprintf(hdr, sizeof(hdr), "webhook-signature: %s", sig);
         f->headers = curl_slist_append(f->headers, hdr);
     }

@@ -283,6 +283,23 @@ static void apikey_new_and_parse(void **state)
     assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
 }
 
+/* The secret apikey create and rotate-secret make: well formed, and new each time. */
+static void test_new_secret(void **state)
+{
+    (void)state;
+    char a[OCRQ_NEW_SECRET_SIZE], b[OCRQ_NEW_SECRET_SIZE];
+    struct ocrq_secret k;
+    const char *why = NULL;
+
+    assert_int_equal(ocrq_sign_new_secret(a), OCRQ_OK);
+    assert_int_equal(ocrq_sign_new_secret(b), OCRQ_OK);
+    assert_int_equal(strlen(a), OCRQ_NEW_SECRET_SIZE - 1);
+    assert_memory_equal(a, "whsec_", 6);
+    assert_string_not_equal(a, b);
+    assert_int_equal(ocrq_sign_parse_secret(a, &k, &why), OCRQ_OK);
+    assert_int_equal(k.len, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +311,7 @@ int main(void)
         cmocka_unit_test(good_secrets_accepted),
         cmocka_unit_test(verify_accepts_and_rejects),
         cmocka_unit_test(event_ids),
+        cmocka_unit_test(test_new_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -254,6 +254,8 @@ struct ocrq_db_hook {
     char *body;
     int attempt;         /* this attempt's number, over the delivery's whole life */
     int round_attempt;   /* ... and since the latest ocrq-admin webhooks retry (1 = first) */
+    char *secret;        /* the submitting API key's whsec_ secret; NULL: webhooks.secrets */
+    char *secret_prev;   /* its previous one, while the rotation's overlap lasts; or NULL */
 };
 
 /*
@@ -363,9 +365,20 @@ int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch,
 
 /* ---- API keys (ocrq-admin apikey, ocrq-api) ---------------------------- */
 
-/* Store a new key's name, public id and hash; *created = 0 if the name is taken. */
+/*
+ * Store a new key's name, public id, hash and webhook signing secret (whsec_;
+ * NULL: the global ones); *created = 0 if the name is taken.
+ */
 int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
-                       const char *key_hash, int *created);
+                       const char *key_hash, const char *webhook_secret, int *created);
+
+/*
+ * Give key name a new webhook signing secret; the one it had keeps signing
+ * beside it for overlap_s seconds (0: not at all). *found = 0 if no active key
+ * has that name. (common/db_key_secrets.c)
+ */
+int ocrq_db_key_rotate_secret(struct ocrq_db *db, const char *name, const char *secret,
+                              long long overlap_s, int *found);
 
 /* One key for ocrq-admin apikey list; strings borrowed for the call, NULL if unset. */
 struct ocrq_db_key {

@@ -39,6 +39,10 @@ struct ocrq_secret {
  */
 int ocrq_sign_parse_secret(const char *s, struct ocrq_secret *out, const char **why);
 
+/* A new secret: "whsec_" and the base64 of 32 random bytes (50 characters, NUL). */
+#define OCRQ_NEW_SECRET_SIZE 51
+int ocrq_sign_new_secret(char out[OCRQ_NEW_SECRET_SIZE]);
+
 /*
  * Write the webhook-signature header value for one message into out:
  * "v1,<sig>" for each of keys[0..n-1], in that order, separated by one space.
