@@ -1405,11 +1405,22 @@ def webhook_env(**extra):
 
 def api_key(name=None):
     """Create an API key with ocrq-admin apikey create; returns (name, key)."""
+    name, key, _ = api_key_with_secret(name)
+    return name, key
+
+
+def api_key_with_secret(name=None):
+    """Create an API key; returns (name, key, its webhook signing secret): the key is
+    alone on the last line of ocrq-admin apikey create, the secret on the line before."""
     name = name or f"{current().name}-{uuid.uuid4().hex[:8]}"
     r = admin(["apikey", "create", name])
     if r.returncode != 0:
         raise TestFailure(f"ocrq-admin apikey create {name} exited {r.returncode}: {r.stderr}")
-    return name, r.stdout.rstrip("\n").split("\n")[-1]
+    lines = r.stdout.rstrip("\n").split("\n")
+    secret = lines[-2].split()[-1] if len(lines) >= 2 else ""
+    if not secret.startswith("whsec_"):
+        raise TestFailure(f"no webhook secret on the line before the key: {r.stdout!r}")
+    return name, lines[-1], secret
 
 
 def start_api(overrides=None, environ=None, wait=True):

@@ -14,22 +14,10 @@ cannot forge events another tenant's receiver would accept.
   secret only.
 * rotate-secret of an unknown name exits 1."""
 
-import re
 import urllib.parse
 import uuid
 
 import harness as h
-
-
-def make_key(name):
-    r = h.admin(["apikey", "create", name])
-    if r.returncode != 0:
-        raise h.TestFailure(f"apikey create {name}: {r.stderr}")
-    lines = r.stdout.rstrip("\n").split("\n")
-    m = re.search(r"(whsec_\S+)", lines[-2])
-    if not m:
-        raise h.TestFailure(f"no secret on the line before the key: {r.stdout!r}")
-    return lines[-1], m.group(1)
 
 
 def rotate(name, overlap):
@@ -42,8 +30,8 @@ def rotate(name, overlap):
 def main(t):
     glob = h.make_webhook_secret()
     name_a, name_b = (f"wh-{c}-{uuid.uuid4().hex[:6]}" for c in "ab")
-    key_a, sec_a = make_key(name_a)
-    key_b, sec_b = make_key(name_b)
+    _, key_a, sec_a = h.api_key_with_secret(name_a)
+    _, key_b, sec_b = h.api_key_with_secret(name_b)
     t.check(sec_a.startswith("whsec_") and sec_a != sec_b and key_a.startswith("ocrq_"),
             "apikey create: the secret on the line before, the key alone on the last line")
     img = h.make_image("Per key secret 6161", h.tmpdir() / "k.png").read_bytes()
