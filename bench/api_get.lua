@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- wrk script of bench/api: GET /v1/jobs/{id} over a list of job ids that
 -- the same key submitted, each thread going round the list from its own
 -- starting point.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- wrk script of bench/api: POST /v1/jobs with one image as a raw body
 -- (Content-Type image/png), the same bytes every time.
 --

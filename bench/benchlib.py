@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared pieces of the ocrq benchmarks (bench/throughput, bench/scaling, bench/rss).
 
 Settings as scripts/lib.sh resolves them, the processes a benchmark starts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-bench-raw: the raw-Tesseract baseline for bench/throughput. Forks W
  * processes, each with one engine created once, that OCR the files through

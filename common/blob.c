@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The document store on PostgreSQL (ocrq/blob.h, migration 9): a blob is a
  * row of ocr_blobs and OCRQ_BLOB_CHUNK-sized rows of ocr_blob_chunks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The monotonic clock (ocrq/clock.h). */
 #include "ocrq/clock.h"
 

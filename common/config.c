@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The configuration of every ocrq binary. One table below declares each key:
  * its path in the file, type, place in struct ocrq_config, default and limits.

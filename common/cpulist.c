@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * CPU lists: parsing "0-3,6", sharing a list among children, formatting.
  * Pure code, no system calls: the supervisor applies the result.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The PostgreSQL store over libpq: the connection and the job statements of
  * ocrq-submit, ocrq-worker and ocrq-admin (the schema is in migrations.c). The statements

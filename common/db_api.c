@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The statements of ocrq-api: API key lookup, accepting jobs with their
  * Idempotency-Keys in one statement, and the JSON of the read endpoints,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A job's outputs beside its text (ocr_artifacts, migration 7): written in
  * the transaction that marks the job succeeded (db_pages.c), read back by

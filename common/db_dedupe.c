@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Deduplication (dedupe.enabled): find a job that already recognized the
  * same document with the same language and options, and give a new job a

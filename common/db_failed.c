@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The job statements of the dead-letter and cancel workflow (ocrq-admin failed
  * and cancel, docs/operations.md): the rows behind the messages of ocr.failed,

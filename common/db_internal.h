@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the db module: the connection structure and a parameterized
  * query helper, for statement files beside db.c (one topic per file) that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The webhook signing secret of an ocrq-api key: rotated with an overlap,
  * during which the dispatcher signs with both (Standard Webhooks allows

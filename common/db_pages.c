@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The pages of a document's result (ocr_pages, migrations 6 and 8) and its
  * artifacts (db_artifacts.c), written in the transaction of the statement

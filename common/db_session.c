@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What one database connection may rely on: how long a call may take, and
  * whether the connection keeps its own server session.

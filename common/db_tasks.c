@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The statements of split documents (ocrq/db_tasks.h): the split on the
  * job row, the released pages, a page task's start, a stored page with its

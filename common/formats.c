@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The table of output formats (formats.h): names on the wire and on the
  * command line, file extensions of ocrq-submit --output, and HTTP content

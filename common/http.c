@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The HTTP servers: the only module that speaks libmicrohttpd (with
  * http_service.c). A route server (ocrq_http_start) has one internal

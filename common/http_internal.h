@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the http module: the server structure shared by the route
  * server and the daemon setup (http.c) and the service's request handling

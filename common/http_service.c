@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A service's requests (ocrq_http_serve): the access handler that MHD calls
  * with the headers, each piece of body and the end of the request; bodies

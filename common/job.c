@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The job message codec, wire format v1 (docs/protocol.md): one compact JSON
  * line, then for inline documents a LF and the raw bytes. The only module that

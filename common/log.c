@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Logging: one line per event on stderr, written with a single write(2) so
  * lines from several threads or processes never interleave. Lines are built

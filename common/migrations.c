@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The database schema as an ordered list of migrations, and
  * ocrq_db_migrate(), which applies the pending ones, each in its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the db module: the few libpq-free helpers of db.c that
  * migrations.c applies the schema migrations with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The broker connection: the only module that speaks rabbitmq-c. One
  * connection, channel 1, publisher confirms tracked per sequence number, and

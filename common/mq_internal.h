@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the mq module: what mq.c (the connection, the frame pump,
  * confirms, get/consume/ack) shares with the files beside it that speak

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The broker topology every component declares (docs/design.md): the two job
  * queues, their retry delay queues, the dead-letter exchange and the failed

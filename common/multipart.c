@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * multipart/form-data parsing for ocrq-api: delimiters are "--boundary" at
  * the start of the body or after CRLF, the last one is followed by "--".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * multipart/form-data as a push parser for ocrq-api's streamed uploads. The
  * body is scanned for "\r\nboundary-delimiter" as it comes; since the

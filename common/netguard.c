@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The SSRF guard's decision, pure code: parse the allow-list (addresses and
  * CIDR ranges) and classify an AF_INET/AF_INET6 address against two tables of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The SSRF guard on a libcurl easy handle: CURLOPT_OPENSOCKETFUNCTION asks
  * ocrq_netguard_check() about every address libcurl is about to connect to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Documents passed by file path: refuse relative paths and ".." components,
  * and open the file once, beneath one of the configured roots, so that

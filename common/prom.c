@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Prometheus text exposition format 0.0.4: HELP and TYPE once per family,
  * samples with escaped label values, histograms turned cumulative. Errors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Standard Webhooks 1.0 signing with OpenSSL: secrets "whsec_<base64>",
  * HMAC-SHA256 over "{id}.{timestamp}.{body}" sent as "v1,<base64>" per key,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Status codes: the one table that names each ocrq_status, describes it for
  * people, and gives the stable error code stored in ocr_jobs.error_code.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Quantities for people (ocrq/units.h): what the command-line tools print
  * about sizes.

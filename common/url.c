@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * URLs shown to people, without what they must not see: passwords always;
  * for a third party's URL (a webhook's), the user part and the query and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Random (version 4) UUIDs from getrandom(2), and a syntax check for UUIDs
  * of any version in their 8-4-4-4-12 text form.

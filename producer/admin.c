@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The ocrq-admin commands. setup declares the topology through mq.c (the one
  * definition every component shares) and migrates the database; status asks

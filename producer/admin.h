@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The ocrq-admin commands: set up the broker topology and the database
  * schema, apply migrations, and show queue depths and job counts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-admin apikey create|list|revoke|rotate-secret: the keys of ocrq-api.
  * A key is "ocrq_<key id>_<secret>"; only its SHA-256 is stored, with the key

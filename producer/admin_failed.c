@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-admin failed list|show|requeue|purge and cancel: the operator's work
  * list of dead-lettered jobs (docs/operations.md). Messages are read from

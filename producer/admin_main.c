@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-admin: parse the command line, load the configuration, run one
  * command (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,

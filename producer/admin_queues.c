@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-admin queues convert: declare every queue of the topology again with
  * the configured amqp.queue_type (classic <-> quorum), keeping the messages.

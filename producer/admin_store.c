@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-admin store: the document store (ocrq/blob.h) seen by an operator.
  * store sweep deletes the documents that are no longer needed, as each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-admin webhooks list|retry: the operator's view of the webhook outbox
  * (docs/webhooks.md). The dispatchers of ocrq-worker do the sending.

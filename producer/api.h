@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-api: the HTTP submission service. Pool threads (libmicrohttpd, via
  * common/http.c) route, authenticate and parse requests, and answer the

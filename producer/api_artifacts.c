@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * GET /v1/jobs/{id}/artifacts/{format}: one output of a succeeded job, as it
  * was stored. A small artifact is in its ocr_artifacts row and answered from

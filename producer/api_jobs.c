@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * POST /v1/jobs: the three request forms turned into one job, checked by
  * the same rules as ocrq-submit (ocrq_job_validate) and encoded into the

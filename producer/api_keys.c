@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * API keys and rate limits of ocrq-api. A key "ocrq_<id>_<secret>" is found
  * by its public id; its SHA-256 is compared with the stored one in constant

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-api: parse the command line, load the configuration, start the
  * pipeline and the HTTP service, and run until SIGTERM or SIGINT. Then stop

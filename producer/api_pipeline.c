@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The pipeline of ocrq-api: one thread owns a broker connection (confirm
  * mode) and a database connection. Pool threads hand it parsed jobs; it

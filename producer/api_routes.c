@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-api's routes: matching, authentication and early refusals once the
  * headers are in (before any body is read), then the handlers: POST

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A document upload to POST /v1/jobs (a raw image or PDF body, or the
  * "file" part of multipart/form-data), taken piece by piece as it arrives:

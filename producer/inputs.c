@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Expanding ocrq-submit's arguments into inputs: files, URLs, and with -r
  * every regular file under a directory, walked in sorted order so that two

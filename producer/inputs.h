@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The inputs of one ocrq-submit run: command-line arguments expanded into
  * files and URLs, in a deterministic order, and the output file name each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The TTY progress line of ocrq-submit. It is drawn with one write(2) per
  * redraw, rate-limited, and erased before anything else is printed so that

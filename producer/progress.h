@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The progress line of ocrq-submit on stderr:
  *   [####......] 1234/10000 submitted  100 done  2 failed  850/s  ETA 0:10

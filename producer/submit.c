@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The ocrq-submit engine. Inputs go in chunks of submit.batch_size: build and
  * encode each job (a large file's document is stored first, submit_store.c),

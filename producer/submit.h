@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The ocrq-submit engine: turns a list of inputs into jobs, records them as
  * queued in PostgreSQL chunk by chunk, publishes them with pipelined

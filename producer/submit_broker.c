@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-submit's broker connection and its reconnect after a loss
  * (submit_broker.h). What is published on it, and published again after a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The broker connection of ocrq-submit: the brokers of amqp.urls in turn, the
  * run's queue checked, confirm mode, and a channel the broker closes reported

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The messages of ocrq-submit waiting for their confirm (submit_flight.h): a
  * ring of positions in the order the jobs were added, so that one connection's

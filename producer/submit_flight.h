@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The messages of ocrq-submit that wait for their broker confirm. Each body is
  * kept until its confirm comes, so that after a lost connection every job not

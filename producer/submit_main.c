@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-submit: parse the command line, load the configuration, expand the
  * inputs, run the submission engine (submit.c), and turn its outcome into

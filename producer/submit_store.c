@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The document of one file input of ocrq-submit: small files go inline in
  * the message as before; larger ones are streamed into the document store a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The document of a file input for ocrq-submit: read into memory when it fits
  * in the message (documents.inline_max_bytes), else streamed into the document

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * --wait and --output: poll PostgreSQL for the jobs of this run that are
  * still pending, a slice of ids per query, and act on each one as it

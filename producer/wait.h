@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * --wait and --output: follow the submitted jobs in PostgreSQL until each is
  * finished, writing result files and --json lines as they finish.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Shared settings for scripts/*: where the private services live and their ports.
 # Sourced, not executed. Every value can be overridden from the environment.
 OCRQ_ROOT=${OCRQ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}

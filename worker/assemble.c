@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The assembler's entry point and its text formats: hOCR, ALTO and TSV are
  * streamed page by page, keeping the first page's header and the last page's

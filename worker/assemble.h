@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The artifacts of a document OCRed as page tasks: each page was rendered by
  * the worker's Tesseract outputs (tess_outputs.c) as a one-page document, and

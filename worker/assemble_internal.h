@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the assembler (assemble.c, assemble_words.c, assemble_pdf.c):
  * the buffered writer to the output descriptor and the per-format steps.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The assembler's PDF: the one-page PDFs of Tesseract's PDF renderer are
  * written to a private directory and merged in page order by libqpdf's job

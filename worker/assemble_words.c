@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The assembler's words JSON: each page's word list, exactly as
  * tess_outputs.c writes it for a one-page document, is checked by a strict

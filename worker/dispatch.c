@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The dispatch rule: a worker never starts a normal job while a priority job
  * is ready. basic.get makes the check happen at the moment of the decision;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Choosing the next job, priority queue strictly first (docs/design.md,
  * "Strict priority at dispatch time").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Stored documents kept by a worker process (doc_cache.h): each one fetched
  * into an unlinked temporary file and mapped read-only, so the kernel may

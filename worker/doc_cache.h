@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Stored documents (ocrq/blob.h) as a worker process reads them: fetched
  * once from the store into an unlinked temporary file, mapped, and opened

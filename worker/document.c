@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Documents page by page (document.h): the type from the first bytes, one
  * table entry per type saying how to read a page's size without decoding

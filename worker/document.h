@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A document as people have them: one image, a multi-page TIFF or a PDF,
  * recognized by its content (never by its name), handed out one page at a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PDF pages with poppler-glib: open from memory without a copy, refuse
  * encrypted, truncated and page-less files, size each page before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PDF pages for document.c, through poppler-glib and cairo: the only module
  * that sees their types. Private to the worker's document module.

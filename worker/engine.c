@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The engine set of engine.h: a cache keeps one backend handle per language
  * set, and recognizes the pages document.c decoded. Leptonica's own chatter

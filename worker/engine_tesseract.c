@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The Tesseract backend of engine.h, through its C API. CPU only: upstream
  * removed the OpenCL code, so there is no GPU path to offer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Documents by reference. URLs go through libcurl with hard caps on size and
  * time, no redirects, and the SSRF guard (netguard.h) on every address

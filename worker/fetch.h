@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Fetching documents given by reference: http(s) URLs with libcurl, and
  * file paths under the configured roots.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The size of a GIF or a JPEG 2000 image as its decoder will see it, from
  * the file's structure, before anything is decoded (worker/image_size.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The pipeline thread: waits for a task under a mutex, runs it without any
  * lock held, posts the result and signals an eventfd.

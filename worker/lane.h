@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The pipeline thread and its mailbox. The main thread hands it one task at
  * a time and learns of completion through an eventfd it can poll(2) beside

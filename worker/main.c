@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ocrq-worker: parse argv, load the config, then either run the supervisor
  * (the default), or the job loop in this process: as a child of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The worker's /metrics page: sums the counters and histograms of every
  * child slot in shared memory and writes them, with the supervisor's own

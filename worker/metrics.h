@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The supervisor's /metrics page: Prometheus text built from the shared
  * per-child stats (worker/stats.h) and the few numbers only the supervisor

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Page tasks (pages.h): the split of a document into one task per page, and
  * one page task top to bottom: count the delivery, open the stored document

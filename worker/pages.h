@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Documents over the fleet (docs/design.md, "Page tasks"): a document of
  * documents.split_min_pages pages or more is split into one page task per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The result of a split document, made once its last page is stored: the
  * pages' texts joined in page order, each output format assembled from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Placement of the OCR processes: CPU shares, thread limits, devices.
  * The supervisor computes; the forked child applies (sched_setaffinity).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Where each OCR process runs: its CPUs (worker.cpus shared out, see
  * docs/fleet.md), its OpenMP thread limit, and its device.

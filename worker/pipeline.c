@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One job, top to bottom: decode, start, load, take a recent identical
  * result (dedupe) or OCR each page (turned upright and straightened when

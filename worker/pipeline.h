@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The life of one job inside a worker, top to bottom: decode the message,
  * record the start, load the document, OCR it, commit the outcome. It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the pipeline and the page tasks (pipeline.c, pages*.c): the
  * pipeline's state and the steps both kinds of message share.

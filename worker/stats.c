@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The shared-memory region of worker/stats.h: a memfd made by the
  * supervisor, inherited by every child across exec and mapped by both, and

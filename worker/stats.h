@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What the supervisor and its OCR processes share: one slot per child, in a
  * memfd that both map. A child writes only its own slot; the supervisor

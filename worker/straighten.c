@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Orientation and skew of a page before OCR: the engine's orientation
  * detection says how far to turn it (pixRotateOrth, quarter turns), then

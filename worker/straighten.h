@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Pages as they were scanned: lying on their side, upside down, or a degree
  * or two askew. Before a page is recognized, orientation detection (the

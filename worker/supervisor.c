@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The supervisor of docs/fleet.md. One thread runs the loop below: signals
  * arrive through a self-pipe, children are reaped on SIGCHLD, and a tick of

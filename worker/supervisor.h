@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The supervisor: starts worker.processes OCR processes (this program again,
  * with --child), restarts them, enforces the hard time limit, stops them in

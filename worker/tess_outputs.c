@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The outputs of one document beside its text, for the Tesseract backend:
  * Tesseract's hOCR, ALTO, TSV and PDF renderers, which write files, into a

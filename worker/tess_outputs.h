@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Private to the Tesseract backend (engine_tesseract.c): the outputs of one
  * document beside its text, made page by page from a recognized TessBaseAPI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The webhook dispatcher of webhooks.h. One thread: a curl multi handle for
  * the deliveries in flight, the database connection for claims, outcomes and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The webhook dispatcher: a process of its own beside the OCR processes
  * (ocrq-worker --dispatcher, started by the supervisor). It claims due

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The worker loop. The main thread owns the AMQP connection: it dispatches,
  * keeps the connection serviced (heartbeats) while the pipeline thread works,

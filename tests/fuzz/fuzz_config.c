@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libFuzzer: the config loader (common/config.c with libconfig): any bytes as a config file. */
 #include <stdint.h>
 #include <stdio.h>

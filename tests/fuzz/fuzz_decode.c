@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * libFuzzer: decoding, up to the pixel cap (worker/document.c with
  * Leptonica and poppler): open any bytes and render the first page that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * libFuzzer: the document sniffer and the size readers of every format
  * (worker/document.c, image_size.c, document_pdf.c): open any bytes and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libFuzzer: the job codec (common/job.c): decode any bytes; what decodes must encode. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * libFuzzer: the multipart parsers (common/multipart.c, multipart_stream.c)
  * and the header parameters. The first byte picks how the body is cut into

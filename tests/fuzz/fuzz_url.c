@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * libFuzzer: the URL and address checks: allow-list entries
  * (ocrq_netguard_parse_cidr), the guard's verdict on any IPv4 or IPv6

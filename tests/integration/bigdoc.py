@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Documents of many pages for the page-task tests (test_pages_*.py), made at
 test time: small pages (a line or a few of known text each) so that hundreds
 of them OCR in seconds, as a PDF (img2pdf; qpdf adds an attachment of random

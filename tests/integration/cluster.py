@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Extra servers for the scale and failover tests: scripts/cluster from Python.
 
     import harness as h

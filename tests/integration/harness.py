@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared helpers for the integration tests (tests/integration/test_*.py).
 
 Each test is a plain script run by Debian's /usr/bin/python3 against the real

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-admin apikey create|list|revoke against the real database: the key is
 printed once, alone on the last line of stdout; only its SHA-256 is stored
 (never the key), with the key id to find the row; list shows names and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The dead-letter workflow of ocrq-admin failed (docs/operations.md).
 
 Three jobs fail for a real, fixable cause: their documents are URLs on a

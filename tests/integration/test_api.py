@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-api against the real broker and database, every request made with curl:
 every endpoint, every
 client error path with its JSON error, keys (missing, malformed, unknown,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Backpressure of ocrq-api with a real broker: (1) over api.max_queue_depth
 ready jobs, POST /v1/jobs answers 503 queue_full with Retry-After before
 recording anything; (2) with a broker-enforced cap (a RabbitMQ policy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-api's error paths for names it cannot use (issue 14, finding 10):
 every answer is a JSON error with the right status, none is a 500 "out of
 memory" or a 503 "database unavailable", and nothing is logged as an error.

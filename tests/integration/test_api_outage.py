@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-api when its services fail, with the real servers stopped: the
 database down gives 503 database_unavailable (POST and GET) and /readyz 503;
 the broker killed while POSTs wait for their confirms gives those requests

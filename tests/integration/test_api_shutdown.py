@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Graceful shutdown of ocrq-api: SIGTERM while three POSTs wait for their
 broker confirms (the broker is paused with SIGSTOP) closes the listening
 socket at once (new connections are refused) but lets those requests

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """POST /v1/jobs with documents larger than a message: a raw PDF over
 documents.inline_max_bytes (8 MiB) and the same as multipart are accepted,
 stored in the document store (ocr_blobs: exact size and SHA-256) and sent as

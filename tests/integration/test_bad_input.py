@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Documents that cannot be read fail permanently, and the worker lives on:
 with ocr.max_pixels = 1000000, a .png of random bytes fails with 'decode', a
 zero-byte file with 'empty', and a 2000x2000 image with 'too_large'. Each

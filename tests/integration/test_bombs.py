@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The bomb corpus (issue 14): one decompression bomb or lying header per
 supported format, each a few bytes to a few MB that would take gigabytes, or
 forever, if believed:

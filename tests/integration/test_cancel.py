@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-admin cancel (docs/operations.md): a canceled job is never OCRed.
 
 With no worker running, ocrq-submit --wait --json submits a batch of 20

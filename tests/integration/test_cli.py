@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The command-line contracts of docs/design.md: help, usage errors, exit
 codes for a missing file (1), an unreachable broker (3) and an expired
 --wait --timeout (4); ocrq-admin setup is idempotent and status lists the

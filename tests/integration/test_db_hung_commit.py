@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """No hung worker (database.statement_timeout_ms): a PostgreSQL whose commits
 cannot finish. synchronous_standby_names is set while no standby exists, so
 every COMMIT waits forever for a standby that never answers, as on a

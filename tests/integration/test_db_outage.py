@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The worker rides out a PostgreSQL outage: 30 jobs, one worker; after about 5
 succeeded, PostgreSQL is stopped (scripts/services pg-stop) for ~5 s and
 started again. All 30 jobs end succeeded with exactly one result row each,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Deduplication (dedupe.enabled, dedupe.ttl_s; docs/documents.md).
 
 With dedupe on, the same file submitted twice is OCRed once: both jobs

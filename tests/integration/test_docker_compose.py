@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """docker/ without a Docker engine (none runs on these machines): Debian's
 docker-compose accepts docker/compose.yml, whose services, health checks,
 start order and ports are the ones docker/README.md describes; the

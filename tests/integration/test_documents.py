@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Documents of several pages (docs/documents.md). Three pages of known text
 are made with ImageMagick; from them a 3-page TIFF, a scanned 3-page PDF
 (img2pdf, 300 dpi), a 4-page PDF, an encrypted copy (qpdf), a truncated copy,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A job delivered more than once is done once: the same message (same
 job_id) is published twice before the worker starts, and once more after the
 job succeeded (a producer retrying after a lost confirm). The worker acks

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The supervisor's command line (docs/fleet.md, "Processes"):
 
 * --processes 2 overrides worker.processes = 1: two OCR children, named

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A long job does not starve the AMQP connection (docs/fleet.md, design.md
 "Threads in a worker"): with amqp.heartbeat_s = 1, one page that takes
 Tesseract several heartbeat intervals succeeds with attempts == 1 and exactly

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The supervisor's HTTP endpoints (docs/fleet.md, "HTTP endpoints") on
 worker.metrics_listen = 127.0.0.1:<free port>, with 2 OCR processes:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """An OCR process killed with SIGKILL in the middle of a job (docs/fleet.md,
 "What the supervisor does"): the supervisor starts a new child (another pid,
 counted as ocrq_child_restarts_total{reason="crash"}), the broker redelivers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet rides out a PostgreSQL restart (docs/fleet.md, "Outages"): 300
 small inline jobs, a supervisor with 2 OCR processes; once some have
 succeeded, PostgreSQL is stopped (scripts/services pg-stop), left down a few

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """CPU pinning and device placement of the OCR processes (docs/fleet.md,
 "Pinning and devices"), read from /proc for every direct child of the
 supervisor once it has executed itself:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Recycling (docs/fleet.md): with worker.max_jobs_per_child = 5 and one OCR
 process, 20 small jobs all succeed exactly once (20 rows succeeded, 20 result
 rows, queues empty), each child process does at most 5 of them (read from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shutdown of the supervisor (docs/fleet.md, "What the supervisor does"):
 
 1. SIGTERM mid-job: the child finishes the job and acks it (succeeded,

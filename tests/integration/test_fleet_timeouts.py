@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Time limits (docs/fleet.md, "Time limits"), on a page of three stacked A4
 pages (several seconds of Tesseract; one A4 page takes ~1.5-2 s):
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A worker killed with SIGKILL in the middle of a job loses nothing: its
 unacked message goes back to the queue, a second worker finishes the job,
 which ends succeeded with exactly one result row and attempts == 2, and no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Recognized text: five generated images and the three bundled samples go
 through ocrq-submit --wait --output --json and one worker; every job succeeds,
 each input gets DIR/<name>.txt with its text (CER < 2%), the --json lines are

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Orientation and skew (ocr.auto_rotate, ocr.deskew; docs/documents.md).
 
 A full A4 page of known text (OSD needs a page of text, not a snippet),

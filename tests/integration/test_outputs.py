@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Outputs beside the text (docs/results.md): the job option formats.
 
 A 2-page scanned PDF (img2pdf, 300 dpi) and a PNG are submitted with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Strict priority and fairness while big documents occupy the fleet
 (docs/design.md, "Page tasks"): two 60-page documents run on a supervisor
 with 2 OCR processes (documents.page_window 0: twice the processes, 4). Once

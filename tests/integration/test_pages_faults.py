@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Limits, crashes and cancel per page (docs/design.md, "Page tasks"), on a
 supervisor with 2 OCR processes:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A big document goes over the fleet as page tasks (docs/design.md, "Page
 tasks"): a PDF of 200 pages and over 60 MB, made here (one line of text a
 page, and a 61 MB attachment of random bytes), submitted three ways to a

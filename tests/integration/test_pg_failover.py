@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """PostgreSQL failover as a tested promise (docs/fleet.md, docs/scaling.md):
 a primary with a synchronous standby, the primary killed mid-run, the
 standby promoted, and the promoted server still waiting for a synchronous

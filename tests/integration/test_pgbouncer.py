@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every ocrq program through PgBouncer in transaction pooling mode, with
 OCRQ_DATABASE_URL alone pointing at it (docs/scaling.md): PgBouncer 1.18
 (Debian's) keeps no prepared statement across transactions and cannot carry

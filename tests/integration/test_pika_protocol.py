@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """docs/protocol.md is enough to write a producer: this test publishes jobs with
 pika alone, written from the protocol page (section 6) and not from ocrq's
 code: no ocrq binary and no ocrq-side helper builds the messages. One normal

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Strict priority at dispatch time (docs/design.md): while the only worker is
 busy with a slow A4 page, 20 normal jobs (-p 0) and then 5 priority jobs
 (-p 9) are queued. When the page is done, the next 5 jobs the worker starts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Progress by page (docs/documents.md).
 
 A 4-page scanned PDF of full A4 pages: while its job runs, pages_done

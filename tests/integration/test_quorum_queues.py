@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """amqp.queue_type = "quorum" on one broker, in a vhost of its own
 (docs/operations.md, "Changing the queue type"; docs/scaling.md).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A 3-node RabbitMQ cluster with quorum queues loses nothing when the node
 that leads ocr.jobs goes down mid-run (docs/scaling.md).
 

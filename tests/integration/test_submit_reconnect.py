@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-submit rides out a RabbitMQ restart in the middle of a run
 (docs/design.md, "ocrq-submit"): 3000 small inline jobs, the broker stopped
 (scripts/services mq-stop) while ocrq-submit has jobs confirmed, jobs

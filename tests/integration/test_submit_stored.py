@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-submit and large documents (docs/design.md, docs/protocol.md "stored"):
 the CLI's side only, no worker runs.
 

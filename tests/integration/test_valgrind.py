@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The OCR process under valgrind's memcheck: three jobs (inline, by path,
 and a corrupt one that fails) and a 3-page PDF asking for a searchable PDF,
 hOCR and the word list (split into page tasks: the document stored, each

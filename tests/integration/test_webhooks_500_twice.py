@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Failed attempts, retried (docs/webhooks.md, "Delivery and retries"), with
 webhooks.retry_schedule_s = [1, 1, 1], one job per receiver behaviour:
 

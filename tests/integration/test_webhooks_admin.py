@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ocrq-admin webhooks list|retry (docs/webhooks.md; exit codes of
 `ocrq-admin --help`: 0 ok, 1 retry of no such or an already delivered
 delivery, 2 usage, 3 database error).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every job of a batch of 50 produces exactly one delivered event
 (docs/webhooks.md), checked by a real HTTP receiver on 127.0.0.1 that answers
 200 at once:

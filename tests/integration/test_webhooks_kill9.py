@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """kill -9 of the worker between the job's commit and the webhook's delivery:
 the event is delivered after a restart (docs/webhooks.md: the transactional
 outbox; docs/fleet.md: children die with a supervisor killed outright).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Each API key signs its jobs' webhooks with a secret of its own (issue 14,
 finding 5; docs/webhooks.md, "Secrets"), so that one tenant's receiver
 cannot forge events another tenant's receiver would accept.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The receiver is down for the first part of a run, then up
 (docs/webhooks.md, "Delivery and retries"):
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A receiver that takes 5 s per request does not hold back OCR
 (docs/webhooks.md: the dispatcher "never slows OCR"):
 

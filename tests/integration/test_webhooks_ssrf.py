@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The SSRF guard (docs/webhooks.md, "The SSRF guard"), with
 security.url_allowlist empty: every case of a corpus of webhook and document
 URLs is refused, and a listener on 127.0.0.1:PORT (and [::1]:PORT) sees no

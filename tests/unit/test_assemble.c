@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for worker/assemble.c (and assemble_words.c, assemble_pdf.c).
  * At start three one-line page images of three sizes are made with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/config.c: built-in defaults, the shipped
  * conf/ocrq.conf (every key present, equal to the defaults), $OCRQ_CONFIG and

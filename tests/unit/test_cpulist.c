@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Unit tests of CPU lists: parsing, sharing among children, formatting. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for worker/document.c. The inputs are made at start in a
  * temporary directory with ImageMagick (pages of three sizes, so their order

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for the job codec (common/job.c): round trips of the three
  * document kinds, every rejection path of the decoder and the encoder, the

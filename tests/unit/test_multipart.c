@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/multipart.c: the boundary from a Content-Type
  * (quoted or not, refused when missing or too long), parts with their name,

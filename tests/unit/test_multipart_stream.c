@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/multipart_stream.c: the same parts and bytes as the
  * in-memory parser whatever the pieces the body is fed in (every split of a

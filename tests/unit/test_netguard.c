@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/netguard.c and netguard_curl.c: the SSRF corpus at the
  * address level, the allow-list and its syntax, and the guard on a libcurl

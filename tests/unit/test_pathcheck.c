@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/pathcheck.c on a temporary tree made with mkdtemp:
  *   T/root/{a.txt, sub/b.txt, dir/, in_link -> sub/b.txt, out_link -> ../outside/secret.txt,

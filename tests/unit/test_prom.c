@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/prom.c: the Prometheus text format 0.0.4 as
  * Prometheus parses it: HELP and TYPE once per family, escaped label values

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/sign.c: the Standard Webhooks 1.0 test vector, signing
  * with several secrets, secret parsing, the constant-time check and event ids.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for common/uuid.c: generated UUIDs are well-formed lowercase
  * version 4 UUIDs and do not repeat; the syntax check accepts exactly 8-4-4-4-12.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Scratch files for the unit tests (tests/unit/test_*.c): a shell command
  * run in a directory, a file read whole, a directory tree removed. Header

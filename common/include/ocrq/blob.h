@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The document store: documents too large for a message, and artifacts too
  * large for a row, stored once where every worker can read them without a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The monotonic clock (CLOCK_MONOTONIC): for durations, deadlines and
  * timeouts; it never goes back and says nothing about the date. Thread-safe.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The one configuration of every ocrq binary. Loaded from a libconfig file
  * (-c FILE, else $OCRQ_CONFIG, else built-in defaults), then overridden by

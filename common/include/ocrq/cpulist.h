@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * CPU lists as Linux writes them ("0-3,6", as in Cpus_allowed_list), and how
  * the supervisor shares a list out among its children.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The PostgreSQL store: jobs, results and schema migrations, over libpq.
  * One connection per struct; a connection belongs to one thread at a time.

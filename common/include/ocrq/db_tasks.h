@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The statements of split documents (docs/design.md, "Page tasks"): the
  * split recorded on the job, which page tasks are released, each page task's

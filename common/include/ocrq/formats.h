@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The output formats a job can ask for (job option "formats", docs/results.md):
  * one table of names, file extensions and content types that the codec, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * HTTP servers over libmicrohttpd, in two shapes:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The job message codec (wire format v1, see docs/protocol.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Logging: one line per event on stderr,
  *   2026-11-23T10:00:00.123Z INFO worker[1234] job=<uuid> message

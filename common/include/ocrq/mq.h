@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The broker: one rabbitmq-c connection with one channel, owned by one
  * thread. Declares the topology, publishes with pipelined confirms, and takes

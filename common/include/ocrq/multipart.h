@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * multipart/form-data (RFC 7578) over a body held in memory: the boundary
  * from the Content-Type, then the parts, each pointing into the body.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * multipart/form-data (RFC 7578) parsed as it arrives: the body is fed in
  * pieces of any size and each part's headers and data are handed to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The SSRF guard: which resolved addresses an outgoing HTTP request (a
  * document fetch, a webhook delivery) may connect to. Loopback, private,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Checks for documents passed by file path: the path must resolve, after
  * following every symlink, to a regular file under one of the configured roots.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A builder for the Prometheus text exposition format 0.0.4 in a growable
  * malloc'd buffer. Declare a family (HELP and TYPE, once), then write its

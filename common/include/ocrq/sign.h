@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Standard Webhooks 1.0 signatures: "whsec_<base64>" secrets, the
  * webhook-signature header ("v1,<base64 HMAC-SHA256>" per secret, space-

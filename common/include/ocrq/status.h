@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One status code for all of libocrq: OCRQ_OK is 0, errors are negative.
  * Wrappers translate their library's errors into these once, log the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Quantities for people: byte counts as "13.2 MiB". Thread-safe.
  */

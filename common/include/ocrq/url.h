@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * URLs shown to people: in logs, in messages. (common/url.c)
  */

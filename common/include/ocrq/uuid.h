@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Random (version 4) UUIDs in their 36-character text form. */
 #ifndef OCRQ_UUID_H
 #define OCRQ_UUID_H
