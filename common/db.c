@@ -127,17 +127,25 @@ static const struct stmt stmts[ST_N] = {
      * key always holds and the outcome is never lost. A canceled row stays
      * canceled: no result row and no event are written for it.
      */
-    [ST_SUCCEED] = {"ocrq_job_succeed", 11,
+    /*
+     * $12, when not NULL, is the document's page count (pages_total and
+     * pages_done); $13-$21, when $13 is not NULL, its first page (PAGE_VALS
+     * less the job), so that a one-page result is one statement, one round
+     * trip and one commit (db_pages.c).
+     */
+    [ST_SUCCEED] = {"ocrq_job_succeed", 21,
                     "WITH job AS ("
                     " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker,"
-                    " doc_sha256, ocr_options, dedupe_of)"
+                    " doc_sha256, ocr_options, dedupe_of, pages_total, pages_done)"
                     " VALUES ($1::uuid, 'succeeded', '', now(), $2::text,"
-                    " decode($9::text, 'hex'), $10::text, $11::uuid)"
+                    " decode($9::text, 'hex'), $10::text, $11::uuid, $12::integer, $12::integer)"
                     " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
                     " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
                     " error_code = NULL, error_message = NULL, updated_at = now(),"
                     " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
-                    " dedupe_of = EXCLUDED.dedupe_of"
+                    " dedupe_of = EXCLUDED.dedupe_of,"
+                    " pages_total = coalesce($12::integer, j.pages_total),"
+                    " pages_done = coalesce($12::integer, j.pages_done)"
                     " WHERE j.status <> 'canceled'"
                     " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
                     " result AS ("
@@ -149,7 +157,12 @@ static const struct stmt stmts[ST_N] = {
                     " mean_confidence = EXCLUDED.mean_confidence,"
                     " duration_ms = EXCLUDED.duration_ms,"
                     " engine_version = EXCLUDED.engine_version, worker = EXCLUDED.worker,"
-                    " created_at = now())"
+                    " created_at = now()),"
+                    " page AS ("
+                    " INSERT INTO ocr_pages (" PAGE_COLS ")"
+                    " SELECT job.job_id, $13::integer, $14::text, $15::real, $16::integer,"
+                    " $17::integer, $18::smallint, $19::integer, $20::text, $21::real"
+                    " FROM job WHERE $13::integer IS NOT NULL" PAGE_UPDATE ")"
                     HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
                                 "$4::real", "left($3::text, $8::integer)",
                                 "length($3::text) > $8::integer", "$7::text")},
@@ -982,9 +995,18 @@ int ocrq_db_job_start(struct ocrq_db *db, const struct ocrq_job *job, const char
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res)
 {
-    const char *params[11];
+    return ocrq_db_job_succeed_with(db, job_id, worker, res, -1, NULL);
+}
+
+int ocrq_db_job_succeed_with(struct ocrq_db *db, const char *job_id, const char *worker,
+                             const struct ocrq_db_result *res, int pages,
+                             const struct ocrq_db_page *first)
+{
+    const char *params[21] = {0};
+    struct ocrq_db_page_text b;
     char conf[32];
     char ms[16];
+    char count[16];
     PGresult *pr = NULL;
     int st;
 
@@ -1006,6 +1028,16 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
     params[8] = res->doc_sha256;
     params[9] = res->options;
     params[10] = res->dedupe_of;
+    if (pages >= 0) {
+        snprintf(count, sizeof count, "%d", pages);
+        params[11] = count;
+    }
+    if (first) { /* PAGE_VALS' $2-$10 into $13-$21 */
+        const char *pp[10];
+        ocrq_db_page_params(first, &b, pp);
+        for (int i = 1; i < 10; i++)
+            params[11 + i] = pp[i];
+    }
     st = stmt_run(db, ST_SUCCEED, params, PGRES_COMMAND_OK, job_id, &pr);
     PQclear(pr);
     return st;

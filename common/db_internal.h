@@ -109,6 +109,17 @@ struct ocrq_db_page;
     " rotation = EXCLUDED.rotation, duration_ms = EXCLUDED.duration_ms,"                           \
     " method = EXCLUDED.method, skew = EXCLUDED.skew"
 
+struct ocrq_db_result;
+
+/*
+ * ocrq_db_job_succeed() that also sets the job's page count (pages >= 0;
+ * -1: left as it is) and writes its first page (first; NULL: none) in the
+ * same statement. (common/db.c)
+ */
+int ocrq_db_job_succeed_with(struct ocrq_db *db, const char *job_id, const char *worker,
+                             const struct ocrq_db_result *res, int pages,
+                             const struct ocrq_db_page *first);
+
 /* Text values of a page's $2-$10 (PAGE_VALS), filled by ocrq_db_page_params(). */
 struct ocrq_db_page_text {
     char no[16], conf[32], w[16], h[16], rot[8], ms[16], skew[32];

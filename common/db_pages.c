@@ -2,7 +2,8 @@
 /*
  * The pages of a document's result (ocr_pages, migrations 6 and 8) and its
  * artifacts (db_artifacts.c), written in the transaction of the statement
- * that marks the job succeeded (db.c), so a job has all its pages or none,
+ * that marks the job succeeded (db.c; a one-page result without artifacts
+ * is that statement alone), so a job has all its pages or none,
  * and a repeat overwrites instead of adding rows; for a document of several
  * pages also each page as it is done (progress; the fail and retry
  * statements of db.c drop those again).
@@ -20,10 +21,6 @@ static const char page_upsert[] =
     /* a job canceled while it was recognized keeps no pages (its result was refused too) */
     " WHERE EXISTS (SELECT 1 FROM ocr_jobs WHERE job_id = $1::uuid AND status = "
     "'succeeded')" PAGE_UPDATE;
-
-static const char page_counts[] =
-    "UPDATE ocr_jobs SET pages_total = $2::integer, pages_done = $2::integer"
-    " WHERE job_id = $1::uuid AND status = 'succeeded'";
 
 /*
  * A page while the job runs, with the job's counts, committed asynchronously
@@ -88,26 +85,24 @@ int ocrq_db_job_succeed_pages(struct ocrq_db *db, const char *job_id, const char
                               const struct ocrq_db_result *res, const struct ocrq_db_page *pages,
                               int n)
 {
-    char count[16];
-    const char *params[2] = {job_id, count};
     int st;
 
     if (!db || !res || n < 0 || (n > 0 && !pages) || res->n_artifacts < 0 ||
         (res->n_artifacts > 0 && !res->artifacts))
         return OCRQ_ERR_INVALID;
-    /* one round trip for the whole transaction (a pipeline) */
+    /* the common case, one page and no artifacts: one statement, one round trip */
+    if (n <= 1 && res->n_artifacts == 0)
+        return ocrq_db_job_succeed_with(db, job_id, worker, res, n, n ? &pages[0] : NULL);
+    /* else one round trip for the whole transaction (a pipeline) */
     st = ocrq_db_batch_begin(db);
     if (st != OCRQ_OK)
         return st;
     /* first: it creates the job row should it be missing, which the pages refer to */
-    st = ocrq_db_job_succeed(db, job_id, worker, res);
-    for (int i = 0; st == OCRQ_OK && i < n; i++)
+    st = ocrq_db_job_succeed_with(db, job_id, worker, res, n, n ? &pages[0] : NULL);
+    for (int i = 1; st == OCRQ_OK && i < n; i++)
         st = page_put(db, job_id, &pages[i]);
     for (int i = 0; st == OCRQ_OK && i < res->n_artifacts; i++)
         st = ocrq_db_artifact_put(db, job_id, &res->artifacts[i]);
-    snprintf(count, sizeof(count), "%d", n);
-    if (st == OCRQ_OK)
-        st = ocrq_db_params(db, "ocrq_page_counts", page_counts, 2, params, 0, NULL);
     if (st != OCRQ_OK) {
         ocrq_db_batch_end(db, 0);
         return st;

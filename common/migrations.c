@@ -310,6 +310,18 @@ static const char m10_key_secrets[] =
     "COMMENT ON COLUMN ocr_api_keys.webhook_secret_prev IS"
     "  'the secret before the last rotation, signing too until webhook_secret_prev_until';";
 
+/*
+ * The dispatchers' wake-up fires only when an event row is written: as a
+ * statement trigger it fired for every job's outcome statement, whose
+ * INSERT ... SELECT of the event writes nothing for a job without a
+ * webhook, and each dispatcher then ran a claim for nothing. NOTIFY folds
+ * the equal notifications of one transaction into one.
+ */
+static const char m11_notify_rows[] =
+    "DROP TRIGGER ocr_webhook_deliveries_notify ON ocr_webhook_deliveries;"
+    "CREATE TRIGGER ocr_webhook_deliveries_notify AFTER INSERT OR UPDATE OF next_attempt_at"
+    "  ON ocr_webhook_deliveries FOR EACH ROW EXECUTE FUNCTION ocrq_webhooks_notify();";
+
 static const char m9_big_documents[] =
     "CREATE TABLE ocr_blobs ("
     "  blob_id    uuid PRIMARY KEY,"
@@ -379,6 +391,7 @@ static const struct ocrq_migration migrations[] = {
     {8, "deduplication and page skew", m8_dedupe_skew},
     {9, "big documents: store, page tasks", m9_big_documents},
     {10, "webhook secrets per API key", m10_key_secrets},
+    {11, "webhook notify per event row", m11_notify_rows},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

@@ -1219,26 +1219,52 @@ int ocrq_mq_qos(struct ocrq_mq *mq, int n, int global)
     return OCRQ_OK;
 }
 
-int ocrq_mq_get(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out)
+/* Send basic.get on queue without waiting for its reply (get_reply reads it). */
+static int get_send(struct ocrq_mq *mq, const char *queue)
 {
+    amqp_basic_get_t req = {.queue = amqp_cstring_bytes(queue), .no_ack = 0};
+    int rc = amqp_send_method(mq->conn, CHAN, AMQP_BASIC_GET_METHOD, &req);
+    return rc == AMQP_STATUS_OK ? OCRQ_OK : lib_fail(mq, rc, "basic.get", queue);
+}
+
+/*
+ * Read the reply to one basic.get sent by get_send: get-empty, or get-ok and
+ * its message. What comes before it (a late delivery, a confirm) is handled
+ * as anywhere else; a close fails as the RPC would have.
+ */
+static int get_reply(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out)
+{
+    long long deadline = deadline_of(CONTENT_TIMEOUT_MS);
+    amqp_frame_t f;
     struct content c;
-    if (out)
-        *out = NULL;
-    if (!usable(mq))
-        return OCRQ_ERR_MQ;
-    if (!out || !shortstr_ok(queue))
-        return OCRQ_ERR_INVALID;
-    release(mq);
-    amqp_rpc_reply_t r = amqp_basic_get(mq->conn, CHAN, amqp_cstring_bytes(queue), 0);
-    int st = rpc_status(mq, r, "basic.get", queue);
-    if (st != OCRQ_OK)
-        return st == OCRQ_ERR_NOT_FOUND ? st : OCRQ_ERR_MQ;
-    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
-        return OCRQ_ERR_EMPTY;
-    const amqp_basic_get_ok_t *ok = r.reply.decoded;
+    int st;
+
+    for (;;) {
+        st = read_frame(mq, deadline, &f);
+        if (st == OCRQ_ERR_TIMEOUT)
+            return lib_fail(mq, AMQP_STATUS_TIMEOUT, "basic.get", queue);
+        if (st != OCRQ_OK)
+            return OCRQ_ERR_MQ;
+        if (f.frame_type != AMQP_FRAME_METHOD || f.channel != CHAN)
+            st = handle_frame(mq, &f);
+        else if (f.payload.method.id == AMQP_BASIC_GET_OK_METHOD)
+            break;
+        else if (f.payload.method.id == AMQP_BASIC_GET_EMPTY_METHOD)
+            return OCRQ_ERR_EMPTY;
+        else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+                 f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_rpc_reply_t r = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
+                                  .reply = f.payload.method};
+            st = rpc_status(mq, r, "basic.get", queue);
+            return st == OCRQ_ERR_NOT_FOUND ? st : OCRQ_ERR_MQ;
+        } else
+            st = handle_frame(mq, &f);
+        if (st != OCRQ_OK || mq->broken)
+            return OCRQ_ERR_MQ;
+    }
+    const amqp_basic_get_ok_t *ok = f.payload.method.decoded;
     uint64_t tag = ok->delivery_tag;
     int redelivered = ok->redelivered;
-    /* rpc_status drained what came before get-ok; its content comes next */
     st = read_content(mq, 1, &c);
     if (st != OCRQ_OK)
         return st == OCRQ_ERR_NOMEM ? st : OCRQ_ERR_MQ;
@@ -1254,6 +1280,44 @@ int ocrq_mq_get(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out)
         (void)send_reject(mq, tag, 1);
         return OCRQ_ERR_NOMEM;
     }
+    return OCRQ_OK;
+}
+
+int ocrq_mq_get(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out)
+{
+    if (out)
+        *out = NULL;
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!out || !shortstr_ok(queue))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    int st = get_send(mq, queue);
+    return st == OCRQ_OK ? get_reply(mq, queue, out) : st;
+}
+
+int ocrq_mq_get_two(struct ocrq_mq *mq, const char *first, const char *second,
+                    struct ocrq_mq_msg **out1, int *st1, struct ocrq_mq_msg **out2, int *st2)
+{
+    *out1 = *out2 = NULL;
+    *st1 = *st2 = OCRQ_ERR_MQ;
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!shortstr_ok(first) || !shortstr_ok(second))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    int st = get_send(mq, first);
+    if (st == OCRQ_OK)
+        st = get_send(mq, second);
+    if (st != OCRQ_OK)
+        return st;
+    /* a get that fails for its queue alone (empty, too large) leaves the other one's reply to read */
+    *st1 = get_reply(mq, first, out1);
+    if (*st1 != OCRQ_OK && *st1 != OCRQ_ERR_EMPTY && *st1 != OCRQ_ERR_TOO_LARGE)
+        return *st1;
+    *st2 = get_reply(mq, second, out2);
+    if (*st2 != OCRQ_OK && *st2 != OCRQ_ERR_EMPTY && *st2 != OCRQ_ERR_TOO_LARGE)
+        return *st2;
     return OCRQ_OK;
 }
 

@@ -102,18 +102,19 @@ static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
 }
 
 /*
- * The order of the two gets is only a matter of cost: after a normal job the
- * priority queue is most likely empty, so take the normal job first and check
- * the priority queue once (two round trips instead of three). The rule holds
- * either way: a normal job is started only after a check, made once it was
- * taken, found no priority job ready.
+ * Take the next job by the rule. Both gets go in one round trip, the normal
+ * queue's first: the broker takes them in that order, so the priority queue
+ * is looked at after the normal job was taken, and a priority job found
+ * there sends the normal one back (not counted as an attempt: it never
+ * started). After a priority job the priority queue is asked alone first,
+ * as another one is likely.
  */
 int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
                        volatile sig_atomic_t *stop, int *last_was_priority,
                        struct ocrq_mq_msg **out)
 {
-    struct ocrq_mq_msg *msg = NULL;
-    int st;
+    struct ocrq_mq_msg *msg = NULL, *normal = NULL, *prio = NULL;
+    int st, st_n, st_p;
 
     *out = NULL;
     while (!*stop) {
@@ -121,20 +122,38 @@ int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
             st = ocrq_mq_get(mq, cfg->queue_priority, &msg);
             if (st == OCRQ_OK)
                 break;
-            if (st != OCRQ_ERR_EMPTY)
+            if (st != OCRQ_ERR_EMPTY && st != OCRQ_ERR_TOO_LARGE)
                 return st;
         }
-        st = ocrq_mq_get(mq, cfg->queue_jobs, &msg);
-        if (st == OCRQ_ERR_EMPTY && !*last_was_priority) {
-            st = ocrq_mq_get(mq, cfg->queue_priority, &msg);
-            if (st == OCRQ_OK)
-                break;
+        st = ocrq_mq_get_two(mq, cfg->queue_jobs, cfg->queue_priority, &normal, &st_n, &prio,
+                             &st_p);
+        if (st != OCRQ_OK) {
+            ocrq_mq_msg_free(normal);
+            ocrq_mq_msg_free(prio);
+            return st;
         }
-        if (st == OCRQ_ERR_EMPTY) {
-            st = wait_idle(mq, cfg, stop, &msg);
-            if (st == OCRQ_ERR_EMPTY)
-                continue;
+        if (prio != NULL) {
+            if (normal != NULL) {
+                log_debug(NULL, "priority job ready: returning the normal job to its queue");
+                st = ocrq_mq_reject(mq, normal->delivery_tag, 1);
+                ocrq_mq_msg_free(normal);
+                if (st != OCRQ_OK) {
+                    ocrq_mq_msg_free(prio);
+                    return st;
+                }
+            }
+            msg = prio;
+            break;
         }
+        if (normal != NULL) {
+            msg = normal;
+            break;
+        }
+        if (st_n == OCRQ_ERR_TOO_LARGE || st_p == OCRQ_ERR_TOO_LARGE)
+            continue; /* one was dead-lettered: there may be more */
+        st = wait_idle(mq, cfg, stop, &msg);
+        if (st == OCRQ_ERR_EMPTY)
+            continue;
         if (st != OCRQ_OK)
             return st;
         if (strcmp(msg->queue, cfg->queue_priority) != 0) {

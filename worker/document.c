@@ -345,6 +345,22 @@ int ocrq_document_page_count(const struct ocrq_document *doc)
     return doc->n_pages;
 }
 
+long long ocrq_document_first_pixels(struct ocrq_document *doc)
+{
+    struct ocrq_document saved = *doc; /* an image keeps its whole position here */
+    struct ocrq_doc_page page;
+    const char *code;
+    char why[64];
+    long long px = 0;
+
+    if (doc->type == OCRQ_DOC_PDF || doc->n_pages < 1)
+        return 0;
+    if (ocrq_document_goto(doc, 1, &page, &code, why, sizeof(why)) == OCRQ_OK)
+        px = (long long)page.width * page.height;
+    *doc = saved;
+    return px;
+}
+
 static int over_cap(const struct ocrq_document *doc, const char **code, char *why, size_t whylen)
 {
     *code = "too_large";

@@ -120,4 +120,10 @@ int ocrq_document_text(struct ocrq_document *doc, char **text);
 int ocrq_document_render(struct ocrq_document *doc, struct Pix **pix, const char **code, char *why,
                          size_t whylen);
 
+/*
+ * The pixels of page 1 of an image (not a PDF) from its header, decoding
+ * nothing and leaving the position as it was; 0 when unknown.
+ */
+long long ocrq_document_first_pixels(struct ocrq_document *doc);
+
 #endif

@@ -33,6 +33,13 @@
 #include "straighten.h"
 
 
+/*
+ * An image this small (about a tenth of a page, 50 ms of OCR or less) is
+ * recognized before the reply to its start is read (ocrq_pipeline_run).
+ */
+#define LATE_START_MAX_PIXELS 1000000LL
+#define LATE_START_MAX_BYTES (4u << 20)
+
 /* What a document gave: its pages, and their texts joined by form feeds. */
 struct doc_result {
     struct ocrq_db_page *pages; /* n of them; each text malloc'd */
@@ -551,6 +558,29 @@ static int take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
     return 1;
 }
 
+/*
+ * Whether the document is one small image, whose start reply may be read
+ * after its OCR (step 2). If so *opened holds it, opened. No database call
+ * may come between, which holds for one page (no progress) without dedupe.
+ */
+static int small_image(struct ocrq_pipeline *p, const struct doc *doc,
+                       struct ocrq_document **opened)
+{
+    const struct ocrq_doc_limits lim = ocrq_pipeline_limits(p);
+    const char *code;
+    char why[64];
+
+    if (doc->len > LATE_START_MAX_BYTES ||
+        ocrq_document_open(doc->data, doc->len, &lim, opened, &code, why, sizeof(why)) != OCRQ_OK)
+        return 0;
+    if (ocrq_document_page_count(*opened) == 1 &&
+        ocrq_document_first_pixels(*opened) <= LATE_START_MAX_PIXELS)
+        return 1;
+    ocrq_document_free(*opened);
+    *opened = NULL;
+    return 0;
+}
+
 void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
                        struct ocrq_outcome *out)
 {
@@ -561,7 +591,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     struct ocrq_document *opened = NULL;
     const char *code = NULL;
     char why[512] = "";
-    int overlap, st, attempt = 0;
+    int overlap, late = 0, st, attempt = 0;
     long long t0;
 
     memset(out, 0, sizeof(*out));
@@ -595,9 +625,10 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
      * (or a canceled job). On a first delivery the start's round trip and
      * commit overlap loading the document: the server records it at once, so
      * a crash still counts the attempt. Its reply is read before any OCR, so
-     * a canceled job is never recognized. A redelivered message may be one
-     * that keeps killing workers, so its attempt count is checked before the
-     * document is even loaded.
+     * a canceled job is not recognized, except a small image (late, below):
+     * for that the wait would cost more than the OCR it might save. A
+     * redelivered message may be one that keeps killing workers, so its
+     * attempt count is checked before the document is even loaded.
      */
     overlap = !msg->redelivered && job->doc_kind != OCRQ_DOC_STORED; /* the store needs p->db */
     if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
@@ -610,8 +641,10 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     /* 3. Load the document; then, unless the start says otherwise, recognize it. */
     t0 = ocrq_now_ms();
     st = prepare(p, job, &doc, &code, why, sizeof(why));
+    if (overlap && st == OCRQ_OK && !p->cfg->dedupe_enabled)
+        late = small_image(p, &doc, &opened);
     out->ocr_ms = (int)(ocrq_now_ms() - t0);
-    if (overlap && !started(p, job, msg, &attempt, out))
+    if (overlap && !late && !started(p, job, msg, &attempt, out))
         goto out;
     /* the job records its document's hash (no round trip: it goes with the result) */
     if (st == OCRQ_OK && ocrq_sha256_hex(doc.data, doc.len, sha) != OCRQ_OK)
@@ -623,7 +656,8 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     if (st == OCRQ_OK) {
         const struct ocrq_doc_limits lim = ocrq_pipeline_limits(p);
         t0 = ocrq_now_ms();
-        st = ocrq_document_open(doc.data, doc.len, &lim, &opened, &code, why, sizeof(why));
+        if (opened == NULL)
+            st = ocrq_document_open(doc.data, doc.len, &lim, &opened, &code, why, sizeof(why));
         /* a document of many pages goes over the fleet as page tasks (pages.c) */
         if (st == OCRQ_OK && ocrq_document_page_count(opened) >= p->cfg->split_min_pages) {
             ocrq_pages_split(p, job, doc.data, doc.len, ocrq_document_page_count(opened), sha,
@@ -634,6 +668,9 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
             st = recognize(p, job, opened, &rec, &code, why, sizeof(why));
         out->ocr_ms += (int)(ocrq_now_ms() - t0);
     }
+    /* a canceled or repeated small job: its text is dropped, nothing is written */
+    if (late && !started(p, job, msg, &attempt, out))
+        goto out;
     if (st == OCRQ_ERR_DB) {
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", why);
         goto out;

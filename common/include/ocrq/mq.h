@@ -170,6 +170,17 @@ int ocrq_mq_qos(struct ocrq_mq *mq, int n, int global);
  */
 int ocrq_mq_get(struct ocrq_mq *mq, const char *queue, struct ocrq_mq_msg **out);
 
+/*
+ * Two basic.gets in one round trip: both are sent, then both replies read;
+ * the broker takes them in this order. *st1 and *st2 are each get's result
+ * as ocrq_mq_get() gives it (OCRQ_ERR_TOO_LARGE: the message was
+ * dead-lettered). Returns OCRQ_OK when both replies were read, else the
+ * error that broke the channel or the connection (*out1 may then hold a
+ * message, which is redelivered once the channel is gone).
+ */
+int ocrq_mq_get_two(struct ocrq_mq *mq, const char *first, const char *second,
+                    struct ocrq_mq_msg **out1, int *st1, struct ocrq_mq_msg **out2, int *st2);
+
 /* Start a consumer on queue with the given tag (no_ack = false). */
 int ocrq_mq_consume(struct ocrq_mq *mq, const char *queue, const char *tag);
 
