@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pika
 import psycopg2
@@ -272,8 +273,8 @@ class Services:
                           f"{msgs} messages")
         return secs
 
-    def wait_finished(self, n, procs, t0, logdir, limit_s=None, each=None):
-        """Polls every POLL_S until n jobs are succeeded or failed; returns the seconds from
+    def wait_finished(self, n, procs, t0, logdir, limit_s=None, each=None, poll_s=POLL_S):
+        """Polls every poll_s until n jobs are succeeded or failed; returns the seconds from
         t0 to the poll that saw it. each(done, now), if given, is called after every poll
         (the last included). Failure if every process in procs exited, if no job finished
         for STALL_S, or after limit_s seconds."""
@@ -293,7 +294,11 @@ class Services:
                 raise Failure(f"no job finished for {STALL_S} s ({done}/{n}); see {logdir}")
             if limit_s and now - t0 > limit_s:
                 raise Failure(f"not finished after {limit_s:.0f} s ({done}/{n}); see {logdir}")
-            time.sleep(POLL_S)
+            time.sleep(poll_s)
+
+    def last_finished(self):
+        """The latest finished_at of ocr_jobs, in seconds since the epoch (time.time())."""
+        return float(self.query("SELECT extract(epoch FROM max(finished_at)) FROM ocr_jobs")[0][0])
 
     def check_succeeded(self, n, tag, logdir):
         """Failure unless there are exactly n jobs, all succeeded, each with non-empty text."""
@@ -519,3 +524,83 @@ def _safe_ppid(pid):
         return proc_ppid(pid)
     except OSError:
         return None
+
+
+# --------------------------------------------------------------------------
+# The servers' processes (bench/costs, bench/throughput)
+
+class Servers:
+    """Where the broker's and PostgreSQL's processes are, and what to read from them."""
+
+    def __init__(self, svc, amqp_url):
+        port = urllib.parse.urlsplit(amqp_url).port or 5672
+        self.broker = listening_pid(port)
+        if self.broker is None:
+            raise Failure(f"no process on this machine listens on the broker's port {port} "
+                          "(or its /proc/PID/fd cannot be read: run as root or as its user): "
+                          "the broker must run here to be measured")
+        backend = svc.query("SELECT pg_backend_pid()")[0][0]
+        try:
+            self.postmaster = proc_ppid(backend)
+        except OSError:
+            self.postmaster = None
+        if self.postmaster is None or "postgres" not in proc_cmdline(backend):
+            raise Failure(f"backend pid {backend} is not a PostgreSQL process on this machine: "
+                          "the database must run here to be measured")
+        self.ours = {backend}   # this script's backends: not ocrq's cost (see ignore())
+
+    def ignore(self, conn):
+        """Leave the backend of this script's connection conn out of PostgreSQL's CPU."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            self.ours.add(cur.fetchone()[0])
+
+    def snapshot(self, worker_pid=None):
+        snap = {"broker": tree_snapshot(self.broker), "pg": tree_snapshot(self.postmaster)}
+        if worker_pid:
+            snap["worker"] = tree_snapshot(worker_pid)
+        return snap
+
+    def broker_disk(self):
+        """Bytes the broker's processes have had written to storage so far (write_bytes
+        less cancelled_write_bytes of /proc/PID/io: its message store, queue indexes,
+        quorum queues' log); None if unreadable."""
+        total = 0
+        for pid in tree_snapshot(self.broker):
+            try:
+                with open(f"/proc/{pid}/io") as f:
+                    io = dict(line.split(": ") for line in f.read().splitlines())
+            except (OSError, ValueError):
+                return None
+            total += int(io["write_bytes"]) - int(io["cancelled_write_bytes"])
+        return total
+
+    def cpu(self, a, b):
+        """{part: CPU seconds between two snapshots}, and PostgreSQL's split by process
+        kind ({postmaster, backends, exited, <auxiliary process title>: s}). The backends
+        of this script's own connections (its poll) are left out."""
+        out = {k: sum(tree_cpu(a[k], b[k]).values()) for k in a if k in b and k != "pg"}
+        pg = {pid: s for pid, s in tree_cpu(a["pg"], b["pg"]).items() if pid not in self.ours}
+        out["pg"] = sum(pg.values())
+        split = {}
+        for pid, s in pg.items():
+            if pid == self.postmaster:
+                # its own CPU, and the CPU of the children it reaped meanwhile
+                own = tree_cpu({pid: a["pg"][pid][:2] + (0,)},
+                               {pid: b["pg"][pid][:2] + (0,)})[pid]
+                split["postmaster"] = split.get("postmaster", 0) + own
+                split["exited"] = split.get("exited", 0) + s - own
+                continue
+            title = proc_cmdline(pid)
+            kind = "backends"
+            if s < 0 or not title:
+                kind = "exited"   # its part of the time in the postmaster's reaped time
+            elif title.startswith("postgres: "):
+                words = title[len("postgres: "):].split()
+                aux = ("checkpointer", "background", "walwriter", "autovacuum", "logical",
+                       "archiver", "stats", "walsender", "walreceiver", "startup")
+                if words and words[0] in aux:
+                    kind = " ".join(words[:2]) if words[0] in (
+                        "background", "autovacuum", "logical") else words[0]
+            split[kind] = split.get(kind, 0) + s
+        return out, split

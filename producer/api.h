@@ -113,9 +113,8 @@ struct api_job {
     char fingerprint[65];
     int own_blob; /* the message refers to the upload's stored blob */
     /* filled by the pipeline */
-    uint64_t seq;
     int outcome;
-    int acked; /* 1 ack, 0 nack, -1 not confirmed */
+    int64_t published_ms; /* when it went into the confirm window (ocrq_now_ms()) */
 };
 
 /* What a request carries for the application (ocrq_http_user()). */

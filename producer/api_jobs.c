@@ -403,7 +403,6 @@ int api_parse_job(struct api *api, struct ocrq_http_req *req, const char *key_na
     j->req = req;
     j->up = up;
     j->own_blob = doc.blob_id != NULL;
-    j->acked = -1;
     *out = j;
     j = NULL;
     st = OCRQ_OK;

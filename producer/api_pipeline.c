@@ -1,21 +1,27 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The pipeline of ocrq-api: one thread owns a broker connection (confirm
- * mode) and a database connection. Pool threads hand it parsed jobs; it
- * takes all that are waiting (up to api.batch_max) and, per round:
+ * mode) and a database connection. Pool threads hand it parsed jobs. It
+ * keeps up to amqp.confirm_window publishes unconfirmed all the time, as
+ * ocrq-submit does, instead of waiting for each round's confirms before
+ * taking the next:
  *
- *   1. records them as queued with their Idempotency-Keys: one statement,
- *      one commit (ocrq_db_api_accept);
- *   2. publishes the new ones (persistent, mandatory) and waits for the
- *      broker's confirms of the whole round;
- *   3. answers each request: 202 once confirmed, 503 if refused (a full
- *      queue nacks) or if the broker went away before confirming;
+ *   1. it takes the jobs that are waiting (up to api.batch_max, and as many
+ *      as the window has room for) and records them as queued with their
+ *      Idempotency-Keys: one statement, one commit (ocrq_db_api_accept);
+ *   2. publishes the new ones (persistent, mandatory) without waiting;
+ *   3. reads the confirms that have come, and answers each job as its own
+ *      arrives: 202 once confirmed, 503 if refused (a full queue nacks), if
+ *      the broker went away, or if no confirm came within
+ *      api.publish_timeout_s;
  *   4. marks the confirmed Idempotency-Keys and removes the refused jobs.
  *
  * So no 202 is ever sent for a job that is not both recorded and durable
- * in the broker, and a busy server answers many requests per commit and per
- * confirm wait. Between rounds the thread services heartbeats and samples
- * the job queues' depth for the backpressure check of the pool threads.
+ * in the broker, while the next batch is recorded and published as the
+ * broker confirms the last. With nothing to take it waits for whichever
+ * comes first, a job or a confirm; with nothing in flight either it
+ * services heartbeats and samples the job queues' depth for the
+ * backpressure check of the pool threads.
  */
 #include <errno.h>
 #include <poll.h>
@@ -58,9 +64,14 @@ struct api_pipeline {
     int connects;
     int backoff_ms;
     int64_t retry_at_ms, depth_at_ms;
-    struct api_job **round; /* the jobs of the round being published */
-    size_t n_round;
-    uint64_t seq0; /* sequence number of round[0] */
+    /* the publishes not yet confirmed: fl[(fl_head + i) % fl_cap] has sequence number seq0 + i */
+    struct api_job **fl;
+    size_t fl_cap, fl_head, fl_n;
+    uint64_t seq0;
+    size_t n_answered, ans_cap; /* jobs answered since the last settle_keys(), room for */
+    const char **confirmed, **rejected;
+    char (*ids)[OCRQ_UUID_LEN + 1];
+    size_t n_conf, n_rej;
 };
 
 /* Answer j's request (already replied to) and free j. */
@@ -77,8 +88,23 @@ static void fail_job(struct api_pipeline *p, struct api_job *j, const char *code
     finish(j);
 }
 
+static void answer(struct api_pipeline *p, struct api_job *j, int acked);
+static void settle_keys(struct api_pipeline *p);
+
+/* The connection is gone: every publish in flight is answered as not confirmed. */
 static void drop_mq(struct api_pipeline *p)
 {
+    while (p->fl_n > 0) {
+        struct api_job *j = p->fl[p->fl_head];
+        p->fl[p->fl_head] = NULL;
+        p->fl_head = (p->fl_head + 1) % p->fl_cap;
+        p->fl_n--;
+        p->seq0++;
+        if (j)
+            answer(p, j, -1);
+    }
+    if (p->n_answered > 0)
+        settle_keys(p);
     if (!p->mq)
         return;
     ocrq_mq_free(p->mq);
@@ -155,23 +181,121 @@ static void sample_depth(struct api_pipeline *p)
     }
 }
 
+/*
+ * Answer a job whose publish is settled: acked 1 (confirmed), 0 (refused)
+ * or -1 (unknown: the connection went, or no confirm in time). The keys to
+ * mark wait in p->confirmed / p->rejected for settle_keys().
+ */
+static void answer(struct api_pipeline *p, struct api_job *j, int acked)
+{
+    struct api *api = p->api;
+
+    if (p->n_answered == p->ans_cap)
+        settle_keys(p); /* so that ids[] has room */
+    char *id = p->ids[p->n_answered++];
+
+    memcpy(id, j->job->job_id, OCRQ_UUID_LEN + 1);
+    /* confirmed, or maybe in the queue (or recorded, to be published again): keep its blob */
+    if (j->own_blob && acked != 0)
+        api_upload_keep(j->up);
+    if (acked == 1) {
+        if (j->idem_key[0])
+            p->confirmed[p->n_conf++] = id;
+        if (j->outcome == OCRQ_ACCEPT_NEW)
+            ADD(&api->stats.accepted, 1);
+        else
+            ADD(&api->stats.replayed, 1);
+        api_accepted(j->req, id, "queued", j->outcome != OCRQ_ACCEPT_NEW);
+        finish(j);
+    } else if (acked == 0) {
+        ADD(&api->stats.nacked, 1);
+        if (j->outcome == OCRQ_ACCEPT_NEW)
+            p->rejected[p->n_rej++] = id;
+        fail_job(p, j, "queue_full", "the broker refused the job: the job queue is full");
+    } else {
+        /* unknown: the row stays queued; a repeat with its Idempotency-Key publishes it again */
+        fail_job(p, j, "broker_unavailable",
+                 "the message broker is unavailable: the job was not accepted");
+    }
+}
+
+/* Mark the Idempotency-Keys of the jobs answered since the last call. */
+static void settle_keys(struct api_pipeline *p)
+{
+    if (p->n_conf > 0 && (connect_db(p) != OCRQ_OK ||
+                          ocrq_db_api_confirmed(p->db, p->confirmed, p->n_conf) != OCRQ_OK))
+        log_warn(NULL,
+                 "api: cannot mark %zu Idempotency-Keys confirmed (repeats will"
+                 " publish their jobs again, which workers run once)",
+                 p->n_conf);
+    if (p->n_rej > 0 && (connect_db(p) != OCRQ_OK ||
+                         ocrq_db_api_rejected(p->db, p->rejected, p->n_rej) != OCRQ_OK))
+        log_warn(NULL, "api: cannot remove %zu refused jobs: they stay queued", p->n_rej);
+    p->n_conf = p->n_rej = p->n_answered = 0;
+}
+
 static void on_confirm(void *arg, uint64_t seq, int ok)
 {
     struct api_pipeline *p = arg;
-    if (seq < p->seq0 || seq - p->seq0 >= p->n_round)
+    if (seq < p->seq0 || seq - p->seq0 >= p->fl_n)
         return;
-    p->round[seq - p->seq0]->acked = ok ? 1 : 0;
+    size_t k = (p->fl_head + (size_t)(seq - p->seq0)) % p->fl_cap;
+    struct api_job *j = p->fl[k];
+    if (!j)
+        return;
+    p->fl[k] = NULL;
+    answer(p, j, ok == 1 ? 1 : 0);
 }
 
-/* Publish round[0..n_round-1] and wait for their confirms. OCRQ_ERR_MQ: connection lost. */
-static int publish_round(struct api_pipeline *p)
+/* Drop the answered publishes from the front of the window. */
+static void advance(struct api_pipeline *p)
+{
+    while (p->fl_n > 0 && p->fl[p->fl_head] == NULL) {
+        p->fl_head = (p->fl_head + 1) % p->fl_cap;
+        p->fl_n--;
+        p->seq0++;
+    }
+}
+
+/*
+ * Read the confirms that came, waiting up to wait_ms (0: none) for the
+ * first, and answer their jobs. A lost connection or a publish older than
+ * api.publish_timeout_s answers everything in flight as not confirmed.
+ */
+static void collect(struct api_pipeline *p, int wait_ms)
+{
+    int64_t timeout_ms = (int64_t)p->api->cfg->api_publish_timeout_s * 1000;
+
+    if (!p->mq || p->fl_n == 0)
+        return;
+    int st = ocrq_mq_wait_confirms(p->mq, 0, wait_ms, on_confirm, p);
+    advance(p);
+    if (st == OCRQ_ERR_MQ) {
+        log_warn(NULL, "api: lost the broker connection with %zu publishes unconfirmed", p->fl_n);
+        drop_mq(p);
+    } else if (p->fl_n > 0 && ocrq_now_ms() - p->fl[p->fl_head]->published_ms > timeout_ms) {
+        log_warn(NULL, "api: no confirm from the broker in %d s: reconnecting",
+                 p->api->cfg->api_publish_timeout_s);
+        drop_mq(p);
+    }
+    if (p->n_answered > 0)
+        settle_keys(p);
+}
+
+/*
+ * Publish round[0..n-1] into the window (which has room). Returns OCRQ_OK,
+ * or OCRQ_ERR_MQ: the connection broke, and round[i..n-1] are not in the
+ * window (the caller answers them).
+ */
+static int publish(struct api_pipeline *p, struct api_job **round, size_t n, size_t *done)
 {
     const struct ocrq_config *cfg = p->api->cfg;
-    int st = OCRQ_OK;
+    int64_t now = ocrq_now_ms();
 
-    ocrq_mq_cork(p->mq, 1); /* the round goes out in full segments */
-    for (size_t i = 0; i < p->n_round; i++) {
-        struct api_job *j = p->round[i];
+    *done = 0;
+    ocrq_mq_cork(p->mq, 1); /* the batch goes out in full segments */
+    for (size_t i = 0; i < n; i++) {
+        struct api_job *j = round[i];
         struct ocrq_mq_pub pub = {
             .exchange = "",
             .routing_key = ocrq_mq_queue_for(cfg, j->job->priority),
@@ -182,20 +306,21 @@ static int publish_round(struct api_pipeline *p)
             .len = j->msg_len,
         };
         uint64_t seq = 0;
-        st = ocrq_mq_publish(p->mq, &pub, &seq);
-        if (st != OCRQ_OK)
+        if (ocrq_mq_publish(p->mq, &pub, &seq) != OCRQ_OK)
             return OCRQ_ERR_MQ;
-        if (i == 0)
+        if (p->fl_n == 0)
             p->seq0 = seq;
-        else if (seq != p->seq0 + i) { /* never: one channel numbers publishes in order */
-            log_error(NULL, "api: confirm sequence out of order (%llu after %llu)",
-                      (unsigned long long)seq, (unsigned long long)p->seq0);
+        else if (seq != p->seq0 + p->fl_n) { /* never: one channel numbers publishes in order */
+            log_error(NULL, "api: confirm sequence out of order (%llu after %llu + %zu)",
+                      (unsigned long long)seq, (unsigned long long)p->seq0, p->fl_n);
             return OCRQ_ERR_MQ;
         }
+        j->published_ms = now;
+        p->fl[(p->fl_head + p->fl_n++) % p->fl_cap] = j;
+        (*done)++;
     }
     ocrq_mq_cork(p->mq, 0);
-    st = ocrq_mq_wait_confirms(p->mq, 0, cfg->api_publish_timeout_s * 1000, on_confirm, p);
-    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
+    return OCRQ_OK;
 }
 
 /*
@@ -227,18 +352,16 @@ static int reencode(struct api_job *j, const struct ocrq_db_accept *acc)
     return OCRQ_OK;
 }
 
+/* Record jobs[0..n-1], answer those that need no publish, publish the rest into the window. */
 static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
 {
     struct api *api = p->api;
     struct ocrq_db_accept *acc = calloc(n, sizeof *acc);
-    const char **confirmed = calloc(n, sizeof *confirmed);
-    const char **rejected = calloc(n, sizeof *rejected);
-    char(*ids)[OCRQ_UUID_LEN + 1] = calloc(n, sizeof *ids);
-    size_t n_acc = 0, n_conf = 0, n_rej = 0;
     struct api_job **in_db = calloc(n, sizeof *in_db);
-    int mq_ok;
+    struct api_job **round = calloc(n, sizeof *round);
+    size_t n_acc = 0, n_round = 0, done = 0;
 
-    if (!acc || !confirmed || !rejected || !ids || !in_db) {
+    if (!acc || !in_db || !round) {
         for (size_t i = 0; i < n; i++)
             fail_job(p, jobs[i], "internal", "out of memory");
         goto out;
@@ -283,8 +406,7 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
         goto out;
     }
 
-    /* answer what needs no publish; keep the rest, in order, for the round */
-    p->n_round = 0;
+    /* answer what needs no publish; keep the rest, in order, for the window */
     for (size_t i = 0; i < n_acc; i++) {
         struct api_job *j = in_db[i];
         j->outcome = acc[i].outcome;
@@ -310,59 +432,24 @@ static void run_round(struct api_pipeline *p, struct api_job **jobs, size_t n)
                 finish(j);
                 break;
             }
-            p->round[p->n_round++] = j;
+            round[n_round++] = j;
             break;
         default:
-            p->round[p->n_round++] = j;
+            round[n_round++] = j;
         }
     }
-    if (p->n_round == 0)
+    if (n_round == 0)
         goto out;
-
-    mq_ok = connect_mq(p) == OCRQ_OK && publish_round(p) == OCRQ_OK;
-    if (!mq_ok)
-        drop_mq(p);
-    for (size_t i = 0; i < p->n_round; i++) {
-        struct api_job *j = p->round[i];
-        memcpy(ids[i], j->job->job_id, sizeof ids[i]);
-        /* confirmed, or maybe in the queue (or recorded, to be published again): keep its blob */
-        if (j->own_blob && j->acked != 0)
-            api_upload_keep(j->up);
-        if (j->acked == 1) {
-            if (j->idem_key[0])
-                confirmed[n_conf++] = ids[i];
-            if (j->outcome == OCRQ_ACCEPT_NEW)
-                ADD(&api->stats.accepted, 1);
-            else
-                ADD(&api->stats.replayed, 1);
-            api_accepted(j->req, ids[i], "queued", j->outcome != OCRQ_ACCEPT_NEW);
-            finish(j);
-        } else if (j->acked == 0) {
-            ADD(&api->stats.nacked, 1);
-            if (j->outcome == OCRQ_ACCEPT_NEW)
-                rejected[n_rej++] = ids[i];
-            fail_job(p, j, "queue_full", "the broker refused the job: the job queue is full");
-        } else {
-            /* unknown: the row stays queued; a repeat with its Idempotency-Key publishes it again
-             */
-            fail_job(p, j, "broker_unavailable",
-                     "the message broker is unavailable: the job was not accepted");
-        }
+    if (connect_mq(p) != OCRQ_OK || publish(p, round, n_round, &done) != OCRQ_OK) {
+        for (size_t i = done; i < n_round; i++)
+            answer(p, round[i], -1); /* never published, or maybe: unknown */
+        drop_mq(p);                  /* and those in the window */
+        settle_keys(p);
     }
-    p->n_round = 0;
-    if (n_conf > 0 && ocrq_db_api_confirmed(p->db, confirmed, n_conf) != OCRQ_OK)
-        log_warn(NULL,
-                 "api: cannot mark %zu Idempotency-Keys confirmed (repeats will"
-                 " publish their jobs again, which workers run once)",
-                 n_conf);
-    if (n_rej > 0 && ocrq_db_api_rejected(p->db, rejected, n_rej) != OCRQ_OK)
-        log_warn(NULL, "api: cannot remove %zu refused jobs: they stay queued", n_rej);
 out:
     free(acc);
-    free(confirmed);
-    free(rejected);
-    free(ids);
     free(in_db);
+    free(round);
 }
 
 /* Take up to max waiting jobs into out; *stop gets the stop flag. */
@@ -404,35 +491,71 @@ static void idle(struct api_pipeline *p)
     sample_depth(p);
 }
 
+/*
+ * Nothing to take, publishes in flight: wait for a confirm or a new job,
+ * whichever comes first (wait_ms at most), and read the confirms.
+ */
+static void await(struct api_pipeline *p, int wait_ms)
+{
+    collect(p, 0); /* what the library has read already: the socket may show nothing */
+    if (p->fl_n == 0)
+        return;
+    struct pollfd fds[2] = {{.fd = p->efd, .events = POLLIN}, {.fd = ocrq_mq_fd(p->mq), .events = POLLIN}};
+    int rc = poll(fds, 2, wait_ms);
+    if (rc > 0 && (fds[0].revents & POLLIN)) {
+        uint64_t v;
+        ssize_t r = read(p->efd, &v, sizeof v);
+        (void)r;
+    }
+    collect(p, 0);
+}
+
 static void *pipeline_main(void *arg)
 {
     struct api_pipeline *p = arg;
-    size_t max = (size_t)p->api->cfg->api_batch_max;
+    const struct ocrq_config *cfg = p->api->cfg;
+    size_t max = (size_t)cfg->api_batch_max;
     struct api_job **batch = calloc(max, sizeof *batch);
     int stop = 0;
 
-    p->round = calloc(max, sizeof *p->round);
-    if (!batch || !p->round) {
+    p->fl_cap = (size_t)cfg->amqp_confirm_window;
+    p->fl = calloc(p->fl_cap, sizeof *p->fl);
+    p->ans_cap = p->fl_cap + max;
+    p->confirmed = calloc(p->ans_cap, sizeof *p->confirmed);
+    p->rejected = calloc(p->ans_cap, sizeof *p->rejected);
+    p->ids = calloc(p->ans_cap, sizeof *p->ids);
+    if (!batch || !p->fl || !p->confirmed || !p->rejected || !p->ids) {
         log_error(NULL, "api: pipeline: out of memory");
         abort();
     }
     connect_mq(p);
     connect_db(p);
     for (;;) {
-        size_t n = take(p, batch, max, &stop);
-        if (n == 0) {
+        size_t room = p->fl_cap - p->fl_n;
+        size_t n = take(p, batch, room < max ? room : max, &stop);
+        if (n > 0)
+            run_round(p, batch, n);
+        if (p->fl_n > 0) {
+            /* new work goes out at once; else wait, for a confirm or a job */
+            if (n > 0 && p->fl_n < p->fl_cap)
+                collect(p, 0);
+            else
+                await(p, DEPTH_EVERY_MS);
+        } else if (n == 0) {
             if (stop)
                 break;
             idle(p);
             continue;
         }
-        run_round(p, batch, n);
         sample_depth(p);
     }
     free(batch);
-    free(p->round);
-    p->round = NULL;
     drop_mq(p);
+    free(p->fl);
+    free(p->confirmed);
+    free(p->rejected);
+    free(p->ids);
+    p->fl = NULL;
     ocrq_db_free(p->db);
     p->db = NULL;
     return NULL;
