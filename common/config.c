@@ -129,7 +129,8 @@ static const struct setting settings[] = {
     INT("worker.omp_thread_limit", omp_thread_limit, 1, 1, 1024, "OMP_THREAD_LIMIT"),
     INT("worker.idle_wait_ms", idle_wait_ms, 1000, 10, 60000,
         "how long an idle worker waits on the broker between checks"),
-    INT("worker.processes", processes, 1, 1, 1024, "OCR processes under the supervisor"),
+    INT("worker.processes", processes, 0, 0, 1024,
+        "OCR processes under the supervisor; 0: one per CPU it may run on (of worker.cpus)"),
     STR("worker.cpus", cpus, NULL, 0, 1024, F_EMPTY_IS_NULL, check_cpus,
         "CPUs the children are spread over, e.g. \"0-3,6\"; empty: all allowed"),
     STR("worker.device", device, "cpu", 1, 8, 0, check_device, "cpu or gpu"),
@@ -182,7 +183,7 @@ static const struct setting settings[] = {
     INT("documents.split_min_pages", split_min_pages, 2, 2, 1000000,
         "documents of at least this many pages become page tasks"),
     INT("documents.page_window", page_window, 0, 0, 100000,
-        "page tasks of one document in the queues at once; 0: 2 x worker.processes"),
+        "page tasks of one document in the queues at once; 0: 2 x the OCR processes"),
     INT64("documents.fetch_max_bytes", fetch_max_bytes, 64LL * 1024 * 1024, 1,
           4LL * 1024 * 1024 * 1024, "largest document fetched by URL"),
     INT("documents.fetch_connect_timeout_s", fetch_connect_timeout_s, 10, 1, 600,
@@ -245,7 +246,7 @@ static const struct setting settings[] = {
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
-/* Environment variables that override a setting (addresses and secrets only). */
+/* Environment variables that override a setting (addresses, paths and secrets only). */
 static const struct {
     const char *var;
     const char *path;
@@ -254,6 +255,8 @@ static const struct {
     {"OCRQ_AMQP_URL", "amqp.url", NULL},
     {"OCRQ_DATABASE_URL", "database.url", NULL},
     {"OCRQ_API_LISTEN", "api.listen", NULL},
+    {"OCRQ_METRICS_LISTEN", "worker.metrics_listen", NULL},
+    {"OCRQ_FILE_ROOTS", "documents.file_roots", ":"},
     {"OCRQ_URL_ALLOWLIST", "security.url_allowlist", ","},
     {"OCRQ_WEBHOOK_SECRETS", "webhooks.secrets", " \t\n"},
 };

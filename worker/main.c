@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -36,7 +37,9 @@ static void usage(FILE *f)
             "processes, each with its own broker and database connection (docs/fleet.md).\n"
             "\n"
             "  -c, --config FILE      config file (default: $OCRQ_CONFIG, else built-in defaults)\n"
-            "  -p, --processes N      OCR processes (default: worker.processes, 1)\n"
+            "  -p, --processes N      OCR processes (default: worker.processes; if that is 0\n"
+            "                         or unset, one per CPU this process may run on, or per\n"
+            "                         CPU of worker.cpus when that is set)\n"
             "  -n, --name NAME        worker name in logs and ocr_jobs.worker; several\n"
             "                         processes are NAME/0, NAME/1, ... (default: host:pid\n"
             "                         of each process)\n"
@@ -52,13 +55,22 @@ static void usage(FILE *f)
             "(the broker requeues the jobs in flight) and exits 1.\n"
             "\n"
             "HTTP (worker.metrics_listen, default 127.0.0.1:9464): GET /healthz, /readyz,\n"
-            "/metrics (Prometheus).\n"
+            "/metrics (Prometheus). If that address is taken (say, by another worker on\n"
+            "this host) the worker does not start: give each its own port, or \"\" for none.\n"
             "\n"
-            "Environment: OCRQ_CONFIG, OCRQ_AMQP_URL, OCRQ_DATABASE_URL override the file;\n"
-            "OMP_THREAD_LIMIT, if set, is kept instead of the computed per-process limit.\n"
+            "Environment (each override, when set and not empty, wins over the file):\n"
+            "  OCRQ_CONFIG          the config file, when -c is not given\n"
+            "  OCRQ_AMQP_URL        amqp.url (and replaces amqp.urls)\n"
+            "  OCRQ_DATABASE_URL    database.url\n"
+            "  OCRQ_METRICS_LISTEN  worker.metrics_listen, host:port\n"
+            "  OCRQ_FILE_ROOTS      documents.file_roots, colon-separated (/srv/scans:/data)\n"
+            "  OCRQ_WEBHOOK_SECRETS webhooks.secrets, space-separated\n"
+            "  OCRQ_URL_ALLOWLIST   security.url_allowlist, comma-separated\n"
+            "  OMP_THREAD_LIMIT     if set, kept instead of the computed per-process limit\n"
             "\n"
             "Exit codes: 0 stopped cleanly, 1 processes had to be killed to stop,\n"
-            "2 usage or configuration error, 3 start-up failure.\n");
+            "2 usage or configuration error (worker.metrics_listen taken included),\n"
+            "3 start-up failure.\n");
 }
 
 /*
@@ -212,6 +224,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ocrq-worker: unexpected argument: %s\n", argv[optind]);
         return 2;
     }
+    /* executed through /proc/self/exe, these would be "exe" in ps, top and pgrep */
+    if (child >= 0 || dispatcher || no_supervisor)
+        prctl(PR_SET_NAME, "ocrq-worker", 0, 0, 0);
     if (parse_device(device_arg, &opts.device) != 0) {
         fprintf(stderr, "ocrq-worker: --device: not cpu or gpu:N: %s\n", device_arg);
         return 2;
@@ -258,6 +273,7 @@ int main(int argc, char **argv)
     if (child < 0 && !no_supervisor) {
         struct ocrq_supervisor_opts so = {
             .processes = (int)(processes > 0 ? processes : cfg->processes),
+            .processes_from = processes > 0 ? "--processes" : "worker.processes",
             .max_jobs = opts.max_jobs,
             .name = name,
             .config = config_path,

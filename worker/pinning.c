@@ -44,6 +44,11 @@ int ocrq_placement_init(const struct ocrq_config *cfg, struct ocrq_placement *pl
     return OCRQ_OK;
 }
 
+int ocrq_placement_default_processes(const struct ocrq_placement *pl)
+{
+    return pl->n_cpus > 0 ? pl->n_cpus : 1;
+}
+
 int ocrq_placement_child_cpus(const struct ocrq_placement *pl, int n, int k, cpu_set_t *set)
 {
     int first, count = ocrq_cpulist_share(pl->n_cpus, n, k, &first);

@@ -29,6 +29,15 @@ struct ocrq_placement {
 int ocrq_placement_init(const struct ocrq_config *cfg, struct ocrq_placement *pl, char *why,
                         size_t whylen);
 
+/*
+ * How many OCR processes to run when neither worker.processes nor --processes
+ * says: one per CPU to share (pl->n_cpus: those of worker.cpus, all of which
+ * this process may run on, else every CPU it may run on), at least 1. As
+ * Celery's default concurrency, from sched_getaffinity rather than the CPUs
+ * the machine has, so taskset and cpusets are respected.
+ */
+int ocrq_placement_default_processes(const struct ocrq_placement *pl);
+
 /* Child k of n: its CPU set (only meaningful with pl->pin) and how many CPUs it has. */
 int ocrq_placement_child_cpus(const struct ocrq_placement *pl, int n, int k, cpu_set_t *set);
 

@@ -553,12 +553,44 @@ static void loop(struct sup *s)
     }
 }
 
+/*
+ * Serve /healthz, /readyz and /metrics on worker.metrics_listen (none when
+ * it is NULL). A port that is taken, most often by another ocrq-worker on
+ * this host (both default to 127.0.0.1:9464), refuses the start: a worker
+ * without its endpoints would look dead to whatever probes them.
+ * Returns 0, or the exit status (2: the configuration, 3: no memory).
+ */
+static int start_http(struct sup *s, struct ocrq_http **http)
+{
+    const char *at = s->cfg->metrics_listen, *env = getenv("OCRQ_METRICS_LISTEN");
+    char why[512];
+    int st;
+
+    if (at == NULL)
+        return 0;
+    st = ocrq_http_start(at, routes, sizeof(routes) / sizeof(routes[0]), s, http, why, sizeof(why));
+    if (st == OCRQ_ERR_NOMEM) {
+        log_error(NULL, "supervisor: no HTTP endpoints: %s", why);
+        return 3;
+    }
+    if (st != OCRQ_OK) {
+        log_error(NULL,
+                  "supervisor: %s: %s (is another ocrq-worker running on this host?). "
+                  "Give each worker its own address: set worker.metrics_listen to another "
+                  "host:port, or to \"\" for no HTTP endpoints; or set "
+                  "OCRQ_METRICS_LISTEN=host:port in its environment",
+                  env && *env ? "OCRQ_METRICS_LISTEN" : "worker.metrics_listen", why);
+        return 2;
+    }
+    log_info(NULL, "supervisor: /healthz /readyz /metrics on %s", at);
+    return 0;
+}
+
 int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervisor_opts *opts)
 {
     struct sup s = {.cfg = cfg, .opts = opts, .n = opts->processes, .stats_fd = -1};
-
-    s.n_kids = s.n + (cfg->webhook_dispatcher ? 1 : 0);
     struct ocrq_http *http = NULL;
+    const char *from = opts->processes_from;
     char why[512], list[256];
     int rc = 3;
 
@@ -566,6 +598,11 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
         log_error(NULL, "supervisor: %s", why);
         return 2;
     }
+    if (s.n <= 0) {
+        s.n = ocrq_placement_default_processes(&s.pl);
+        from = s.pl.pin ? "one per CPU of worker.cpus" : "one per CPU this process may run on";
+    }
+    s.n_kids = s.n + (cfg->webhook_dispatcher ? 1 : 0);
     s.kids = calloc((size_t)s.n_kids, sizeof(*s.kids));
     if (s.kids == NULL || ocrq_stats_create(s.n, &s.stats, &s.stats_fd) != OCRQ_OK ||
         setup_signals() != OCRQ_OK) {
@@ -576,15 +613,11 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
         log_warn(NULL, "supervisor: worker.hard_timeout_s = %d: keep it above 0 and below the "
                  "broker's consumer_timeout (30 min by default), or a stuck job is redelivered "
                  "while it still runs", cfg->hard_timeout_s);
-    if (cfg->metrics_listen) {
-        if (ocrq_http_start(cfg->metrics_listen, routes, sizeof(routes) / sizeof(routes[0]), &s,
-                            &http, why, sizeof(why)) != OCRQ_OK)
-            log_error(NULL, "supervisor: no HTTP endpoints: %s", why);
-        else
-            log_info(NULL, "supervisor: /healthz /readyz /metrics on %s", cfg->metrics_listen);
-    }
-    log_info(NULL, "supervisor: %d OCR process%s, %s cpus %s", s.n, s.n == 1 ? "" : "es",
-             s.pl.pin ? "pinned to" : "unpinned, sharing",
+    rc = start_http(&s, &http);
+    if (rc != 0)
+        goto out;
+    log_info(NULL, "supervisor: %d OCR process%s (%s), %s cpus %s", s.n, s.n == 1 ? "" : "es",
+             from ? from : "worker.processes", s.pl.pin ? "pinned to" : "unpinned, sharing",
              ocrq_cpulist_format(s.pl.cpus, s.pl.n_cpus, list, sizeof(list)));
     for (int k = 0; k < s.n_kids; k++)
         if (spawn(&s, k) != OCRQ_OK)

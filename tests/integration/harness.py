@@ -27,6 +27,7 @@ turn a hang into a failure; no test asserts how fast anything is.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -177,9 +178,15 @@ def redact(url):
 # --------------------------------------------------------------------------
 # Commands
 
+# Overrides a test sets itself when it wants them: inherited, they would replace what
+# its config files say.
+_NOT_INHERITED = ("OCRQ_METRICS_LISTEN", "OCRQ_FILE_ROOTS")
+
+
 def env(**extra):
-    """The environment for an ocrq binary: ours, plus extra (None removes a variable)."""
-    e = dict(os.environ)
+    """The environment for an ocrq binary: ours (without OCRQ_METRICS_LISTEN and
+    OCRQ_FILE_ROOTS), plus extra (None removes a variable)."""
+    e = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     e["OCRQ_AMQP_URL"] = AMQP_URL
     e["OCRQ_DATABASE_URL"] = DATABASE_URL
     for k, v in extra.items():
@@ -297,8 +304,23 @@ def is_uuid(s):
 # --------------------------------------------------------------------------
 # Workers
 
-def start_worker(config=None, extra_args=(), name=None, environ=None):
+def _sets(config_text, key):
+    """Whether a libconfig text sets key (in any group)."""
+    return re.search(r"\b" + re.escape(key) + r"\s*[=:]", config_text) is not None
+
+
+def start_worker(config=None, extra_args=(), name=None, environ=None, processes=1):
     """Start ocrq-worker in the background, stderr to a log in the test's temp dir.
+
+    Two defaults differ from the worker's own, so that tests behave the same on
+    any machine and beside each other:
+    * processes: OCR processes (--processes) when neither the config
+      (worker.processes) nor extra_args says; the tests were written for one.
+      None: the worker's own default, one per CPU it may run on.
+    * HTTP: when neither the config (worker.metrics_listen) nor environ
+      (OCRQ_METRICS_LISTEN) says, OCRQ_METRICS_LISTEN is a free port
+      (p.metrics_port), never the default 127.0.0.1:9464, which another worker
+      on this host may hold (the worker would then refuse to start).
 
     Returns the Popen; p.log_path is its log. Stop it with stop_worker(p)
     (run() stops any that are left). While it is registered, wait_until()
@@ -307,16 +329,27 @@ def start_worker(config=None, extra_args=(), name=None, environ=None):
     n = len(list(tmpdir().glob("worker-*.log"))) + 1
     name = name or f"{current().name}-{n}"
     log_path = tmpdir() / f"worker-{n}.log"
+    text = Path(config).read_text(errors="replace") if config else ""
+    extra_args = [str(a) for a in extra_args]
     argv = [str(WORKER), "--name", name, "--log-level", "debug"]
     if config:
         argv += ["-c", str(config)]
-    argv += [str(a) for a in extra_args]
+    if processes is not None and not _sets(text, "processes") and not any(
+            a in ("-p", "--processes") or a.startswith("--processes=") for a in extra_args):
+        argv += ["--processes", str(processes)]
+    argv += extra_args
+    environ = dict(environ or env())
+    metrics_port = None
+    if not _sets(text, "metrics_listen") and not environ.get("OCRQ_METRICS_LISTEN"):
+        metrics_port = free_port()
+        environ["OCRQ_METRICS_LISTEN"] = f"127.0.0.1:{metrics_port}"
     log = open(log_path, "wb")
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         env=environ or env())
+                         env=environ)
     log.close()
     p.log_path = log_path
     p.worker_name = name
+    p.metrics_port = metrics_port
     _workers.append(p)
     return p
 
@@ -1112,7 +1145,8 @@ def services(cmd, timeout=180):
 
 def fleet_config(overrides=None, **kw):
     """write_config() for a supervisor: worker.metrics_listen is "" (no HTTP)
-    unless given, so tests never clash on the default 127.0.0.1:9464."""
+    unless given, so tests never clash on the default 127.0.0.1:9464 (a worker
+    whose address is taken does not start)."""
     settings = {"worker.metrics_listen": ""}
     settings.update(overrides or {})
     return write_config(settings, **kw)

@@ -83,6 +83,9 @@ static void clear_env(void)
     unsetenv("OCRQ_DATABASE_URL");
     unsetenv("OCRQ_URL_ALLOWLIST");
     unsetenv("OCRQ_WEBHOOK_SECRETS");
+    unsetenv("OCRQ_API_LISTEN");
+    unsetenv("OCRQ_METRICS_LISTEN");
+    unsetenv("OCRQ_FILE_ROOTS");
 }
 
 static int setup(void **state)
@@ -187,6 +190,17 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_int_equal(a->max_attempts, b->max_attempts);
     assert_int_equal(a->omp_thread_limit, b->omp_thread_limit);
     assert_int_equal(a->idle_wait_ms, b->idle_wait_ms);
+    assert_int_equal(a->processes, b->processes);
+    assert_str_or_null_equal(a->cpus, b->cpus);
+    assert_string_equal(a->device, b->device);
+    assert_int_equal(a->n_gpus, b->n_gpus);
+    assert_int_equal(a->gpu_fallback_cpu, b->gpu_fallback_cpu);
+    assert_int_equal(a->job_timeout_s, b->job_timeout_s);
+    assert_int_equal(a->hard_timeout_s, b->hard_timeout_s);
+    assert_int_equal(a->max_jobs_per_child, b->max_jobs_per_child);
+    assert_int_equal(a->max_rss_mb, b->max_rss_mb);
+    assert_int_equal(a->shutdown_timeout_s, b->shutdown_timeout_s);
+    assert_str_or_null_equal(a->metrics_listen, b->metrics_listen);
     assert_string_equal(a->default_language, b->default_language);
     assert_string_equal(a->tessdata_dir, b->tessdata_dir);
     assert_int_equal(a->max_pixels, b->max_pixels);
@@ -251,6 +265,9 @@ static void defaults(void **state)
     assert_int_equal(cfg->max_attempts, 3);
     assert_int_equal(cfg->omp_thread_limit, 1);
     assert_int_equal(cfg->idle_wait_ms, 1000);
+    assert_int_equal(cfg->processes, 0); /* one per CPU, decided by the supervisor */
+    assert_null(cfg->cpus);
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:9464");
     assert_string_equal(cfg->default_language, "eng");
     assert_string_equal(cfg->tessdata_dir, "/usr/share/tesseract-ocr/5/tessdata");
     assert_int_equal(cfg->max_pixels, 100000000LL);
@@ -388,6 +405,58 @@ static void env_overrides(void **state)
     ocrq_config_free(cfg);
 }
 
+static void expect_env_error(const char *want);
+
+/* OCRQ_METRICS_LISTEN and OCRQ_FILE_ROOTS: over the file, checked like it, empty ignored. */
+static void worker_env_overrides(void **state)
+{
+    (void)state;
+    write_file("worker = { metrics_listen = \"127.0.0.1:9464\"; processes = 1; };\n"
+               "documents = { file_roots = [\"/srv/scans\"]; };\n");
+    setenv("OCRQ_METRICS_LISTEN", "127.0.0.1:19464", 1);
+    setenv("OCRQ_FILE_ROOTS", " /data/inbox : /srv/a b::/tmp ", 1);
+    struct ocrq_config *cfg = load_ok(file);
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:19464");
+    assert_int_equal(cfg->n_file_roots, 3);
+    assert_string_equal(cfg->file_roots[0], "/data/inbox");
+    assert_string_equal(cfg->file_roots[1], "/srv/a b");
+    assert_string_equal(cfg->file_roots[2], "/tmp");
+    assert_int_equal(cfg->processes, 1);
+    ocrq_config_free(cfg);
+
+    cfg = load_ok(NULL); /* without a file too */
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:19464");
+    assert_int_equal(cfg->n_file_roots, 3);
+    ocrq_config_free(cfg);
+
+    write_file("worker = { metrics_listen = \"\"; };\n"); /* the variable turns it back on */
+    cfg = load_ok(file);
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:19464");
+    ocrq_config_free(cfg);
+
+    setenv("OCRQ_METRICS_LISTEN", "", 1); /* empty: not an override */
+    setenv("OCRQ_FILE_ROOTS", "", 1);
+    write_file("worker = { metrics_listen = \"127.0.0.1:9500\"; };\n"
+               "documents = { file_roots = [\"/srv/scans\"]; };\n");
+    cfg = load_ok(file);
+    assert_string_equal(cfg->metrics_listen, "127.0.0.1:9500");
+    assert_int_equal(cfg->n_file_roots, 1);
+    assert_string_equal(cfg->file_roots[0], "/srv/scans");
+    ocrq_config_free(cfg);
+
+    setenv("OCRQ_METRICS_LISTEN", "9464", 1);
+    expect_env_error("OCRQ_METRICS_LISTEN: worker.metrics_listen: must be host:port, e.g. "
+                     "\"127.0.0.1:9464\"");
+    setenv("OCRQ_METRICS_LISTEN", "127.0.0.1:0", 1);
+    expect_env_error("OCRQ_METRICS_LISTEN: worker.metrics_listen: the port must be between 1 "
+                     "and 65535");
+    unsetenv("OCRQ_METRICS_LISTEN");
+    setenv("OCRQ_FILE_ROOTS", "/srv:scans", 1);
+    expect_env_error("OCRQ_FILE_ROOTS: documents.file_roots: value 2: must be absolute paths");
+    setenv("OCRQ_FILE_ROOTS", "/1:/2:/3:/4:/5:/6:/7:/8:/9:/10:/11:/12:/13:/14:/15:/16:/17", 1);
+    expect_env_error("OCRQ_FILE_ROOTS: documents.file_roots: must have between 0 and 16 values");
+}
+
 /* The fleet's settings: types, syntax and the checks across them. */
 static void fleet_settings(void **state)
 {
@@ -404,6 +473,12 @@ static void fleet_settings(void **state)
     assert_null(cfg->metrics_listen);
     ocrq_config_free(cfg);
 
+    write_file("worker = { processes = 0; };\n"); /* 0: the default, one per CPU */
+    cfg = load_ok(file);
+    assert_int_equal(cfg->processes, 0);
+    ocrq_config_free(cfg);
+    expect_file_error("worker = {\n  processes = -1;\n};\n",
+                      ":2: worker.processes: must be between 0 and 1024");
     expect_file_error("worker = {\n  gpu_fallback_cpu = 1;\n};\n",
                       ":2: worker.gpu_fallback_cpu: expected true or false");
     expect_file_error("worker = {\n  cpus = \"0-\";\n};\n",
@@ -659,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup(misspelled_keys_refused, each_setup),
         cmocka_unit_test_setup(file_values_are_loaded, each_setup),
         cmocka_unit_test_setup(env_overrides, each_setup),
+        cmocka_unit_test_setup(worker_env_overrides, each_setup),
         cmocka_unit_test_setup(fleet_settings, each_setup),
         cmocka_unit_test_setup(allowlist_and_secrets, each_setup),
         cmocka_unit_test_setup(allowlist_and_secrets_refused, each_setup),

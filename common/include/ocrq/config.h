@@ -2,9 +2,12 @@
 /*
  * The one configuration of every ocrq binary. Loaded from a libconfig file
  * (-c FILE, else $OCRQ_CONFIG, else built-in defaults), then overridden by
- * the environment for addresses and secrets:
+ * the environment for addresses, paths and secrets:
  *   OCRQ_AMQP_URL         -> amqp.url
  *   OCRQ_DATABASE_URL     -> database.url
+ *   OCRQ_API_LISTEN       -> api.listen
+ *   OCRQ_METRICS_LISTEN   -> worker.metrics_listen
+ *   OCRQ_FILE_ROOTS       -> documents.file_roots (colon-separated; replaces the list)
  *   OCRQ_URL_ALLOWLIST    -> security.url_allowlist (comma-separated; replaces the list)
  *   OCRQ_WEBHOOK_SECRETS  -> webhooks.secrets (space-separated; replaces the list)
  * Every key is declared once in a table in config.c with its type, default
@@ -57,7 +60,7 @@ struct ocrq_config {
     int max_attempts;      /* deliveries before dead-lettering: 3 */
     int omp_thread_limit;  /* OMP_THREAD_LIMIT for tesseract: 1 */
     int idle_wait_ms;      /* how long an idle worker waits on the broker between checks: 1000 */
-    int processes;         /* OCR processes under the supervisor: 1 */
+    int processes;         /* OCR processes under the supervisor; 0 (default): one per CPU */
     char *cpus;            /* "0-3,6"; NULL ("" in the file): the supervisor's own CPUs */
     char *device;          /* "cpu" or "gpu" */
     int gpus[OCRQ_MAX_GPUS]; /* device "gpu": ids handed out to the children in turn */
