@@ -33,6 +33,7 @@ enum stmt_id {
     ST_QUEUE,
     ST_START,
     ST_SUCCEED,
+    ST_SUCCEED_FIRST,
     ST_FAIL,
     ST_RETRY,
     ST_COUNTS,
@@ -91,6 +92,24 @@ struct stmt {
     " FROM job WHERE coalesce(job.webhook_url, " default_url ") IS NOT NULL"                     \
     " ON CONFLICT (job_id, event_type) DO NOTHING"
 
+/*
+ * The result and first page of a succeeded job (ST_SUCCEED, ST_SUCCEED_FIRST),
+ * after their job CTE: $2 worker, $3 text, $4 confidence, $5 OCR ms, $6
+ * engine version, $13-$21 the first page (none when $13 is NULL).
+ */
+#define SUCCEED_RESULT                                                                             \
+    " result AS ("                                                                                 \
+    " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms, engine_version, worker)" \
+    " SELECT job.job_id, $3::text, $4::real, $5::integer, $6::text, $2::text FROM job"             \
+    " ON CONFLICT (job_id) DO UPDATE SET text = EXCLUDED.text,"                                    \
+    " mean_confidence = EXCLUDED.mean_confidence, duration_ms = EXCLUDED.duration_ms,"             \
+    " engine_version = EXCLUDED.engine_version, worker = EXCLUDED.worker, created_at = now()),"    \
+    " page AS ("                                                                                   \
+    " INSERT INTO ocr_pages (" PAGE_COLS ")"                                                        \
+    " SELECT job.job_id, $13::integer, $14::text, $15::real, $16::integer, $17::integer,"          \
+    " $18::smallint, $19::integer, $20::text, $21::real"                                           \
+    " FROM job WHERE $13::integer IS NOT NULL" PAGE_UPDATE ")"
+
 static const struct stmt stmts[ST_N] = {
     [ST_QUEUE] = {"ocrq_jobs_queue", 8,
                   "INSERT INTO ocr_jobs (job_id, status, priority, language, source, batch,"
@@ -148,24 +167,42 @@ static const struct stmt stmts[ST_N] = {
                     " pages_done = coalesce($12::integer, j.pages_done)"
                     " WHERE j.status <> 'canceled'"
                     " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
-                    " result AS ("
-                    " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms,"
-                    " engine_version, worker)"
-                    " SELECT job.job_id, $3::text, $4::real, $5::integer, $6::text, $2::text"
-                    " FROM job"
-                    " ON CONFLICT (job_id) DO UPDATE SET text = EXCLUDED.text,"
-                    " mean_confidence = EXCLUDED.mean_confidence,"
-                    " duration_ms = EXCLUDED.duration_ms,"
-                    " engine_version = EXCLUDED.engine_version, worker = EXCLUDED.worker,"
-                    " created_at = now()),"
-                    " page AS ("
-                    " INSERT INTO ocr_pages (" PAGE_COLS ")"
-                    " SELECT job.job_id, $13::integer, $14::text, $15::real, $16::integer,"
-                    " $17::integer, $18::smallint, $19::integer, $20::text, $21::real"
-                    " FROM job WHERE $13::integer IS NOT NULL" PAGE_UPDATE ")"
-                    HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
-                                "$4::real", "left($3::text, $8::integer)",
-                                "length($3::text) > $8::integer", "$7::text")},
+                    SUCCEED_RESULT HOOK_INSERT("job.succeeded", "succeeded", "NULL::text",
+                                               "NULL::text", "$4::real",
+                                               "left($3::text, $8::integer)",
+                                               "length($3::text) > $8::integer", "$7::text")},
+    /*
+     * A first attempt with no start before it (a small image: pipeline.c):
+     * the start and the outcome in one statement. $1-$21 as for ST_SUCCEED,
+     * $22-$28 the job's fields as for ST_START. Only a job that is not final
+     * yet is recorded; its one row is the count of jobs recorded (0: a
+     * repeat, or canceled).
+     */
+    [ST_SUCCEED_FIRST] = {"ocrq_job_succeed_first", 28,
+                          "WITH job AS ("
+                          " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source,"
+                          " batch, webhook_url, metadata, attempts, submitted_at, started_at,"
+                          " finished_at, worker, doc_sha256, ocr_options, dedupe_of, pages_total,"
+                          " pages_done)"
+                          " VALUES ($1::uuid, 'succeeded', $22::smallint, $23::text, $24::text,"
+                          " $25::text, $26::text, $27::jsonb, 1, coalesce($28::timestamptz, now()),"
+                          " now() - make_interval(secs => $5::integer / 1000.0), now(), $2::text,"
+                          " decode($9::text, 'hex'), $10::text, $11::uuid, $12::integer,"
+                          " $12::integer)"
+                          " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
+                          " attempts = j.attempts + 1, started_at = EXCLUDED.started_at,"
+                          " finished_at = now(), worker = EXCLUDED.worker, error_code = NULL,"
+                          " error_message = NULL, updated_at = now(),"
+                          " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
+                          " dedupe_of = EXCLUDED.dedupe_of, pages_total = EXCLUDED.pages_total,"
+                          " pages_done = EXCLUDED.pages_done"
+                          " WHERE NOT (" FINAL ")"
+                          " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
+                          SUCCEED_RESULT ", hook AS ("
+                          HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
+                                      "$4::real", "left($3::text, $8::integer)",
+                                      "length($3::text) > $8::integer", "$7::text")
+                          ") SELECT count(*) FROM job"},
     /*
      * A succeeded row stays succeeded (its result row is the truth); a
      * canceled one canceled. The pages a document recorded as it went
@@ -998,15 +1035,51 @@ int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *work
     return ocrq_db_job_succeed_with(db, job_id, worker, res, -1, NULL);
 }
 
+/* $1-$21 of ST_SUCCEED and ST_SUCCEED_FIRST into params; the buffers hold the numbers. */
+struct succeed_text {
+    char conf[32], ms[16], count[16];
+    struct ocrq_db_page_text page;
+};
+
+static void succeed_params(const char *job_id, const char *worker, const struct ocrq_db *db,
+                           const struct ocrq_db_result *res, int pages,
+                           const struct ocrq_db_page *first, struct succeed_text *b,
+                           const char **params)
+{
+    snprintf(b->conf, sizeof b->conf, "%.3f", res->mean_confidence);
+    snprintf(b->ms, sizeof b->ms, "%d", res->duration_ms);
+    params[0] = job_id;
+    params[1] = worker;
+    params[2] = res->text ? res->text : "";
+    params[3] = b->conf;
+    params[4] = b->ms;
+    params[5] = res->engine_version;
+    params[6] = db->hook_url;
+    params[7] = db->hook_cap;
+    params[8] = res->doc_sha256;
+    params[9] = res->options;
+    params[10] = res->dedupe_of;
+    params[11] = NULL;
+    if (pages >= 0) {
+        snprintf(b->count, sizeof b->count, "%d", pages);
+        params[11] = b->count;
+    }
+    for (int i = 12; i < 21; i++)
+        params[i] = NULL;
+    if (first) { /* PAGE_VALS' $2-$10 into $13-$21 */
+        const char *pp[10];
+        ocrq_db_page_params(first, &b->page, pp);
+        for (int i = 1; i < 10; i++)
+            params[11 + i] = pp[i];
+    }
+}
+
 int ocrq_db_job_succeed_with(struct ocrq_db *db, const char *job_id, const char *worker,
                              const struct ocrq_db_result *res, int pages,
                              const struct ocrq_db_page *first)
 {
-    const char *params[21] = {0};
-    struct ocrq_db_page_text b;
-    char conf[32];
-    char ms[16];
-    char count[16];
+    const char *params[21];
+    struct succeed_text b;
     PGresult *pr = NULL;
     int st;
 
@@ -1015,30 +1088,39 @@ int ocrq_db_job_succeed_with(struct ocrq_db *db, const char *job_id, const char 
     st = id_ok(job_id, stmts[ST_SUCCEED].name);
     if (st != OCRQ_OK)
         return st;
-    snprintf(conf, sizeof conf, "%.3f", res->mean_confidence);
-    snprintf(ms, sizeof ms, "%d", res->duration_ms);
-    params[0] = job_id;
-    params[1] = worker;
-    params[2] = res->text ? res->text : "";
-    params[3] = conf;
-    params[4] = ms;
-    params[5] = res->engine_version;
-    params[6] = db->hook_url;
-    params[7] = db->hook_cap;
-    params[8] = res->doc_sha256;
-    params[9] = res->options;
-    params[10] = res->dedupe_of;
-    if (pages >= 0) {
-        snprintf(count, sizeof count, "%d", pages);
-        params[11] = count;
-    }
-    if (first) { /* PAGE_VALS' $2-$10 into $13-$21 */
-        const char *pp[10];
-        ocrq_db_page_params(first, &b, pp);
-        for (int i = 1; i < 10; i++)
-            params[11 + i] = pp[i];
-    }
+    succeed_params(job_id, worker, db, res, pages, first, &b, params);
     st = stmt_run(db, ST_SUCCEED, params, PGRES_COMMAND_OK, job_id, &pr);
+    PQclear(pr);
+    return st;
+}
+
+int ocrq_db_job_succeed_first(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
+                              const struct ocrq_db_result *res, const struct ocrq_db_page *page,
+                              int *recorded)
+{
+    const char *params[28];
+    struct succeed_text b;
+    char pri[8];
+    PGresult *pr = NULL;
+    int st;
+
+    *recorded = 0;
+    if (!db || !job || !res || !page || db->batching)
+        return OCRQ_ERR_INVALID;
+    st = id_ok(job->job_id, stmts[ST_SUCCEED_FIRST].name);
+    if (st != OCRQ_OK)
+        return st;
+    succeed_params(job->job_id, worker, db, res, 1, page, &b, params);
+    params[21] = priority_text(job->priority, pri, sizeof pri);
+    params[22] = job->language ? job->language : "";
+    params[23] = job->source;
+    params[24] = job->batch;
+    params[25] = job->webhook_url;
+    params[26] = job->metadata;
+    params[27] = timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
+    st = stmt_run(db, ST_SUCCEED_FIRST, params, PGRES_TUPLES_OK, job->job_id, &pr);
+    if (st == OCRQ_OK && PQntuples(pr) == 1)
+        *recorded = atoi(PQgetvalue(pr, 0, 0)) > 0;
     PQclear(pr);
     return st;
 }

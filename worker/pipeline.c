@@ -34,11 +34,11 @@
 
 
 /*
- * An image this small (about a tenth of a page, 50 ms of OCR or less) is
- * recognized before the reply to its start is read (ocrq_pipeline_run).
+ * An image this small (about a tenth of a page, 50 ms of OCR or less) has
+ * no start of its own on its first attempt (ocrq_pipeline_run).
  */
-#define LATE_START_MAX_PIXELS 1000000LL
-#define LATE_START_MAX_BYTES (4u << 20)
+#define SMALL_MAX_PIXELS 1000000LL
+#define SMALL_MAX_BYTES (4u << 20)
 
 /* What a document gave: its pages, and their texts joined by form feeds. */
 struct doc_result {
@@ -559,9 +559,8 @@ static int take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const 
 }
 
 /*
- * Whether the document is one small image, whose start reply may be read
- * after its OCR (step 2). If so *opened holds it, opened. No database call
- * may come between, which holds for one page (no progress) without dedupe.
+ * Whether the document is one small image (step 2 of ocrq_pipeline_run).
+ * If so *opened holds it, opened.
  */
 static int small_image(struct ocrq_pipeline *p, const struct doc *doc,
                        struct ocrq_document **opened)
@@ -570,11 +569,11 @@ static int small_image(struct ocrq_pipeline *p, const struct doc *doc,
     const char *code;
     char why[64];
 
-    if (doc->len > LATE_START_MAX_BYTES ||
+    if (doc->len > SMALL_MAX_BYTES ||
         ocrq_document_open(doc->data, doc->len, &lim, opened, &code, why, sizeof(why)) != OCRQ_OK)
         return 0;
     if (ocrq_document_page_count(*opened) == 1 &&
-        ocrq_document_first_pixels(*opened) <= LATE_START_MAX_PIXELS)
+        ocrq_document_first_pixels(*opened) <= SMALL_MAX_PIXELS)
         return 1;
     ocrq_document_free(*opened);
     *opened = NULL;
@@ -591,7 +590,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
     struct ocrq_document *opened = NULL;
     const char *code = NULL;
     char why[512] = "";
-    int overlap, late = 0, st, attempt = 0;
+    int overlap, may_fuse, fused = 0, st, attempt = 0;
     long long t0;
 
     memset(out, 0, sizeof(*out));
@@ -625,26 +624,46 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
      * (or a canceled job). On a first delivery the start's round trip and
      * commit overlap loading the document: the server records it at once, so
      * a crash still counts the attempt. Its reply is read before any OCR, so
-     * a canceled job is not recognized, except a small image (late, below):
-     * for that the wait would cost more than the OCR it might save. A
-     * redelivered message may be one that keeps killing workers, so its
-     * attempt count is checked before the document is even loaded.
+     * a canceled job is never recognized. A redelivered message may be one
+     * that keeps killing workers, so its attempt count is checked before the
+     * document is even loaded.
+     *
+     * A small image carried in its message, on its first attempt, has no
+     * start: for a job of 15 ms the start would cost more than it tells. Its
+     * outcome statement records the start with it (ocrq_db_job_succeed_first)
+     * and leaves a job that is final already as it is, so a repeat or a
+     * canceled job is recognized for nothing but never recorded twice. Such
+     * a job goes from queued to succeeded; a crash during its OCR counts no
+     * attempt, as a database crash could lose an asynchronous start anyway.
      */
     overlap = !msg->redelivered && job->doc_kind != OCRQ_DOC_STORED; /* the store needs p->db */
-    if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
-        goto out;
+    may_fuse = overlap && job->doc_kind == OCRQ_DOC_INLINE && msg->attempt <= 1 &&
+                   !job->formats && !p->cfg->dedupe_enabled;
+    if (!may_fuse) {
+        if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
+            ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
+                                  "could not record the start");
+            goto out;
+        }
+        if (!overlap && !started(p, job, msg, &attempt, out))
+            goto out;
     }
-    if (!overlap && !started(p, job, msg, &attempt, out))
-        goto out;
 
     /* 3. Load the document; then, unless the start says otherwise, recognize it. */
     t0 = ocrq_now_ms();
     st = prepare(p, job, &doc, &code, why, sizeof(why));
-    if (overlap && st == OCRQ_OK && !p->cfg->dedupe_enabled)
-        late = small_image(p, &doc, &opened);
+    if (may_fuse) {
+        fused = st == OCRQ_OK && small_image(p, &doc, &opened);
+        if (fused)
+            attempt = 1;
+        else if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
+            ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
+                                  "could not record the start");
+            goto out;
+        }
+    }
     out->ocr_ms = (int)(ocrq_now_ms() - t0);
-    if (overlap && !late && !started(p, job, msg, &attempt, out))
+    if (overlap && !fused && !started(p, job, msg, &attempt, out))
         goto out;
     /* the job records its document's hash (no round trip: it goes with the result) */
     if (st == OCRQ_OK && ocrq_sha256_hex(doc.data, doc.len, sha) != OCRQ_OK)
@@ -668,9 +687,6 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
             st = recognize(p, job, opened, &rec, &code, why, sizeof(why));
         out->ocr_ms += (int)(ocrq_now_ms() - t0);
     }
-    /* a canceled or repeated small job: its text is dropped, nothing is written */
-    if (late && !started(p, job, msg, &attempt, out))
-        goto out;
     if (st == OCRQ_ERR_DB) {
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", why);
         goto out;
@@ -698,8 +714,22 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         .doc_sha256 = sha[0] != '\0' ? sha : NULL,
         .options = ocrq_pipeline_options(p, job),
     };
-    if (ocrq_db_job_succeed_pages(p->db, job->job_id, p->worker, &res, rec.pages, rec.n) !=
-        OCRQ_OK) {
+    if (fused) {
+        int recorded = 0;
+        if (ocrq_db_job_succeed_first(p->db, job, p->worker, &res, &rec.pages[0], &recorded) !=
+            OCRQ_OK) {
+            ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
+                                  "could not commit the result");
+            goto out;
+        }
+        if (!recorded) {
+            log_info(job->job_id, "already final (a repeat, or canceled): its text is dropped");
+            ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
+            out->repeat = 1;
+            goto out;
+        }
+    } else if (ocrq_db_job_succeed_pages(p->db, job->job_id, p->worker, &res, rec.pages, rec.n) !=
+               OCRQ_OK) {
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
         goto out;
     }

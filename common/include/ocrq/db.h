@@ -116,6 +116,20 @@ struct ocrq_db_result {
 int ocrq_db_job_succeed(struct ocrq_db *db, const char *job_id, const char *worker,
                         const struct ocrq_db_result *res);
 
+struct ocrq_db_page;
+
+/*
+ * A first attempt recorded with its outcome, with no start before it: the
+ * job row (created from job if missing) goes straight to succeeded with
+ * attempts + 1, its started_at res->duration_ms before now, its result and
+ * its one page, in one statement. A job already final (a repeat, or
+ * canceled) is left as it is: *recorded is then 0, else 1. Returns
+ * OCRQ_OK, OCRQ_ERR_INVALID or OCRQ_ERR_DB.
+ */
+int ocrq_db_job_succeed_first(struct ocrq_db *db, const struct ocrq_job *job, const char *worker,
+                              const struct ocrq_db_result *res, const struct ocrq_db_page *page,
+                              int *recorded);
+
 /* One page of a document's result (ocr_pages). */
 struct ocrq_db_page {
     int page_no; /* 1, 2, ... */
