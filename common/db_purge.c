@@ -281,18 +281,36 @@ static int purge_blobs(struct ocrq_db *db, const char *ids, int dry,
     return OCRQ_OK;
 }
 
-/* One transaction: lock, select, delete, commit; then the blobs. *n: jobs in the batch. */
+/* The counts of a committed batch b added to the totals. */
+static void add_counts(struct ocrq_db_purge_counts *out, const struct ocrq_db_purge_counts *b)
+{
+    out->succeeded += b->succeeded;
+    out->failed += b->failed;
+    out->canceled += b->canceled;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        *(long long *)((char *)out + steps[i].field) +=
+            *(const long long *)((const char *)b + steps[i].field);
+}
+
+/*
+ * One transaction: lock, select, delete, commit; then the blobs. *n: jobs
+ * in the batch. Its counts are added to out once committed.
+ */
 static int one_batch(struct ocrq_db *db, const struct ocrq_db_purge_filter *f, const struct sel *s,
                      struct cursor *cur, struct ocrq_db_purge_counts *out, int *n)
 {
+    struct ocrq_db_purge_counts b;
     char *ids = NULL;
     int locked = 1, st;
 
     *n = 0;
+    memset(&b, 0, sizeof(b));
     if (f->dry_run) {
-        st = select_batch(db, s, 1, cur, out, &ids, n);
+        st = select_batch(db, s, 1, cur, &b, &ids, n);
         if (st == OCRQ_OK && *n > 0)
-            st = run_steps(db, s, ids, 1, out);
+            st = run_steps(db, s, ids, 1, &b);
+        if (st == OCRQ_OK)
+            add_counts(out, &b);
         if (st == OCRQ_OK && *n > 0)
             st = purge_blobs(db, ids, 1, out);
         goto out;
@@ -309,11 +327,13 @@ static int one_batch(struct ocrq_db *db, const struct ocrq_db_purge_filter *f, c
         goto out;
     }
     if (st == OCRQ_OK)
-        st = select_batch(db, s, 0, cur, out, &ids, n);
+        st = select_batch(db, s, 0, cur, &b, &ids, n);
     if (st == OCRQ_OK && *n > 0)
-        st = run_steps(db, s, ids, 0, out);
+        st = run_steps(db, s, ids, 0, &b);
     if (st == OCRQ_OK)
         st = ocrq_db_exec(db, "COMMIT", 0, "purge: commit");
+    if (st == OCRQ_OK)
+        add_counts(out, &b);
     if (st == OCRQ_OK && *n > 0)
         st = purge_blobs(db, ids, 0, out);
 out:
