@@ -4,7 +4,9 @@
  * thread with its own database connection that runs ocrq_db_purge() 10 s
  * after the supervisor starts and then every hour, and logs what went. A
  * thread, not the supervisor's loop, so that a slow database never delays
- * restarts, the hard time limit or a stop.
+ * restarts, the hard time limit or a stop. Every supervisor of a fleet runs
+ * it; the batches take a transaction advisory lock (db_purge.c), and a pass
+ * that finds it taken by another ends, so one does the work at a time.
  */
 #include "retention.h"
 
