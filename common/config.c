@@ -192,6 +192,9 @@ static const struct setting settings[] = {
     LIST("documents.file_roots", T_STRLIST, file_roots, n_file_roots, NULL, 0, 1, MAX_PATH_LEN, 0,
          OCRQ_MAX_FILE_ROOTS, check_absolute, "directories file-path documents may come from"),
 
+    INT("retention.days", retention_days, 0, 0, 36500,
+        "the supervisor deletes jobs that finished this many days ago, hourly; 0: never"),
+
     LIST("security.url_allowlist", T_STRLIST, url_allowlist, n_url_allowlist, NULL, 0, 1,
          MAX_CIDR_LEN, 0, OCRQ_MAX_URL_ALLOWLIST, check_cidr,
          "addresses and CIDR ranges that URL fetches and webhooks may reach although internal"),

@@ -380,6 +380,21 @@ static const char m9_big_documents[] =
     "COMMENT ON COLUMN ocr_jobs.page_window IS"
     "  'split documents: page tasks released at once (documents.page_window); NULL: not split';";
 
+/*
+ * Retention (ocrq-admin purge, retention.days; docs/operations.md): the
+ * finished jobs in the order purge takes them (a keyset on finished_at,
+ * job_id: each batch starts where the last one ended), and the jobs that
+ * took their result from another (dedupe_of), so that deleting a job does
+ * not scan ocr_jobs for the references to clear. IF NOT EXISTS: on a big
+ * table an operator may build them beforehand with CREATE INDEX
+ * CONCURRENTLY, which does not block the workers' writes.
+ */
+static const char m12_retention[] =
+    "CREATE INDEX IF NOT EXISTS ocr_jobs_finished_idx ON ocr_jobs (finished_at, job_id)"
+    "  WHERE status IN ('succeeded', 'failed', 'canceled');"
+    "CREATE INDEX IF NOT EXISTS ocr_jobs_dedupe_of_idx ON ocr_jobs (dedupe_of)"
+    "  WHERE dedupe_of IS NOT NULL;";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -392,6 +407,7 @@ static const struct ocrq_migration migrations[] = {
     {9, "big documents: store, page tasks", m9_big_documents},
     {10, "webhook secrets per API key", m10_key_secrets},
     {11, "webhook notify per event row", m11_notify_rows},
+    {12, "retention: finished jobs and dedupe references", m12_retention},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

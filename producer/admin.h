@@ -115,6 +115,24 @@ int admin_cancel(const struct ocrq_config *cfg, const char *job_id, const char *
  */
 int admin_store_sweep(const struct ocrq_config *cfg);
 
+/* What ocrq-admin purge is asked to do. */
+struct admin_purge_opts {
+    long long finished_before_s; /* jobs that finished at least this long ago */
+    unsigned statuses;           /* OCRQ_PURGE_* bits (ocrq/db.h); 0: every finished status */
+    const char *batch;           /* only the jobs of this batch; NULL: any */
+    int batch_size;              /* jobs per transaction; 0: OCRQ_DB_PURGE_BATCH */
+    int dry_run;                 /* count only */
+    int json;                    /* the report as one JSON object */
+};
+
+/*
+ * Delete the finished jobs that match o, with everything that hangs off
+ * them, in short transactions (producer/admin_purge.c, ocrq_db_purge());
+ * print what went (would go, with dry_run) and how long it took, progress
+ * on stderr for long runs. Returns OCRQ_OK (also when nothing matched) or
+ * OCRQ_ERR_DB.
+ */
+int admin_purge(const struct ocrq_config *cfg, const struct admin_purge_opts *o);
 
 /* s as a JSON string on stdout (escaped), or null for NULL. */
 void admin_json_str(const char *s);

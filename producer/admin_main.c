@@ -2,7 +2,8 @@
 /*
  * ocrq-admin: parse the command line, load the configuration, run one
  * command (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,
- * admin_failed.c: failed, cancel; admin_store.c: store sweep), and map its
+ * admin_failed.c: failed, cancel; admin_store.c: store sweep; admin_purge.c:
+ * purge), and map its
  * status to the exit code that docs/design.md promises.
  */
 #include <getopt.h>
@@ -12,6 +13,7 @@
 
 #include "admin.h"
 #include "ocrq/config.h"
+#include "ocrq/db.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
@@ -26,7 +28,11 @@ enum {
     OPT_REASON,
     OPT_ALL,
     OPT_OLDER_THAN,
-    OPT_OVERLAP
+    OPT_OVERLAP,
+    OPT_FINISHED_BEFORE,
+    OPT_STATUS,
+    OPT_BATCH_SIZE,
+    OPT_DRY_RUN
 };
 
 static const char usage_text[] =
@@ -82,18 +88,37 @@ static const char usage_text[] =
     "                        those of jobs that ended documents.retention_s ago or\n"
     "                        more, and those of submissions that died more than a\n"
     "                        day ago (workers sweep too); prints how many\n"
+    "  purge --finished-before DUR [--status S] [--batch B] [--batch-size N]\n"
+    "        [--dry-run] [--json]\n"
+    "                        delete the finished jobs (succeeded, failed, canceled;\n"
+    "                        never queued or running) that ended more than DUR ago\n"
+    "                        (30d, 12h, 90m), with their results, pages, artifacts,\n"
+    "                        webhook deliveries and attempts, idempotency keys and\n"
+    "                        stored documents, oldest first, N jobs (default 1000)\n"
+    "                        per short transaction; a job whose webhook delivery is\n"
+    "                        still pending is kept; prints what went and how long\n"
+    "                        it took (progress on stderr); retention.days does the\n"
+    "                        same hourly in the worker\n"
     "  help                  show this help\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE     config file (else $OCRQ_CONFIG, else built-in defaults)\n"
-    "      --json            status: one JSON object; webhooks list, apikey list,\n"
-    "                        failed list|show: one JSON line each\n"
+    "      --json            status, purge: one JSON object; webhooks list, apikey\n"
+    "                        list, failed list|show: one JSON line each\n"
     "      --batch B         status: count the jobs of batch B only; failed list: the\n"
-    "                        messages of batch B only; cancel: the jobs of batch B\n"
+    "                        messages of batch B only; cancel: the jobs of batch B;\n"
+    "                        purge: only the jobs of batch B\n"
     "      --reason CODE     failed list|requeue --all: only messages whose reason is\n"
     "                        CODE (x-ocrq-error-code, e.g. language, fetch, decode)\n"
     "      --all             failed requeue: every dead-lettered message (of --reason)\n"
     "      --older-than DUR  failed purge: only messages that died more than DUR ago\n"
+    "      --finished-before DUR\n"
+    "                        purge: jobs that finished more than DUR ago (a number\n"
+    "                        with s, m, h or d; a bare number is seconds)\n"
+    "      --status S        purge: only jobs in status S: succeeded, failed or\n"
+    "                        canceled, or several comma-separated (default: all three)\n"
+    "      --batch-size N    purge: jobs per transaction, 1-10000 (default 1000)\n"
+    "      --dry-run         purge: count what would be deleted, delete nothing\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -123,6 +148,10 @@ static const struct option long_opts[] = {
     {"all", no_argument, NULL, OPT_ALL},
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
     {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"finished-before", required_argument, NULL, OPT_FINISHED_BEFORE},
+    {"status", required_argument, NULL, OPT_STATUS},
+    {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -141,6 +170,10 @@ struct admin_args {
     int all;                /* failed requeue --all */
     long long older_than_s; /* failed purge --older-than; -1: not given */
     long long overlap_s;    /* apikey rotate-secret --overlap; -1: not given */
+    long long finished_before_s; /* purge --finished-before; -1: not given */
+    unsigned statuses;      /* purge --status: OCRQ_PURGE_* bits; 0: not given */
+    int batch_size;         /* purge --batch-size; 0: not given */
+    int dry_run;            /* purge --dry-run */
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -259,6 +292,53 @@ static int parse_cancel(int argc, char **argv, struct admin_args *a)
     return -1;
 }
 
+/* --status S[,S...] of purge into OCRQ_PURGE_* bits; 0 (reported) if a name is not final. */
+static unsigned purge_statuses(const char *arg)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"succeeded", OCRQ_PURGE_SUCCEEDED},
+                 {"failed", OCRQ_PURGE_FAILED},
+                 {"canceled", OCRQ_PURGE_CANCELED}};
+    unsigned bits = 0;
+    const char *p = arg;
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        unsigned bit = 0;
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (len == strlen(names[i].name) && strncmp(p, names[i].name, len) == 0)
+                bit = names[i].bit;
+        if (!bit) {
+            usage_error("--status: purge deletes finished jobs only: succeeded, failed or "
+                        "canceled (comma-separated)", arg);
+            return 0;
+        }
+        bits |= bit;
+        p += len + (p[len] == ',');
+    }
+    if (!bits)
+        usage_error("--status", "empty");
+    return bits;
+}
+
+/* The rest of "purge --finished-before DUR ...". */
+static int parse_purge(int argc, char **argv, struct admin_args *a)
+{
+    if (a->failed || a->all_failed || a->limit || a->overlap_s >= 0)
+        return usage_error("purge takes --finished-before, --status, --batch, --batch-size, "
+                           "--dry-run and --json", NULL);
+    if (a->finished_before_s < 0)
+        return usage_error("purge: how old? --finished-before DUR (e.g. 30d, 12h, 90m)", NULL);
+    if (a->batch && !*a->batch)
+        return usage_error("--batch", "empty batch name");
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    return -1;
+}
+
 /* The rest of "queues convert". */
 static int parse_queues(int argc, char **argv, struct admin_args *a)
 {
@@ -358,6 +438,27 @@ static int parse(int argc, char **argv, struct admin_args *a)
             if (a->overlap_s < 0)
                 return usage_error("--overlap: not a duration such as 0, 30m, 24h or 7d", optarg);
             break;
+        case OPT_FINISHED_BEFORE:
+            a->finished_before_s = duration_s(optarg);
+            if (a->finished_before_s < 0)
+                return usage_error("--finished-before: not a duration such as 30d, 12h or 90m",
+                                   optarg);
+            break;
+        case OPT_STATUS:
+            if (!(a->statuses = purge_statuses(optarg)))
+                return EXIT_USAGE;
+            break;
+        case OPT_BATCH_SIZE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > OCRQ_DB_PURGE_BATCH_MAX)
+                return usage_error("--batch-size: not a count between 1 and 10000", optarg);
+            a->batch_size = (int)v;
+            break;
+        }
+        case OPT_DRY_RUN:
+            a->dry_run = 1;
+            break;
         case OPT_OLDER_THAN:
             a->older_than_s = duration_s(optarg);
             if (a->older_than_s < 0)
@@ -386,6 +487,13 @@ static int parse(int argc, char **argv, struct admin_args *a)
     if (optind >= argc)
         return usage_error("no command given", NULL);
     a->command = argv[optind++];
+    if (strcmp(a->command, "purge") == 0 && (a->reason || a->all || a->older_than_s >= 0))
+        return usage_error("--reason, --all and --older-than go with failed only", NULL);
+    if (strcmp(a->command, "purge") == 0)
+        return parse_purge(argc, argv, a);
+    if (a->finished_before_s >= 0 || a->statuses || a->batch_size || a->dry_run)
+        return usage_error("--finished-before, --status, --batch-size and --dry-run go with "
+                           "purge only", NULL);
     if (strcmp(a->command, "failed") == 0)
         return parse_failed(argc, argv, a);
     if (strcmp(a->command, "cancel") == 0)
@@ -421,7 +529,7 @@ static int parse(int argc, char **argv, struct admin_args *a)
 
 int main(int argc, char **argv)
 {
-    struct admin_args a = {.older_than_s = -1, .overlap_s = -1};
+    struct admin_args a = {.older_than_s = -1, .overlap_s = -1, .finished_before_s = -1};
     struct ocrq_config *cfg = NULL;
     char err[1024];
     int st;
@@ -463,6 +571,17 @@ int main(int argc, char **argv)
         st = admin_store_sweep(cfg);
     else if (strcmp(a.command, "queues") == 0)
         st = admin_queues_convert(cfg);
+    else if (strcmp(a.command, "purge") == 0) {
+        struct admin_purge_opts po = {
+            .finished_before_s = a.finished_before_s,
+            .statuses = a.statuses,
+            .batch = a.batch,
+            .batch_size = a.batch_size,
+            .dry_run = a.dry_run,
+            .json = a.json,
+        };
+        st = admin_purge(cfg, &po);
+    }
     else if (strcmp(a.sub, "create") == 0)
         st = admin_apikey_create(cfg, a.name);
     else if (strcmp(a.sub, "rotate-secret") == 0)

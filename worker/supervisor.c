@@ -4,7 +4,9 @@
  * arrive through a self-pipe, children are reaped on SIGCHLD, and a tick of
  * POLL_MS drives restarts, the hard time limit and the shutdown deadline.
  * The HTTP server runs on a thread of its own and only reads the shared
- * stats (and keeps its own broker connection for queue depths).
+ * stats (and keeps its own broker connection for queue depths); the
+ * retention pass (retention.c) has a thread and a database connection of
+ * its own too.
  */
 #define _GNU_SOURCE 1
 #include "supervisor.h"
@@ -23,6 +25,7 @@
 
 #include "metrics.h"
 #include "pinning.h"
+#include "retention.h"
 #include "stats.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
@@ -62,6 +65,7 @@ struct sup {
     long long stop_deadline_ms;
     int unclean;           /* some child had to be killed, or failed */
     int running;           /* children alive (read by the HTTP thread) */
+    struct ocrq_retention *retention; /* retention.days: its own thread; NULL when off */
 
     /* HTTP thread only */
     struct ocrq_mq *mq;
@@ -361,6 +365,7 @@ static void on_stop_signal(struct sup *s, int sig)
                  "(at most %d s; a second signal stops at once)",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", s->cfg->shutdown_timeout_s);
         signal_children(s, SIGTERM);
+        ocrq_retention_stop(s->retention); /* ends after its batch, while the children finish */
         return;
     }
     if (s->stopping == 1) {
@@ -622,10 +627,14 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
     for (int k = 0; k < s.n_kids; k++)
         if (spawn(&s, k) != OCRQ_OK)
             s.kids[k].restart_at_ms = ocrq_now_ms() + RESTART_MIN_MS;
+    if (ocrq_retention_new(cfg, &s.retention) != OCRQ_OK)
+        log_error(NULL, "supervisor: cannot start the retention thread: retention.days is not "
+                  "applied");
     loop(&s);
     rc = s.unclean ? 1 : 0;
     log_info(NULL, "supervisor: stopped (%s)", rc == 0 ? "clean" : "some children were killed");
 out:
+    ocrq_retention_free(s.retention);
     ocrq_http_stop(http);
     ocrq_mq_free(s.mq);
     ocrq_stats_unmap(s.stats);

@@ -2,7 +2,8 @@
 /*
  * The supervisor: starts worker.processes OCR processes (this program again,
  * with --child), restarts them, enforces the hard time limit, stops them in
- * order and serves /healthz, /readyz and /metrics. See docs/fleet.md.
+ * order, serves /healthz, /readyz and /metrics, and applies retention.days
+ * (retention.c). See docs/fleet.md.
  */
 #ifndef OCRQ_WORKER_SUPERVISOR_H
 #define OCRQ_WORKER_SUPERVISOR_H

@@ -69,6 +69,7 @@ static const char *const all_keys[] = {
     "documents.fetch_connect_timeout_s",
     "documents.fetch_timeout_s",
     "documents.file_roots",
+    "retention.days",
     "security.url_allowlist",
     "webhooks.secrets",
     "submit.batch_size",
@@ -222,6 +223,7 @@ static void assert_config_equal(const struct ocrq_config *a, const struct ocrq_c
     assert_int_equal(a->fetch_max_bytes, b->fetch_max_bytes);
     assert_int_equal(a->fetch_connect_timeout_s, b->fetch_connect_timeout_s);
     assert_int_equal(a->fetch_timeout_s, b->fetch_timeout_s);
+    assert_int_equal(a->retention_days, b->retention_days);
     assert_int_equal(a->n_file_roots, b->n_file_roots);
     for (int i = 0; i < a->n_file_roots; i++)
         assert_string_equal(a->file_roots[i], b->file_roots[i]);
@@ -279,6 +281,7 @@ static void defaults(void **state)
     assert_int_equal(cfg->deskew, 0);
     assert_int_equal(cfg->dedupe_enabled, 0);
     assert_int_equal(cfg->dedupe_ttl_s, 86400);
+    assert_int_equal(cfg->retention_days, 0);
     assert_int_equal(cfg->inline_max_bytes, 8LL * 1024 * 1024);
     assert_int_equal(cfg->fetch_max_bytes, 64LL * 1024 * 1024);
     assert_int_equal(cfg->fetch_connect_timeout_s, 10);

@@ -103,6 +103,9 @@ struct ocrq_config {
     char *file_roots[OCRQ_MAX_FILE_ROOTS]; /* directories file-path documents may come from: none */
     int n_file_roots;
 
+    /* retention */
+    int retention_days;         /* the supervisor deletes jobs finished this long ago: 0 never */
+
     /* security */
     char *url_allowlist[OCRQ_MAX_URL_ALLOWLIST]; /* addresses and CIDR ranges the SSRF guard
                                                     lets through (netguard.h): none */
