@@ -251,6 +251,9 @@ void api_pipeline_submit(struct api_pipeline *p, struct api_job *j);
 /* Answer what is pending with 503, stop the thread and free. */
 void api_pipeline_stop(struct api_pipeline *p);
 
+/* When the pipeline thread last went round its loop (ocrq_now_ms()); 0 before it started. */
+int64_t api_pipeline_beat(const struct api_pipeline *p);
+
 /* ---- per-thread database connection (api_routes.c) ---------------------- */
 
 struct ocrq_db *api_db(struct api *api);

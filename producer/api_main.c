@@ -18,6 +18,7 @@
 #include "ocrq/db.h"
 #include "ocrq/http.h"
 #include "ocrq/log.h"
+#include "ocrq/notify.h"
 #include "ocrq/status.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -76,6 +77,35 @@ static int drain(struct api *api, int64_t deadline)
         sleep_ms(10);
     }
     return 1;
+}
+
+/*
+ * Wait for SIGTERM or SIGINT; meanwhile feed systemd's watchdog, if there is
+ * one, as long as the pipeline thread, which every accepted job goes
+ * through, keeps going round its loop.
+ */
+static int wait_for_stop(struct api *api, const sigset_t *stop_sigs)
+{
+    long long every_ms = ocrq_notify_watchdog_ms();
+    int64_t seen = -1;
+    int sig = 0;
+
+    for (;;) {
+        if (every_ms <= 0) {
+            if (sigwait(stop_sigs, &sig) != 0)
+                continue;
+        } else {
+            struct timespec ts = {every_ms / 1000, (every_ms % 1000) * 1000000L};
+            sig = sigtimedwait(stop_sigs, NULL, &ts);
+            int64_t beat = api_pipeline_beat(api->pipe);
+            if (beat != seen) {
+                ocrq_notify_watchdog();
+                seen = beat;
+            }
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+    }
 }
 
 int main(int argc, char **argv)
@@ -157,9 +187,10 @@ int main(int argc, char **argv)
     }
     log_info(NULL, "api: listening on %s (port %d), %d threads", svc.listen,
              ocrq_http_port(api->http), cfg->api_threads);
+    ocrq_notify_ready("listening on %s", svc.listen);
 
-    while (sigwait(&stop_sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-        ;
+    sig = wait_for_stop(api, &stop_sigs);
+    ocrq_notify_stopping("stopping: finishing the requests in progress");
     log_info(NULL, "api: %s: no new connections; finishing %u requests in progress",
              sig == SIGTERM ? "SIGTERM" : "SIGINT", ocrq_http_active(api->http));
     ocrq_http_quiesce(api->http);

@@ -72,6 +72,7 @@ struct api_pipeline {
     const char **confirmed, **rejected;
     char (*ids)[OCRQ_UUID_LEN + 1];
     size_t n_conf, n_rej;
+    int64_t beat_ms; /* the loop's last turn (atomic): the watchdog's sign of life */
 };
 
 /* Answer j's request (already replied to) and free j. */
@@ -531,6 +532,7 @@ static void *pipeline_main(void *arg)
     connect_mq(p);
     connect_db(p);
     for (;;) {
+        __atomic_store_n(&p->beat_ms, ocrq_now_ms(), __ATOMIC_RELAXED);
         size_t room = p->fl_cap - p->fl_n;
         size_t n = take(p, batch, room < max ? room : max, &stop);
         if (n > 0)
@@ -604,6 +606,11 @@ void api_pipeline_submit(struct api_pipeline *p, struct api_job *j)
     /* a list that was not empty is taken whole once the round in progress ends */
     if (was_empty)
         wake(p);
+}
+
+int64_t api_pipeline_beat(const struct api_pipeline *p)
+{
+    return __atomic_load_n(&p->beat_ms, __ATOMIC_RELAXED);
 }
 
 void api_pipeline_stop(struct api_pipeline *p)

@@ -31,6 +31,7 @@
 #include "ocrq/config.h"
 #include "ocrq/http.h"
 #include "ocrq/log.h"
+#include "ocrq/notify.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
 
@@ -66,6 +67,7 @@ struct sup {
     int unclean;           /* some child had to be killed, or failed */
     int running;           /* children alive (read by the HTTP thread) */
     struct ocrq_retention *retention; /* retention.days: its own thread; NULL when off */
+    long long watchdog_ms, pinged_ms; /* systemd's watchdog (WatchdogSec=): 0 when none */
 
     /* HTTP thread only */
     struct ocrq_mq *mq;
@@ -366,6 +368,7 @@ static void on_stop_signal(struct sup *s, int sig)
                  sig == SIGINT ? "SIGINT" : "SIGTERM", s->cfg->shutdown_timeout_s);
         signal_children(s, SIGTERM);
         ocrq_retention_stop(s->retention); /* ends after its batch, while the children finish */
+        ocrq_notify_stopping("stopping: the OCR processes finish their current job");
         return;
     }
     if (s->stopping == 1) {
@@ -539,6 +542,11 @@ static void loop(struct sup *s)
         }
         reap(s);
         long long now = ocrq_now_ms();
+        /* the loop's beat is the watchdog's: a supervisor stuck anywhere stops feeding it */
+        if (s->watchdog_ms > 0 && now - s->pinged_ms >= s->watchdog_ms) {
+            ocrq_notify_watchdog();
+            s->pinged_ms = now;
+        }
         if (s->stopping == 1 && now >= s->stop_deadline_ms) {
             log_warn(NULL, "supervisor: worker.shutdown_timeout_s (%d s) passed: killing the "
                      "children left; the broker requeues their jobs", s->cfg->shutdown_timeout_s);
@@ -630,6 +638,10 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
     if (ocrq_retention_new(cfg, &s.retention) != OCRQ_OK)
         log_error(NULL, "supervisor: cannot start the retention thread: retention.days is not "
                   "applied");
+    /* systemd (Type=notify): started; the children connect on their own */
+    s.watchdog_ms = ocrq_notify_watchdog_ms();
+    ocrq_notify_ready("%d OCR process%s%s", s.n, s.n == 1 ? "" : "es",
+                      cfg->webhook_dispatcher ? " and the webhook dispatcher" : "");
     loop(&s);
     rc = s.unclean ? 1 : 0;
     log_info(NULL, "supervisor: stopped (%s)", rc == 0 ? "clean" : "some children were killed");
