@@ -28,7 +28,6 @@ struct ocrq_db {
     int batch_sent;    /* statements sent in the batch, BEGIN included */
 };
 
-#define MAX_PARAM_BYTES (256u << 20) /* one array parameter of jobs_queue / poll */
 #define MAX_ERROR_MESSAGE 2048       /* error_message stored per job */
 
 /*
@@ -138,18 +137,13 @@ const char *ocrq_db_capped(const char *msg, char *buf, size_t cap);
 
 /* ---- db_array.c: PostgreSQL array literals as text parameters ---- */
 
-/* A growable text parameter, capped at MAX_PARAM_BYTES; starts all zero, p is malloc'd. */
-struct ocrq_db_sbuf {
-    char *p;
-    size_t len, cap;
-    int st; /* first error: OCRQ_ERR_NOMEM or OCRQ_ERR_TOO_LARGE */
-};
+struct ocrq_dynbuf;
 
-void ocrq_db_sb_add(struct ocrq_db_sbuf *b, const char *s, size_t n);
-void ocrq_db_sb_str(struct ocrq_db_sbuf *b, const char *s);
+/* An empty array parameter: a dynbuf capped at 256 MiB (its NUL included). */
+void ocrq_db_array_init(struct ocrq_dynbuf *b);
 
 /* Append one array element: NULL unquoted, anything else double-quoted with \ and " escaped. */
-void ocrq_db_sb_elem(struct ocrq_db_sbuf *b, const char *s);
+void ocrq_db_array_elem(struct ocrq_dynbuf *b, const char *s);
 
 /* ---- db_conn.c: unprepared calls ---- */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db_internal.h"
+#include "ocrq/dynbuf.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
@@ -189,18 +190,19 @@ static const struct ocrq_db_stmt st_retry = {ST_RETRY, "ocrq_job_retry", 3,
  */
 int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, size_t n)
 {
-    struct ocrq_db_sbuf col[8];
+    struct ocrq_dynbuf col[8];
     const char *params[8];
     PGresult *res = NULL;
     int st = OCRQ_OK;
 
-    memset(col, 0, sizeof col);
+    for (int c = 0; c < 8; c++)
+        ocrq_db_array_init(&col[c]);
     if (!db || (n > 0 && !jobs))
         return OCRQ_ERR_INVALID;
     if (n == 0)
         return OCRQ_OK;
     for (int c = 0; c < 8; c++)
-        ocrq_db_sb_add(&col[c], "{", 1);
+        ocrq_dynbuf_add(&col[c], "{", 1);
     for (size_t i = 0; i < n; i++) {
         const struct ocrq_job *job = jobs[i];
         char pri[8];
@@ -210,30 +212,30 @@ int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, s
             goto out;
         }
         for (int c = 0; c < 8 && i > 0; c++)
-            ocrq_db_sb_add(&col[c], ",", 1);
-        ocrq_db_sb_elem(&col[0], job->job_id);
-        ocrq_db_sb_elem(&col[1], ocrq_db_priority_text(job->priority, pri, sizeof pri));
-        ocrq_db_sb_elem(&col[2], job->language ? job->language : "");
-        ocrq_db_sb_elem(&col[3], job->source);
-        ocrq_db_sb_elem(&col[4], job->batch);
-        ocrq_db_sb_elem(&col[5], job->webhook_url);
-        ocrq_db_sb_elem(&col[6], job->metadata);
-        ocrq_db_sb_elem(&col[7], ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL);
+            ocrq_dynbuf_add(&col[c], ",", 1);
+        ocrq_db_array_elem(&col[0], job->job_id);
+        ocrq_db_array_elem(&col[1], ocrq_db_priority_text(job->priority, pri, sizeof pri));
+        ocrq_db_array_elem(&col[2], job->language ? job->language : "");
+        ocrq_db_array_elem(&col[3], job->source);
+        ocrq_db_array_elem(&col[4], job->batch);
+        ocrq_db_array_elem(&col[5], job->webhook_url);
+        ocrq_db_array_elem(&col[6], job->metadata);
+        ocrq_db_array_elem(&col[7], ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL);
     }
     for (int c = 0; c < 8; c++) {
-        ocrq_db_sb_add(&col[c], "}", 1);
-        if (col[c].st != OCRQ_OK) {
-            st = col[c].st;
+        ocrq_dynbuf_add(&col[c], "}", 1);
+        if (ocrq_dynbuf_status(&col[c]) != OCRQ_OK) {
+            st = ocrq_dynbuf_status(&col[c]);
             log_error(NULL, "db: %s: %zu jobs: %s", st_queue.name, n, ocrq_strerror(st));
             goto out;
         }
-        params[c] = col[c].p;
+        params[c] = ocrq_dynbuf_ptr(&col[c]);
     }
     st = ocrq_db_stmt_run(db, &st_queue, params, PGRES_COMMAND_OK, NULL, &res);
 out:
     PQclear(res);
     for (int c = 0; c < 8; c++)
-        free(col[c].p);
+        ocrq_dynbuf_free(&col[c]);
     return st;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db_internal.h"
+#include "ocrq/dynbuf.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
@@ -93,29 +94,29 @@ static const char *cell(const PGresult *res, int row, int col)
  * Returns OCRQ_OK, OCRQ_ERR_INVALID (a bad id), OCRQ_ERR_NOMEM,
  * OCRQ_ERR_TOO_LARGE or OCRQ_ERR_DB.
  */
-/* ids[0..n-1] as a uuid[] literal into *arr (the caller frees arr->p). */
-static int ids_array(const char *const *ids, size_t n, const char *what, struct ocrq_db_sbuf *arr)
+/* ids[0..n-1] as a uuid[] literal into *arr (the caller frees it with ocrq_dynbuf_free()). */
+static int ids_array(const char *const *ids, size_t n, const char *what, struct ocrq_dynbuf *arr)
 {
-    memset(arr, 0, sizeof(*arr));
-    ocrq_db_sb_add(arr, "{", 1);
+    ocrq_db_array_init(arr);
+    ocrq_dynbuf_add(arr, "{", 1);
     for (size_t i = 0; i < n; i++) {
         int st = ocrq_db_id_ok(ids[i], what);
         if (st != OCRQ_OK)
             return st;
         if (i > 0)
-            ocrq_db_sb_add(arr, ",", 1);
-        ocrq_db_sb_str(arr, ids[i]);
+            ocrq_dynbuf_add(arr, ",", 1);
+        ocrq_dynbuf_addstr(arr, ids[i]);
     }
-    ocrq_db_sb_add(arr, "}", 1);
-    if (arr->st != OCRQ_OK)
-        log_error(NULL, "db: %s: %zu ids: %s", what, n, ocrq_strerror(arr->st));
-    return arr->st;
+    ocrq_dynbuf_add(arr, "}", 1);
+    if (ocrq_dynbuf_status(arr) != OCRQ_OK)
+        log_error(NULL, "db: %s: %zu ids: %s", what, n, ocrq_strerror(ocrq_dynbuf_status(arr)));
+    return ocrq_dynbuf_status(arr);
 }
 
 int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, int want_text,
                           ocrq_db_finished_fn fn, void *arg)
 {
-    struct ocrq_db_sbuf arr = {0};
+    struct ocrq_dynbuf arr = {0};
     const char *params[1];
     PGresult *res = NULL;
     int st = OCRQ_OK;
@@ -127,7 +128,7 @@ int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, 
     st = ids_array(ids, n, st_poll.name, &arr);
     if (st != OCRQ_OK)
         goto out;
-    params[0] = arr.p;
+    params[0] = ocrq_dynbuf_ptr(&arr);
     st = ocrq_db_stmt_run(db, want_text ? &st_poll_text : &st_poll, params, PGRES_TUPLES_OK, NULL, &res);
     if (st != OCRQ_OK)
         goto out;
@@ -145,7 +146,7 @@ int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, 
     }
 out:
     PQclear(res);
-    free(arr.p);
+    ocrq_dynbuf_free(&arr);
     return st;
 }
 
@@ -157,7 +158,7 @@ out:
 int ocrq_db_poll_pages(struct ocrq_db *db, const char *const *ids, size_t n, long long *done,
                        long long *total)
 {
-    struct ocrq_db_sbuf arr = {0};
+    struct ocrq_dynbuf arr = {0};
     const char *params[1];
     PGresult *res = NULL;
     int st;
@@ -170,7 +171,7 @@ int ocrq_db_poll_pages(struct ocrq_db *db, const char *const *ids, size_t n, lon
     st = ids_array(ids, n, st_poll_pages.name, &arr);
     if (st != OCRQ_OK)
         goto out;
-    params[0] = arr.p;
+    params[0] = ocrq_dynbuf_ptr(&arr);
     st = ocrq_db_stmt_run(db, &st_poll_pages, params, PGRES_TUPLES_OK, NULL, &res);
     if (st != OCRQ_OK || PQntuples(res) != 1)
         goto out;
@@ -178,6 +179,6 @@ int ocrq_db_poll_pages(struct ocrq_db *db, const char *const *ids, size_t n, lon
     *total = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 out:
     PQclear(res);
-    free(arr.p);
+    ocrq_dynbuf_free(&arr);
     return st;
 }
