@@ -28,9 +28,9 @@
 int ocrq_db_connect(const struct ocrq_config *cfg, struct ocrq_db **out)
 {
     /* keys before dbname are defaults its URL may override; those after win */
-    static const char *const keys[] = {"keepalives_idle", "tcp_user_timeout", "dbname",
-                                       "connect_timeout", "application_name",
-                                       "client_encoding", NULL};
+    static const char *const keys[] = {
+        "keepalives_idle",  "tcp_user_timeout", "dbname", "connect_timeout",
+        "application_name", "client_encoding",  NULL};
     const char *vals[7];
     char timeout[16], user_timeout[16];
     struct ocrq_db *db = NULL;
@@ -183,8 +183,7 @@ int ocrq_db_params_fmt(struct ocrq_db *db, const char *what, const char *sql, in
         db->batch_sent++;
         return OCRQ_OK;
     }
-    PGresult *res =
-        ocrq_db_call(db, what, sql, nparams, params, lengths, formats, result_binary);
+    PGresult *res = ocrq_db_call(db, what, sql, nparams, params, lengths, formats, result_binary);
     int st = ocrq_db_check(db, res, want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, what, NULL);
 
     if (out && st == OCRQ_OK)

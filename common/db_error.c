@@ -63,7 +63,7 @@ void ocrq_db_log_connect_failure(const PGconn *conn)
 
 /* OCRQ_OK if res has status want, else log it (once) and return OCRQ_ERR_DB. */
 int ocrq_db_check(const struct ocrq_db *db, const PGresult *res, ExecStatusType want,
-                 const char *what, const char *job)
+                  const char *what, const char *job)
 {
     if (res && PQresultStatus(res) == want)
         return OCRQ_OK;

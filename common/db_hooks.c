@@ -21,13 +21,12 @@
 
 /* Deliveries for ocrq-admin webhooks list, newest first, at most $1. */
 #define HOOK_LIST_SQL(where)                                                                       \
-    "SELECT d.id, d.event_id, d.job_id, d.event_type, d.url, d.status, d.attempts,"               \
-    " d.last_http_status, d.last_error,"                                                         \
-    " to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
-    " to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"           \
-    " to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"               \
+    "SELECT d.id, d.event_id, d.job_id, d.event_type, d.url, d.status, d.attempts,"                \
+    " d.last_http_status, d.last_error,"                                                           \
+    " to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                 \
+    " to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"            \
+    " to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"                \
     " FROM ocr_webhook_deliveries AS d WHERE " where " ORDER BY d.id DESC LIMIT $1::integer"
-
 
 /*
  * Webhook dispatchers: take up to $2 due deliveries for $1 seconds. SKIP
@@ -35,60 +34,65 @@
  * (locked_until) keeps a claimed one from being sent twice at once, and
  * lets another dispatcher take it over if this one dies.
  */
-static const struct ocrq_db_stmt st_hook_claim = {ST_HOOK_CLAIM, "ocrq_hook_claim", 2,
-                       "UPDATE ocr_webhook_deliveries AS d"
-                       " SET locked_until = now() + make_interval(secs => $1::integer),"
-                       " attempts = d.attempts + 1"
-                       " WHERE d.id IN (SELECT id FROM ocr_webhook_deliveries"
-                       " WHERE status = 'pending' AND next_attempt_at <= now()"
-                       " AND (locked_until IS NULL OR locked_until <= now())"
-                       " ORDER BY next_attempt_at LIMIT $2::integer FOR UPDATE SKIP LOCKED)"
-                       " RETURNING d.id, d.event_id, d.url, d.body, d.attempts,"
-                       " d.attempts - d.retry_base,"
-                       /* the secrets of the key that submitted the job (NULL: the global ones) */
-                       " (SELECT k.webhook_secret FROM ocr_jobs AS j"
-                       "  JOIN ocr_api_keys AS k ON k.name = j.api_key WHERE j.job_id = d.job_id),"
-                       " (SELECT k.webhook_secret_prev FROM ocr_jobs AS j"
-                       "  JOIN ocr_api_keys AS k ON k.name = j.api_key WHERE j.job_id = d.job_id"
-                       "  AND k.webhook_secret_prev_until > now())"};
+static const struct ocrq_db_stmt st_hook_claim = {
+    ST_HOOK_CLAIM, "ocrq_hook_claim", 2,
+    "UPDATE ocr_webhook_deliveries AS d"
+    " SET locked_until = now() + make_interval(secs => $1::integer),"
+    " attempts = d.attempts + 1"
+    " WHERE d.id IN (SELECT id FROM ocr_webhook_deliveries"
+    " WHERE status = 'pending' AND next_attempt_at <= now()"
+    " AND (locked_until IS NULL OR locked_until <= now())"
+    " ORDER BY next_attempt_at LIMIT $2::integer FOR UPDATE SKIP LOCKED)"
+    " RETURNING d.id, d.event_id, d.url, d.body, d.attempts,"
+    " d.attempts - d.retry_base,"
+    /* the secrets of the key that submitted the job (NULL: the global ones) */
+    " (SELECT k.webhook_secret FROM ocr_jobs AS j"
+    "  JOIN ocr_api_keys AS k ON k.name = j.api_key WHERE j.job_id = d.job_id),"
+    " (SELECT k.webhook_secret_prev FROM ocr_jobs AS j"
+    "  JOIN ocr_api_keys AS k ON k.name = j.api_key WHERE j.job_id = d.job_id"
+    "  AND k.webhook_secret_prev_until > now())"};
 
 /* One attempt's outcome: the attempt row, and the delivery's new state, together. */
-static const struct ocrq_db_stmt st_hook_done = {ST_HOOK_DONE, "ocrq_hook_done", 8,
-                      "WITH attempt AS (INSERT INTO ocr_webhook_attempts"
-                      " (delivery_id, attempt, started_at, http_status, error, duration_ms)"
-                      " VALUES ($1::bigint, $2::integer, to_timestamp($3::double precision),"
-                      " $4::integer, $5::text, $6::integer))"
-                      " UPDATE ocr_webhook_deliveries SET status = $7::text,"
-                      " last_http_status = $4::integer, last_error = $5::text,"
-                      " next_attempt_at = CASE WHEN $7::text = 'pending'"
-                      " THEN now() + make_interval(secs => $8::double precision)"
-                      " ELSE next_attempt_at END,"
-                      " delivered_at = CASE WHEN $7::text = 'delivered' THEN now() END,"
-                      " locked_until = NULL"
-                      " WHERE id = $1::bigint"};
+static const struct ocrq_db_stmt st_hook_done = {
+    ST_HOOK_DONE, "ocrq_hook_done", 8,
+    "WITH attempt AS (INSERT INTO ocr_webhook_attempts"
+    " (delivery_id, attempt, started_at, http_status, error, duration_ms)"
+    " VALUES ($1::bigint, $2::integer, to_timestamp($3::double precision),"
+    " $4::integer, $5::text, $6::integer))"
+    " UPDATE ocr_webhook_deliveries SET status = $7::text,"
+    " last_http_status = $4::integer, last_error = $5::text,"
+    " next_attempt_at = CASE WHEN $7::text = 'pending'"
+    " THEN now() + make_interval(secs => $8::double precision)"
+    " ELSE next_attempt_at END,"
+    " delivered_at = CASE WHEN $7::text = 'delivered' THEN now() END,"
+    " locked_until = NULL"
+    " WHERE id = $1::bigint"};
 
-static const struct ocrq_db_stmt st_hook_list = {ST_HOOK_LIST, "ocrq_hook_list", 1, HOOK_LIST_SQL("TRUE")};
+static const struct ocrq_db_stmt st_hook_list = {ST_HOOK_LIST, "ocrq_hook_list", 1,
+                                                 HOOK_LIST_SQL("TRUE")};
 
-static const struct ocrq_db_stmt st_hook_list_failed = {ST_HOOK_LIST_FAILED, "ocrq_hook_list_failed", 1, HOOK_LIST_SQL("d.status = 'failed'")};
+static const struct ocrq_db_stmt st_hook_list_failed = {
+    ST_HOOK_LIST_FAILED, "ocrq_hook_list_failed", 1, HOOK_LIST_SQL("d.status = 'failed'")};
 
 /* ocrq-admin webhooks retry: due now, with the whole schedule again */
-static const struct ocrq_db_stmt st_hook_retry = {ST_HOOK_RETRY, "ocrq_hook_retry", 1,
-                       "UPDATE ocr_webhook_deliveries SET status = 'pending',"
-                       " next_attempt_at = now(), retry_base = attempts, locked_until = NULL"
-                       " WHERE id = $1::bigint AND status <> 'delivered' RETURNING id"};
+static const struct ocrq_db_stmt st_hook_retry = {
+    ST_HOOK_RETRY, "ocrq_hook_retry", 1,
+    "UPDATE ocr_webhook_deliveries SET status = 'pending',"
+    " next_attempt_at = now(), retry_base = attempts, locked_until = NULL"
+    " WHERE id = $1::bigint AND status <> 'delivered' RETURNING id"};
 
-static const struct ocrq_db_stmt st_hook_retry_failed = {ST_HOOK_RETRY_FAILED, "ocrq_hook_retry_failed", 0,
-                              "UPDATE ocr_webhook_deliveries SET status = 'pending',"
-                              " next_attempt_at = now(), retry_base = attempts,"
-                              " locked_until = NULL WHERE status = 'failed' RETURNING id"};
+static const struct ocrq_db_stmt st_hook_retry_failed = {
+    ST_HOOK_RETRY_FAILED, "ocrq_hook_retry_failed", 0,
+    "UPDATE ocr_webhook_deliveries SET status = 'pending',"
+    " next_attempt_at = now(), retry_base = attempts,"
+    " locked_until = NULL WHERE status = 'failed' RETURNING id"};
 
 static char *dup_value(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
 }
 
-int ocrq_db_hooks_claim(struct ocrq_db *db, int lease_s, int max, struct ocrq_db_hook **out,
-                        int *n)
+int ocrq_db_hooks_claim(struct ocrq_db *db, int lease_s, int max, struct ocrq_db_hook **out, int *n)
 {
     char lease[16], limit[16];
     const char *params[2] = {lease, limit};
@@ -147,8 +151,13 @@ int ocrq_db_hook_done(struct ocrq_db *db, const struct ocrq_db_hook *hook,
                       const struct ocrq_db_hook_outcome *o)
 {
     char id[24], attempt[16], started[32], http[16], ms[16], retry[32], err[MAX_ERROR_MESSAGE];
-    const char *params[8] = {id, attempt, started, o->http_status ? http : NULL,
-                             o->error ? ocrq_db_capped(o->error, err, sizeof err) : NULL, ms, o->status,
+    const char *params[8] = {id,
+                             attempt,
+                             started,
+                             o->http_status ? http : NULL,
+                             o->error ? ocrq_db_capped(o->error, err, sizeof err) : NULL,
+                             ms,
+                             o->status,
                              retry};
     PGresult *res = NULL;
 
@@ -172,7 +181,7 @@ int ocrq_db_hooks_list(struct ocrq_db *db, int failed_only, int limit, ocrq_db_h
 
     snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 100);
     int st = ocrq_db_stmt_run(db, failed_only ? &st_hook_list_failed : &st_hook_list, params,
-                      PGRES_TUPLES_OK, NULL, &res);
+                              PGRES_TUPLES_OK, NULL, &res);
     if (st != OCRQ_OK)
         return st;
     for (int i = 0; i < PQntuples(res); i++) {
@@ -206,8 +215,8 @@ int ocrq_db_hooks_retry(struct ocrq_db *db, long long id, long long *count)
 
     *count = 0;
     snprintf(idbuf, sizeof idbuf, "%lld", id);
-    int st = ocrq_db_stmt_run(db, id > 0 ? &st_hook_retry : &st_hook_retry_failed, params, PGRES_TUPLES_OK,
-                      NULL, &res);
+    int st = ocrq_db_stmt_run(db, id > 0 ? &st_hook_retry : &st_hook_retry_failed, params,
+                              PGRES_TUPLES_OK, NULL, &res);
     if (st == OCRQ_OK)
         *count = PQntuples(res);
     PQclear(res);

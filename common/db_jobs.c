@@ -24,16 +24,16 @@
  * the job's webhook_url or else the default URL (none: no event). The body
  * is built here, once, and sent unchanged on every attempt (docs/webhooks.md).
  */
-#define HOOK_INSERT(type, status, code, message, conf, text, cut, default_url)                    \
-    " INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type, url, body)"              \
-    " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), job.job_id, '" type "',"       \
-    " coalesce(job.webhook_url, " default_url "),"                                               \
-    " jsonb_build_object('type', '" type "', 'timestamp',"                                        \
+#define HOOK_INSERT(type, status, code, message, conf, text, cut, default_url)                     \
+    " INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type, url, body)"                \
+    " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), job.job_id, '" type "',"         \
+    " coalesce(job.webhook_url, " default_url "),"                                                 \
+    " jsonb_build_object('type', '" type "', 'timestamp',"                                         \
     " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'data',"             \
-    " jsonb_build_object('job_id', job.job_id, 'status', '" status "', 'batch', job.batch,"       \
-    " 'metadata', job.metadata, 'mean_confidence', " conf ", 'error_code', " code ","            \
-    " 'error_message', " message ", 'text', " text ", 'text_truncated', " cut "))::text"         \
-    " FROM job WHERE coalesce(job.webhook_url, " default_url ") IS NOT NULL"                     \
+    " jsonb_build_object('job_id', job.job_id, 'status', '" status "', 'batch', job.batch,"        \
+    " 'metadata', job.metadata, 'mean_confidence', " conf ", 'error_code', " code ","              \
+    " 'error_message', " message ", 'text', " text ", 'text_truncated', " cut "))::text"           \
+    " FROM job WHERE coalesce(job.webhook_url, " default_url ") IS NOT NULL"                       \
     " ON CONFLICT (job_id, event_type) DO NOTHING"
 
 /*
@@ -43,26 +43,28 @@
  */
 #define SUCCEED_RESULT                                                                             \
     " result AS ("                                                                                 \
-    " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms, engine_version, worker)" \
+    " INSERT INTO ocr_results (job_id, text, mean_confidence, duration_ms, engine_version, "       \
+    "worker)"                                                                                      \
     " SELECT job.job_id, $3::text, $4::real, $5::integer, $6::text, $2::text FROM job"             \
     " ON CONFLICT (job_id) DO UPDATE SET text = EXCLUDED.text,"                                    \
     " mean_confidence = EXCLUDED.mean_confidence, duration_ms = EXCLUDED.duration_ms,"             \
     " engine_version = EXCLUDED.engine_version, worker = EXCLUDED.worker, created_at = now()),"    \
     " page AS ("                                                                                   \
-    " INSERT INTO ocr_pages (" PAGE_COLS ")"                                                        \
+    " INSERT INTO ocr_pages (" PAGE_COLS ")"                                                       \
     " SELECT job.job_id, $13::integer, $14::text, $15::real, $16::integer, $17::integer,"          \
     " $18::smallint, $19::integer, $20::text, $21::real"                                           \
     " FROM job WHERE $13::integer IS NOT NULL" PAGE_UPDATE ")"
 
-static const struct ocrq_db_stmt st_queue = {ST_QUEUE, "ocrq_jobs_queue", 8,
-                  "INSERT INTO ocr_jobs (job_id, status, priority, language, source, batch,"
-                  " webhook_url, metadata, submitted_at)"
-                  " SELECT u.id, 'queued', u.pri, u.lang, u.src, u.bat, u.hook, u.meta::jsonb,"
-                  " coalesce(u.sub, now())"
-                  " FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[], $5::text[],"
-                  " $6::text[], $7::text[], $8::timestamptz[])"
-                  " AS u(id, pri, lang, src, bat, hook, meta, sub)"
-                  " ON CONFLICT (job_id) DO NOTHING"};
+static const struct ocrq_db_stmt st_queue = {
+    ST_QUEUE, "ocrq_jobs_queue", 8,
+    "INSERT INTO ocr_jobs (job_id, status, priority, language, source, batch,"
+    " webhook_url, metadata, submitted_at)"
+    " SELECT u.id, 'queued', u.pri, u.lang, u.src, u.bat, u.hook, u.meta::jsonb,"
+    " coalesce(u.sub, now())"
+    " FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[], $8::timestamptz[])"
+    " AS u(id, pri, lang, src, bat, hook, meta, sub)"
+    " ON CONFLICT (job_id) DO NOTHING"};
 
 /*
  * The start commits asynchronously (set_config(..., true) lasts until
@@ -71,19 +73,20 @@ static const struct ocrq_db_stmt st_queue = {ST_QUEUE, "ocrq_jobs_queue", 8,
  * attempt fewer. The outcome statements below commit synchronously, and
  * their flush covers every start written before them.
  */
-static const struct ocrq_db_stmt st_start = {ST_START, "ocrq_job_start", 9,
-                  "INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
-                  " webhook_url, metadata, attempts, submitted_at, started_at, worker)"
-                  " SELECT $1::uuid, 'running', $2::smallint, $3::text, $4::text, $5::text,"
-                  " $6::text, $7::jsonb, 1, coalesce($8::timestamptz, now()), now(), $9::text"
-                  " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
-                  " ON CONFLICT (job_id) DO UPDATE SET"
-                  " status = CASE WHEN " FINAL " THEN j.status ELSE 'running' END,"
-                  " attempts = CASE WHEN " FINAL " THEN j.attempts ELSE j.attempts + 1 END,"
-                  " started_at = CASE WHEN " FINAL " THEN j.started_at ELSE now() END,"
-                  " worker = CASE WHEN " FINAL " THEN j.worker ELSE EXCLUDED.worker END,"
-                  " updated_at = CASE WHEN " FINAL " THEN j.updated_at ELSE now() END"
-                  " RETURNING j.status, j.attempts"};
+static const struct ocrq_db_stmt st_start = {
+    ST_START, "ocrq_job_start", 9,
+    "INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
+    " webhook_url, metadata, attempts, submitted_at, started_at, worker)"
+    " SELECT $1::uuid, 'running', $2::smallint, $3::text, $4::text, $5::text,"
+    " $6::text, $7::jsonb, 1, coalesce($8::timestamptz, now()), now(), $9::text"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
+    " ON CONFLICT (job_id) DO UPDATE SET"
+    " status = CASE WHEN " FINAL " THEN j.status ELSE 'running' END,"
+    " attempts = CASE WHEN " FINAL " THEN j.attempts ELSE j.attempts + 1 END,"
+    " started_at = CASE WHEN " FINAL " THEN j.started_at ELSE now() END,"
+    " worker = CASE WHEN " FINAL " THEN j.worker ELSE EXCLUDED.worker END,"
+    " updated_at = CASE WHEN " FINAL " THEN j.updated_at ELSE now() END"
+    " RETURNING j.status, j.attempts"};
 
 /*
  * The job row normally exists (ocrq_db_job_start ran first). Should it
@@ -97,25 +100,24 @@ static const struct ocrq_db_stmt st_start = {ST_START, "ocrq_job_start", 9,
  * less the job), so that a one-page result is one statement, one round
  * trip and one commit (db_pages.c).
  */
-const struct ocrq_db_stmt ocrq_db_st_succeed = {ST_SUCCEED, "ocrq_job_succeed", 21,
-                    "WITH job AS ("
-                    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker,"
-                    " doc_sha256, ocr_options, dedupe_of, pages_total, pages_done)"
-                    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text,"
-                    " decode($9::text, 'hex'), $10::text, $11::uuid, $12::integer, $12::integer)"
-                    " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
-                    " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
-                    " error_code = NULL, error_message = NULL, updated_at = now(),"
-                    " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
-                    " dedupe_of = EXCLUDED.dedupe_of,"
-                    " pages_total = coalesce($12::integer, j.pages_total),"
-                    " pages_done = coalesce($12::integer, j.pages_done)"
-                    " WHERE j.status <> 'canceled'"
-                    " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
-                    SUCCEED_RESULT HOOK_INSERT("job.succeeded", "succeeded", "NULL::text",
-                                               "NULL::text", "$4::real",
-                                               "left($3::text, $8::integer)",
-                                               "length($3::text) > $8::integer", "$7::text")};
+const struct ocrq_db_stmt ocrq_db_st_succeed = {
+    ST_SUCCEED, "ocrq_job_succeed", 21,
+    "WITH job AS ("
+    " INSERT INTO ocr_jobs AS j (job_id, status, language, finished_at, worker,"
+    " doc_sha256, ocr_options, dedupe_of, pages_total, pages_done)"
+    " VALUES ($1::uuid, 'succeeded', '', now(), $2::text,"
+    " decode($9::text, 'hex'), $10::text, $11::uuid, $12::integer, $12::integer)"
+    " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
+    " finished_at = now(), worker = coalesce(EXCLUDED.worker, j.worker),"
+    " error_code = NULL, error_message = NULL, updated_at = now(),"
+    " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
+    " dedupe_of = EXCLUDED.dedupe_of,"
+    " pages_total = coalesce($12::integer, j.pages_total),"
+    " pages_done = coalesce($12::integer, j.pages_done)"
+    " WHERE j.status <> 'canceled'"
+    " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url)," SUCCEED_RESULT HOOK_INSERT(
+        "job.succeeded", "succeeded", "NULL::text", "NULL::text", "$4::real",
+        "left($3::text, $8::integer)", "length($3::text) > $8::integer", "$7::text")};
 
 /*
  * A first attempt with no start before it (a small image: pipeline.c):
@@ -124,63 +126,64 @@ const struct ocrq_db_stmt ocrq_db_st_succeed = {ST_SUCCEED, "ocrq_job_succeed", 
  * yet is recorded; its one row is the count of jobs recorded (0: a
  * repeat, or canceled).
  */
-static const struct ocrq_db_stmt st_succeed_first = {ST_SUCCEED_FIRST, "ocrq_job_succeed_first", 28,
-                          "WITH job AS ("
-                          " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source,"
-                          " batch, webhook_url, metadata, attempts, submitted_at, started_at,"
-                          " finished_at, worker, doc_sha256, ocr_options, dedupe_of, pages_total,"
-                          " pages_done)"
-                          " VALUES ($1::uuid, 'succeeded', $22::smallint, $23::text, $24::text,"
-                          " $25::text, $26::text, $27::jsonb, 1, coalesce($28::timestamptz, now()),"
-                          " now() - make_interval(secs => $5::integer / 1000.0), now(), $2::text,"
-                          " decode($9::text, 'hex'), $10::text, $11::uuid, $12::integer,"
-                          " $12::integer)"
-                          " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
-                          " attempts = j.attempts + 1, started_at = EXCLUDED.started_at,"
-                          " finished_at = now(), worker = EXCLUDED.worker, error_code = NULL,"
-                          " error_message = NULL, updated_at = now(),"
-                          " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
-                          " dedupe_of = EXCLUDED.dedupe_of, pages_total = EXCLUDED.pages_total,"
-                          " pages_done = EXCLUDED.pages_done"
-                          " WHERE NOT (" FINAL ")"
-                          " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url),"
-                          SUCCEED_RESULT ", hook AS ("
-                          HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text",
-                                      "$4::real", "left($3::text, $8::integer)",
-                                      "length($3::text) > $8::integer", "$7::text")
-                          ") SELECT count(*) FROM job"};
+static const struct ocrq_db_stmt st_succeed_first = {
+    ST_SUCCEED_FIRST, "ocrq_job_succeed_first", 28,
+    "WITH job AS ("
+    " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source,"
+    " batch, webhook_url, metadata, attempts, submitted_at, started_at,"
+    " finished_at, worker, doc_sha256, ocr_options, dedupe_of, pages_total,"
+    " pages_done)"
+    " VALUES ($1::uuid, 'succeeded', $22::smallint, $23::text, $24::text,"
+    " $25::text, $26::text, $27::jsonb, 1, coalesce($28::timestamptz, now()),"
+    " now() - make_interval(secs => $5::integer / 1000.0), now(), $2::text,"
+    " decode($9::text, 'hex'), $10::text, $11::uuid, $12::integer,"
+    " $12::integer)"
+    " ON CONFLICT (job_id) DO UPDATE SET status = 'succeeded',"
+    " attempts = j.attempts + 1, started_at = EXCLUDED.started_at,"
+    " finished_at = now(), worker = EXCLUDED.worker, error_code = NULL,"
+    " error_message = NULL, updated_at = now(),"
+    " doc_sha256 = EXCLUDED.doc_sha256, ocr_options = EXCLUDED.ocr_options,"
+    " dedupe_of = EXCLUDED.dedupe_of, pages_total = EXCLUDED.pages_total,"
+    " pages_done = EXCLUDED.pages_done"
+    " WHERE NOT (" FINAL ")"
+    " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url)," SUCCEED_RESULT
+    ", hook AS (" HOOK_INSERT("job.succeeded", "succeeded", "NULL::text", "NULL::text", "$4::real",
+                              "left($3::text, $8::integer)", "length($3::text) > $8::integer",
+                              "$7::text") ") SELECT count(*) FROM job"};
 
 /*
  * A succeeded row stays succeeded (its result row is the truth); a
  * canceled one canceled. The pages a document recorded as it went
  * (progress) go with the failure: a job has all its pages or none.
  */
-static const struct ocrq_db_stmt st_fail = {ST_FAIL, "ocrq_job_fail", 12,
-                 "WITH job AS ("
-                 " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
-                 " webhook_url, metadata, submitted_at, finished_at, worker, error_code,"
-                 " error_message)"
-                 " VALUES ($1::uuid, 'failed', coalesce($2::smallint, 0), coalesce($3::text, ''),"
-                 " $4::text, $5::text, $6::text, $7::jsonb, coalesce($8::timestamptz, now()),"
-                 " now(), $9::text, $10::text, $11::text)"
-                 " ON CONFLICT (job_id) DO UPDATE SET status = 'failed', finished_at = now(),"
-                 " worker = coalesce(EXCLUDED.worker, j.worker),"
-                 " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
-                 " updated_at = now(), pages_done = NULL, pages_total = NULL"
-                 " WHERE j.status NOT IN ('succeeded', 'canceled')"
-                 " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url, j.error_code,"
-                 " j.error_message),"
-                 " gone AS (DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id)"
-                 HOOK_INSERT("job.failed", "failed", "job.error_code", "job.error_message",
-                             "NULL::real", "NULL::text", "false", "$12::text")};
+static const struct ocrq_db_stmt st_fail = {
+    ST_FAIL, "ocrq_job_fail", 12,
+    "WITH job AS ("
+    " INSERT INTO ocr_jobs AS j (job_id, status, priority, language, source, batch,"
+    " webhook_url, metadata, submitted_at, finished_at, worker, error_code,"
+    " error_message)"
+    " VALUES ($1::uuid, 'failed', coalesce($2::smallint, 0), coalesce($3::text, ''),"
+    " $4::text, $5::text, $6::text, $7::jsonb, coalesce($8::timestamptz, now()),"
+    " now(), $9::text, $10::text, $11::text)"
+    " ON CONFLICT (job_id) DO UPDATE SET status = 'failed', finished_at = now(),"
+    " worker = coalesce(EXCLUDED.worker, j.worker),"
+    " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
+    " updated_at = now(), pages_done = NULL, pages_total = NULL"
+    " WHERE j.status NOT IN ('succeeded', 'canceled')"
+    " RETURNING j.job_id, j.batch, j.metadata, j.webhook_url, j.error_code,"
+    " j.error_message),"
+    " gone AS (DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id)" HOOK_INSERT(
+        "job.failed", "failed", "job.error_code", "job.error_message", "NULL::real", "NULL::text",
+        "false", "$12::text")};
 
 /* as for fail: the pages recorded so far go; the next attempt records them again */
-static const struct ocrq_db_stmt st_retry = {ST_RETRY, "ocrq_job_retry", 3,
-                  "WITH job AS (UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
-                  " error_message = $3::text, updated_at = now(), pages_done = NULL,"
-                  " pages_total = NULL"
-                  " WHERE j.job_id = $1::uuid AND NOT (" FINAL ") RETURNING j.job_id)"
-                  " DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id"};
+static const struct ocrq_db_stmt st_retry = {
+    ST_RETRY, "ocrq_job_retry", 3,
+    "WITH job AS (UPDATE ocr_jobs AS j SET status = 'queued', error_code = $2::text,"
+    " error_message = $3::text, updated_at = now(), pages_done = NULL,"
+    " pages_total = NULL"
+    " WHERE j.job_id = $1::uuid AND NOT (" FINAL ") RETURNING j.job_id)"
+    " DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id"};
 
 /*
  * Insert jobs[0..n-1] as 'queued' with one statement: each column goes as
@@ -220,7 +223,8 @@ int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, s
         ocrq_db_array_elem(&col[4], job->batch);
         ocrq_db_array_elem(&col[5], job->webhook_url);
         ocrq_db_array_elem(&col[6], job->metadata);
-        ocrq_db_array_elem(&col[7], ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL);
+        ocrq_db_array_elem(&col[7],
+                           ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL);
     }
     for (int c = 0; c < 8; c++) {
         ocrq_dynbuf_add(&col[c], "}", 1);

@@ -12,21 +12,24 @@
 #include "ocrq/status.h"
 
 /* API keys: a name is taken once (a revoked name stays taken) */
-static const struct ocrq_db_stmt st_key_create = {ST_KEY_CREATE, "ocrq_key_create", 4,
-                       "INSERT INTO ocr_api_keys (name, key_id, key_hash, webhook_secret)"
-                       " VALUES ($1::text, $2::text, $3::text, $4::text)"
-                       " ON CONFLICT (name) DO NOTHING RETURNING name"};
+static const struct ocrq_db_stmt st_key_create = {
+    ST_KEY_CREATE, "ocrq_key_create", 4,
+    "INSERT INTO ocr_api_keys (name, key_id, key_hash, webhook_secret)"
+    " VALUES ($1::text, $2::text, $3::text, $4::text)"
+    " ON CONFLICT (name) DO NOTHING RETURNING name"};
 
-static const struct ocrq_db_stmt st_key_list = {ST_KEY_LIST, "ocrq_key_list", 0,
-                     "SELECT name, key_id,"
-                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                     " to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                     " to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-                     " FROM ocr_api_keys ORDER BY name"};
+static const struct ocrq_db_stmt st_key_list = {
+    ST_KEY_LIST, "ocrq_key_list", 0,
+    "SELECT name, key_id,"
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    " FROM ocr_api_keys ORDER BY name"};
 
-static const struct ocrq_db_stmt st_key_revoke = {ST_KEY_REVOKE, "ocrq_key_revoke", 1,
-                       "UPDATE ocr_api_keys SET revoked_at = now()"
-                       " WHERE name = $1::text AND revoked_at IS NULL RETURNING name"};
+static const struct ocrq_db_stmt st_key_revoke = {
+    ST_KEY_REVOKE, "ocrq_key_revoke", 1,
+    "UPDATE ocr_api_keys SET revoked_at = now()"
+    " WHERE name = $1::text AND revoked_at IS NULL RETURNING name"};
 
 int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
                        const char *key_hash, const char *webhook_secret, int *created)

@@ -16,31 +16,35 @@
 #include "ocrq/status.h"
 
 /* jobs and their pages by status (pages: of documents read so far; NULL counts 0) */
-static const struct ocrq_db_stmt st_counts = {ST_COUNTS, "ocrq_counts", 0,
-                   "SELECT status, count(*), coalesce(sum(pages_done), 0),"
-                   " coalesce(sum(pages_total), 0) FROM ocr_jobs GROUP BY status"};
+static const struct ocrq_db_stmt st_counts = {
+    ST_COUNTS, "ocrq_counts", 0,
+    "SELECT status, count(*), coalesce(sum(pages_done), 0),"
+    " coalesce(sum(pages_total), 0) FROM ocr_jobs GROUP BY status"};
 
-static const struct ocrq_db_stmt st_counts_batch = {ST_COUNTS_BATCH, "ocrq_counts_batch", 1,
-                         "SELECT status, count(*), coalesce(sum(pages_done), 0),"
-                         " coalesce(sum(pages_total), 0) FROM ocr_jobs WHERE batch = $1::text"
-                         " GROUP BY status"};
+static const struct ocrq_db_stmt st_counts_batch = {
+    ST_COUNTS_BATCH, "ocrq_counts_batch", 1,
+    "SELECT status, count(*), coalesce(sum(pages_done), 0),"
+    " coalesce(sum(pages_total), 0) FROM ocr_jobs WHERE batch = $1::text"
+    " GROUP BY status"};
 
-static const struct ocrq_db_stmt st_poll = {ST_POLL, "ocrq_poll_finished", 1,
-                 "SELECT j.job_id, j.status, j.error_code, j.error_message,"
-                 " NULL::text, j.pages_done FROM ocr_jobs AS j"
-                 " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL};
+static const struct ocrq_db_stmt st_poll = {
+    ST_POLL, "ocrq_poll_finished", 1,
+    "SELECT j.job_id, j.status, j.error_code, j.error_message,"
+    " NULL::text, j.pages_done FROM ocr_jobs AS j"
+    " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL};
 
-static const struct ocrq_db_stmt st_poll_text = {ST_POLL_TEXT, "ocrq_poll_finished_text", 1,
-                      "SELECT j.job_id, j.status, j.error_code, j.error_message,"
-                      " r.text, j.pages_done FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
-                      " ON r.job_id = j.job_id"
-                      " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL};
+static const struct ocrq_db_stmt st_poll_text = {
+    ST_POLL_TEXT, "ocrq_poll_finished_text", 1,
+    "SELECT j.job_id, j.status, j.error_code, j.error_message,"
+    " r.text, j.pages_done FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
+    " ON r.job_id = j.job_id"
+    " WHERE j.job_id = ANY ($1::uuid[]) AND " FINAL};
 
 /* the pages of the jobs still under way (--wait's progress line) */
-static const struct ocrq_db_stmt st_poll_pages = {ST_POLL_PAGES, "ocrq_poll_pages", 1,
-                       "SELECT coalesce(sum(j.pages_done), 0), coalesce(sum(j.pages_total), 0)"
-                       " FROM ocr_jobs AS j WHERE j.job_id = ANY ($1::uuid[]) AND NOT (" FINAL
-                       ")"};
+static const struct ocrq_db_stmt st_poll_pages = {
+    ST_POLL_PAGES, "ocrq_poll_pages", 1,
+    "SELECT coalesce(sum(j.pages_done), 0), coalesce(sum(j.pages_total), 0)"
+    " FROM ocr_jobs AS j WHERE j.job_id = ANY ($1::uuid[]) AND NOT (" FINAL ")"};
 
 /* Job counts by status, of all jobs or of one batch. Returns OCRQ_OK or OCRQ_ERR_DB. */
 int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts *out)
@@ -53,7 +57,8 @@ int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts 
         memset(out, 0, sizeof *out);
     if (!db || !out)
         return OCRQ_ERR_INVALID;
-    st = ocrq_db_stmt_run(db, batch ? &st_counts_batch : &st_counts, params, PGRES_TUPLES_OK, NULL, &res);
+    st = ocrq_db_stmt_run(db, batch ? &st_counts_batch : &st_counts, params, PGRES_TUPLES_OK, NULL,
+                          &res);
     if (st != OCRQ_OK)
         goto out;
     for (int i = 0; i < PQntuples(res); i++) {
@@ -129,7 +134,8 @@ int ocrq_db_poll_finished(struct ocrq_db *db, const char *const *ids, size_t n, 
     if (st != OCRQ_OK)
         goto out;
     params[0] = ocrq_dynbuf_ptr(&arr);
-    st = ocrq_db_stmt_run(db, want_text ? &st_poll_text : &st_poll, params, PGRES_TUPLES_OK, NULL, &res);
+    st = ocrq_db_stmt_run(db, want_text ? &st_poll_text : &st_poll, params, PGRES_TUPLES_OK, NULL,
+                          &res);
     if (st != OCRQ_OK)
         goto out;
     for (int i = 0; i < PQntuples(res); i++) {

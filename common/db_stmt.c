@@ -36,8 +36,8 @@ int ocrq_db_prepare(struct ocrq_db *db, const struct ocrq_db_stmt *s, const char
  * Send s with params without waiting for the reply, preparing it
  * first if this connection has not. The server runs (and commits) it at once.
  */
-int ocrq_db_stmt_send(struct ocrq_db *db, const struct ocrq_db_stmt *s,
-                      const char *const *params, const char *job)
+int ocrq_db_stmt_send(struct ocrq_db *db, const struct ocrq_db_stmt *s, const char *const *params,
+                      const char *job)
 {
     int st;
 
