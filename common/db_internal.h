@@ -28,7 +28,7 @@ struct ocrq_db {
     int batch_sent;    /* statements sent in the batch, BEGIN included */
 };
 
-#define MAX_ERROR_MESSAGE 2048       /* error_message stored per job */
+#define MAX_ERROR_MESSAGE 2048 /* error_message stored per job, and a webhook attempt's error */
 
 /*
  * Final rows ('succeeded', 'failed', 'canceled') are never reopened by start,
