@@ -11,6 +11,7 @@
 
 #include "db_internal.h"
 #include "ocrq/db.h"
+#include "ocrq/db_api.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"

@@ -4,7 +4,7 @@
  * the transaction that marks the job succeeded (db_pages.c), read back by
  * ocrq-submit --output. Contents go to and from the server as binary bytea.
  */
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 
 #include <stdio.h>
 #include <string.h>

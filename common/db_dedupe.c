@@ -5,7 +5,7 @@
  * copy of its result: its own result row, pages and webhook event, marked
  * dedupe_of. The lookup goes by the partial index of migration 8.
  */
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,10 +2,10 @@
 /*
  * The job statements of the dead-letter and cancel workflow (ocrq-admin failed
  * and cancel, docs/operations.md): the rows behind the messages of ocr.failed,
- * the reset of a job that is requeued, and cancel. Beside db.c, through
+ * the reset of a job that is requeued, and cancel. Beside db_jobs.c, through
  * ocrq_db_params(); libpq types stay in the db module.
  */
-#include "ocrq/db.h"
+#include "ocrq/db_failed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,21 +1,23 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Private to the db module: the connection structure and a parameterized
- * query helper, for statement files beside db.c (one topic per file) that
- * need libpq. Nothing outside common/ includes this header.
+ * Private to the db module: the connection structure, the named statements,
+ * error translation, input checks and a parameterized query helper, for the
+ * statement files (one topic per file) that need libpq. Nothing outside
+ * common/ includes this header.
  */
 #ifndef OCRQ_DB_INTERNAL_H
 #define OCRQ_DB_INTERNAL_H
 
 #include <libpq-fe.h>
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { OCRQ_DB_POOL_AUTO, OCRQ_DB_POOL_SESSION, OCRQ_DB_POOL_TRANSACTION };
 
 struct ocrq_db {
     PGconn *conn;
-    unsigned prepared; /* bit i set: stmts[i] of db.c is prepared on this connection */
+    unsigned prepared; /* bit i set: the statement of slot i is prepared on this connection */
     int pool_mode;     /* OCRQ_DB_POOL_*, from database.pool_mode */
     int pooled;        /* a transaction pool: no named statements, no LISTEN */
     int timeout_ms;    /* database.statement_timeout_ms; 0: none */
@@ -25,6 +27,125 @@ struct ocrq_db {
     int batching;      /* between ocrq_db_batch_begin() and _end() */
     int batch_sent;    /* statements sent in the batch, BEGIN included */
 };
+
+#define MAX_ERROR_MESSAGE 2048 /* error_message stored per job, and a webhook attempt's error */
+
+/*
+ * Final rows ('succeeded', 'failed', 'canceled') are never reopened by start,
+ * fail or retry; only ocrq-admin failed requeue (db_failed.c) resets a failed one.
+ */
+#define FINAL "j.status IN ('succeeded', 'failed', 'canceled')"
+
+/* ---- db_stmt.c: the named statements ---- */
+
+/*
+ * The slots of the named statements in struct ocrq_db's prepared bitmask,
+ * one per statement of db_jobs.c, db_poll.c, db_hooks.c and db_keys.c.
+ */
+enum ocrq_db_slot {
+    ST_QUEUE,
+    ST_START,
+    ST_SUCCEED,
+    ST_SUCCEED_FIRST,
+    ST_FAIL,
+    ST_RETRY,
+    ST_COUNTS,
+    ST_COUNTS_BATCH,
+    ST_POLL,
+    ST_POLL_TEXT,
+    ST_POLL_PAGES,
+    ST_HOOK_CLAIM,
+    ST_HOOK_DONE,
+    ST_HOOK_LIST,
+    ST_HOOK_LIST_FAILED,
+    ST_HOOK_RETRY,
+    ST_HOOK_RETRY_FAILED,
+    ST_KEY_CREATE,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST_N
+};
+_Static_assert(ST_N <= 32, "one bit per statement in struct ocrq_db's prepared");
+
+/* A named statement. */
+struct ocrq_db_stmt {
+    int slot;         /* enum ocrq_db_slot: its bit in struct ocrq_db's prepared */
+    const char *name; /* prepared statement name; also names the operation in logs */
+    int nparams;
+    const char *sql; /* every parameter has an explicit cast, so no paramTypes */
+};
+
+/* Prepare s on this connection (not inside a batch, never when pooled). */
+int ocrq_db_prepare(struct ocrq_db *db, const struct ocrq_db_stmt *s, const char *job);
+
+/*
+ * Send s with params without waiting for the reply, preparing it first if
+ * this connection has not. The server runs (and commits) it at once.
+ */
+int ocrq_db_stmt_send(struct ocrq_db *db, const struct ocrq_db_stmt *s,
+                      const char *const *params, const char *job);
+
+/*
+ * Wait for the reply to the statement sent by ocrq_db_stmt_send(). On
+ * OCRQ_OK *out holds a result of status want, which the caller clears.
+ */
+int ocrq_db_stmt_recv(struct ocrq_db *db, const struct ocrq_db_stmt *s, ExecStatusType want,
+                      const char *job, PGresult **out);
+
+/*
+ * Run s with params and wait for it (send + recv); in a batch only send it.
+ * On OCRQ_OK *out holds a result of status want, which the caller clears.
+ */
+int ocrq_db_stmt_run(struct ocrq_db *db, const struct ocrq_db_stmt *s, const char *const *params,
+                     ExecStatusType want, const char *job, PGresult **out);
+
+/* The job outcome statement a batch prepares before it begins. (common/db_jobs.c) */
+extern const struct ocrq_db_stmt ocrq_db_st_succeed;
+
+/* ---- db_error.c: error translation ---- */
+
+/* Log a failed operation once: SQLSTATE and primary message, or the connection's error. */
+void ocrq_db_log_failure(const char *job, const char *what, const PGconn *conn,
+                         const PGresult *res);
+
+/* Log a failed connection attempt, naming the server but never the password. */
+void ocrq_db_log_connect_failure(const PGconn *conn);
+
+/* OCRQ_OK if res has status want, else log it (once) and return OCRQ_ERR_DB. */
+int ocrq_db_check(const struct ocrq_db *db, const PGresult *res, ExecStatusType want,
+                  const char *what, const char *job);
+
+/* A libpq notice processor: server notices go to the debug log, not stderr. */
+void ocrq_db_notice_to_log(void *arg, const char *message);
+
+/* ---- db_params.c: input checks ---- */
+
+/*
+ * Nonzero if s is an RFC 3339 timestamp that PostgreSQL will accept, so a
+ * foreign producer's bad submitted_at is replaced by now().
+ */
+int ocrq_db_timestamp_ok(const char *s);
+
+/* The priority as text (in buf), clamped to 0-9. */
+const char *ocrq_db_priority_text(int priority, char *buf, size_t len);
+
+/* OCRQ_OK if id is a UUID, else log and return OCRQ_ERR_INVALID (no round trip). */
+int ocrq_db_id_ok(const char *id, const char *what);
+
+/* msg, or its copy in buf (cap bytes) cut at a UTF-8 character boundary. NULL stays NULL. */
+const char *ocrq_db_capped(const char *msg, char *buf, size_t cap);
+
+/* ---- db_array.c: PostgreSQL array literals as text parameters ---- */
+
+struct ocrq_dynbuf;
+
+/* An empty array parameter: a dynbuf capped at 256 MiB (its NUL included). */
+void ocrq_db_array_init(struct ocrq_dynbuf *b);
+
+/* Append one array element: NULL unquoted, anything else double-quoted with \ and " escaped. */
+void ocrq_db_array_elem(struct ocrq_dynbuf *b, const char *s);
+
+/* ---- db_conn.c: unprepared calls ---- */
 
 /*
  * Run sql with nparams text parameters ($1::type casts in the SQL). want_rows:
@@ -114,7 +235,7 @@ struct ocrq_db_result;
 /*
  * ocrq_db_job_succeed() that also sets the job's page count (pages >= 0;
  * -1: left as it is) and writes its first page (first; NULL: none) in the
- * same statement. (common/db.c)
+ * same statement. (common/db_jobs.c)
  */
 int ocrq_db_job_succeed_with(struct ocrq_db *db, const char *job_id, const char *worker,
                              const struct ocrq_db_result *res, int pages,

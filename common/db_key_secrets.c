@@ -2,13 +2,13 @@
 /*
  * The webhook signing secret of an ocrq-api key: rotated with an overlap,
  * during which the dispatcher signs with both (Standard Webhooks allows
- * several signatures). The secret is made with the key (db.c, key create).
+ * several signatures). The secret is made with the key (db_keys.c, key create).
  */
 #include <libpq-fe.h>
 #include <stdio.h>
 
 #include "db_internal.h"
-#include "ocrq/db.h"
+#include "ocrq/db_keys.h"
 #include "ocrq/status.h"
 
 static const char rotate_sql[] =

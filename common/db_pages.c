@@ -2,13 +2,13 @@
 /*
  * The pages of a document's result (ocr_pages, migrations 6 and 8) and its
  * artifacts (db_artifacts.c), written in the transaction of the statement
- * that marks the job succeeded (db.c; a one-page result without artifacts
+ * that marks the job succeeded (db_jobs.c; a one-page result without artifacts
  * is that statement alone), so a job has all its pages or none,
  * and a repeat overwrites instead of adding rows; for a document of several
  * pages also each page as it is done (progress; the fail and retry
- * statements of db.c drop those again).
+ * statements of db_jobs.c drop those again).
  */
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 
 #include <stdio.h>
 

@@ -3,10 +3,10 @@
  * Retention (docs/operations.md, "Retention"): ocrq_db_purge() deletes
  * finished jobs and everything that hangs off them, in batches that are
  * each a short transaction of their own, for ocrq-admin purge and for the
- * supervisor's hourly pass (retention.days). Beside db.c, through
+ * supervisor's hourly pass (retention.days). Beside db_jobs.c, through
  * ocrq_db_params(); libpq types stay in the db module.
  */
-#include "ocrq/db.h"
+#include "ocrq/db_purge.h"
 
 #include <stdio.h>
 #include <stdlib.h>

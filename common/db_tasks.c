@@ -13,6 +13,7 @@
 
 #include "db_internal.h"
 #include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "http_internal.h"
+#include "ocrq/dynbuf.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
@@ -35,8 +36,7 @@ struct ocrq_http_req {
     struct ocrq_http *h;
     struct MHD_Connection *c;
     const char *method, *path; /* MHD's, valid until the request is over */
-    unsigned char *body;
-    size_t len, cap;
+    struct ocrq_dynbuf body;     /* the body kept, capped at limit */
     unsigned long long limit;    /* the largest body */
     unsigned long long received; /* body bytes so far */
     int streaming;               /* the body goes to svc.body */
@@ -94,8 +94,10 @@ const char *ocrq_http_query(const struct ocrq_http_req *req, const char *name)
 
 const unsigned char *ocrq_http_body(const struct ocrq_http_req *req, size_t *len)
 {
-    *len = req->len;
-    return req->body ? req->body : (const unsigned char *)"";
+    const char *body = ocrq_dynbuf_ptr(&req->body);
+
+    *len = ocrq_dynbuf_len(&req->body);
+    return body ? (const unsigned char *)body : (const unsigned char *)"";
 }
 
 void ocrq_http_set_body_limit(struct ocrq_http_req *req, unsigned long long limit)
@@ -251,26 +253,6 @@ static void reply_too_large(struct ocrq_http_req *r)
     ocrq_http_reply(r, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", b, b ? strlen(b) : 0);
 }
 
-/* Append a piece of body, growing the buffer geometrically (never past the limit). */
-static int body_add(struct ocrq_http_req *r, const char *data, size_t n)
-{
-    if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n)
-            cap *= 2;
-        if (cap > r->limit)
-            cap = (size_t)r->limit;
-        unsigned char *p = realloc(r->body, cap);
-        if (!p)
-            return OCRQ_ERR_NOMEM;
-        r->body = p;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    return OCRQ_OK;
-}
-
 /* The headers are in: a new request, its early refusals and its body limit. */
 static enum MHD_Result begin(struct ocrq_http *h, struct MHD_Connection *c, const char *url,
                              const char *method, void **req_cls)
@@ -293,6 +275,7 @@ static enum MHD_Result begin(struct ocrq_http *h, struct MHD_Connection *c, cons
 
     if (h->svc.headers)
         h->svc.headers(h->svc.arg, r);
+    ocrq_dynbuf_init(&r->body, (size_t)r->limit); /* the limit is final once headers returned */
     if (!r->replied && length > r->limit)
         reply_too_large(r);
     if (r->streaming && !h->svc.body && !r->replied)
@@ -380,7 +363,7 @@ static enum MHD_Result body_piece(struct ocrq_http *h, struct ocrq_http_req *r, 
             return refuse_mid_body(r);
         return MHD_YES;
     }
-    if (body_add(r, data, n) != OCRQ_OK)
+    if (ocrq_dynbuf_add(&r->body, data, n) != OCRQ_OK)
         return MHD_NO;
     return MHD_YES;
 }
@@ -434,7 +417,7 @@ void ocrq_http_svc_completed(void *cls, struct MHD_Connection *c, void **req_cls
     r->aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->sent_raw;
     if (h->svc.done)
         h->svc.done(h->svc.arg, r);
-    free(r->body);
+    ocrq_dynbuf_free(&r->body);
     free(r->ctype);
     free(r->rbody);
     stream_free(r->stream);

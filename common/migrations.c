@@ -22,7 +22,7 @@ struct ocrq_migration {
     const char *sql;  /* one or more statements, run in one transaction */
 };
 
-/* Jobs, results, and the indexes the queries in db.c use. */
+/* Jobs, results, and the indexes the queries in db_*.c use. */
 static const char m1_jobs_results[] =
     "CREATE TABLE ocr_jobs ("
     "  job_id        uuid PRIMARY KEY,"

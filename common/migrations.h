@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Private to the db module: the few libpq-free helpers of db.c that
+ * Private to the db module: the few libpq-free helpers of db_conn.c that
  * migrations.c applies the schema migrations with.
  */
 #ifndef OCRQ_MIGRATIONS_H

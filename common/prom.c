@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ocrq/dynbuf.h"
 #include "ocrq/status.h"
 
 #define NUM_MAX 64 /* a formatted number; "%.0f" of anything below 1e21 fits */
@@ -21,6 +22,8 @@ static const char *const type_names[] = {"counter", "gauge", "histogram"};
 void ocrq_prom_init(struct ocrq_prom *p)
 {
     memset(p, 0, sizeof *p);
+    ocrq_dynbuf_init(&p->out, OCRQ_PROM_MAX_BYTES - 1); /* a NUL after it within the cap */
+    ocrq_dynbuf_init(&p->names, OCRQ_PROM_MAX_BYTES - 1);
     p->cur_type = -1;
     p->st = OCRQ_OK;
 }
@@ -29,8 +32,8 @@ void ocrq_prom_cleanup(struct ocrq_prom *p)
 {
     if (!p)
         return;
-    free(p->out.p);
-    free(p->names.p);
+    ocrq_dynbuf_free(&p->out);
+    ocrq_dynbuf_free(&p->names);
     ocrq_prom_init(p);
 }
 
@@ -45,37 +48,22 @@ static void fail(struct ocrq_prom *p, int st)
         p->st = st;
 }
 
-/* Room for n more bytes plus a NUL in b; sets the sticky error if there is none. */
-static int reserve(struct ocrq_prom *p, struct ocrq_prom_buf *b, size_t n)
+/* Append n bytes of s to b; an error of b becomes the sticky error. Nonzero if appended. */
+static int append(struct ocrq_prom *p, struct ocrq_dynbuf *b, const char *s, size_t n)
 {
     if (p->st != OCRQ_OK)
         return 0;
-    if (n >= OCRQ_PROM_MAX_BYTES || b->len + n + 1 > OCRQ_PROM_MAX_BYTES) {
-        fail(p, OCRQ_ERR_TOO_LARGE);
+    int st = ocrq_dynbuf_add(b, s, n);
+    if (st != OCRQ_OK) {
+        fail(p, st);
         return 0;
     }
-    if (b->len + n + 1 <= b->cap)
-        return 1;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        fail(p, OCRQ_ERR_NOMEM);
-        return 0;
-    }
-    b->p = np;
-    b->cap = cap;
     return 1;
 }
 
 static void put(struct ocrq_prom *p, const char *s, size_t n)
 {
-    if (!reserve(p, &p->out, n))
-        return;
-    memcpy(p->out.p + p->out.len, s, n);
-    p->out.len += n;
-    p->out.p[p->out.len] = '\0';
+    append(p, &p->out, s, n);
 }
 
 static void put_str(struct ocrq_prom *p, const char *s)
@@ -171,18 +159,18 @@ void ocrq_prom_family(struct ocrq_prom *p, const char *name, enum ocrq_prom_type
         fail(p, OCRQ_ERR_INVALID);
         return;
     }
-    for (size_t off = 0; off < p->names.len; off += strlen(p->names.p + off) + 1) {
-        if (strcmp(p->names.p + off, name) == 0) {
+    const char *names = ocrq_dynbuf_ptr(&p->names);
+    size_t names_len = ocrq_dynbuf_len(&p->names);
+    for (size_t off = 0; off < names_len; off += strlen(names + off) + 1) {
+        if (strcmp(names + off, name) == 0) {
             fail(p, OCRQ_ERR_INVALID);
             return;
         }
     }
-    size_t n = strlen(name);
-    if (!reserve(p, &p->names, n + 1))
+    size_t at = names_len;
+    if (!append(p, &p->names, name, strlen(name) + 1)) /* with its NUL */
         return;
-    p->cur = p->names.len;
-    memcpy(p->names.p + p->names.len, name, n + 1);
-    p->names.len += n + 1;
+    p->cur = at;
     p->cur_type = (int)type;
 
     if (help) {
@@ -202,7 +190,7 @@ void ocrq_prom_family(struct ocrq_prom *p, const char *name, enum ocrq_prom_type
 /* The current family's name; the pointer is good until the next declaration. */
 static const char *family(const struct ocrq_prom *p)
 {
-    return p->names.p + p->cur;
+    return ocrq_dynbuf_ptr(&p->names) + p->cur;
 }
 
 /* One line: family name + suffix, {labels and le}, value. le may be NULL. */
@@ -309,14 +297,11 @@ int ocrq_prom_finish(struct ocrq_prom *p, char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    if (p->st == OCRQ_OK && !p->out.p)
-        reserve(p, &p->out, 0); /* an empty text is still a string */
     int st = p->st;
     if (st == OCRQ_OK) {
-        p->out.p[p->out.len] = '\0';
-        *out = p->out.p;
-        *len = p->out.len;
-        p->out.p = NULL;
+        *out = ocrq_dynbuf_take(&p->out, len); /* an empty text is still a string */
+        if (!*out)
+            st = OCRQ_ERR_NOMEM;
     }
     ocrq_prom_cleanup(p);
     return st;

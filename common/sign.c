@@ -6,6 +6,7 @@
  */
 #include "ocrq/sign.h"
 
+#include "ocrq/random.h"
 #include "ocrq/status.h"
 
 #include <ctype.h>
@@ -15,7 +16,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #define MAC_BYTES 32   /* SHA-256 */
 #define MAC_B64_LEN 44 /* base64 of 32 bytes, padded */
@@ -185,29 +185,12 @@ int ocrq_sign_verify(const struct ocrq_secret *keys, int n, const char *msg_id, 
     return found ? OCRQ_OK : OCRQ_ERR_INVALID;
 }
 
-/* "msg_" + base62 characters from RAND_bytes (rejection sampling: no bias). Thread-safe. */
-int ocrq_random_base62(char *out, size_t n)
-{
-    static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    unsigned char rnd[64];
-    size_t have = 0;
-
-    while (have < n) {
-        if (RAND_bytes(rnd, (int)sizeof rnd) != 1)
-            return OCRQ_ERR_IO;
-        for (size_t i = 0; i < sizeof rnd && have < n; i++)
-            if (rnd[i] < 248) /* 248 = 4 * 62: no bias */
-                out[have++] = base62[rnd[i] % 62];
-    }
-    return OCRQ_OK;
-}
-
 int ocrq_sign_new_secret(char out[OCRQ_NEW_SECRET_SIZE])
 {
     unsigned char key[32];
 
     out[0] = '\0';
-    if (RAND_bytes(key, (int)sizeof key) != 1)
+    if (ocrq_random_bytes(key, sizeof key) != OCRQ_OK)
         return OCRQ_ERR_IO;
     memcpy(out, prefix, sizeof prefix - 1);
     EVP_EncodeBlock((unsigned char *)out + sizeof prefix - 1, key, (int)sizeof key);

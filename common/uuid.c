@@ -1,31 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Random (version 4) UUIDs from getrandom(2), and a syntax check for UUIDs
+ * Random (version 4) UUIDs (ocrq/random.h), and a syntax check for UUIDs
  * of any version in their 8-4-4-4-12 text form.
  */
 #include "ocrq/uuid.h"
 
+#include "ocrq/random.h"
 #include "ocrq/status.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <sys/random.h>
-
-/* Fill buf with n random bytes; getrandom may be interrupted or return short. */
-static int fill_random(unsigned char *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = getrandom(buf + got, n - got, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return OCRQ_ERR_IO;
-        }
-        got += (size_t)r;
-    }
-    return OCRQ_OK;
-}
 
 /*
  * Write a new lowercase v4 UUID and a NUL into out (>= OCRQ_UUID_LEN + 1
@@ -39,7 +22,7 @@ int ocrq_uuid_new(char *out)
     int st;
 
     out[0] = '\0';
-    st = fill_random(b, sizeof b);
+    st = ocrq_random_bytes(b, sizeof b);
     if (st != OCRQ_OK)
         goto out;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */

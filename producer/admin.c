@@ -14,6 +14,7 @@
 #include "ocrq/blob.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_poll.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
 #include "ocrq/units.h"

@@ -118,7 +118,7 @@ int admin_store_sweep(const struct ocrq_config *cfg);
 /* What ocrq-admin purge is asked to do. */
 struct admin_purge_opts {
     long long finished_before_s; /* jobs that finished at least this long ago */
-    unsigned statuses;           /* OCRQ_PURGE_* bits (ocrq/db.h); 0: every finished status */
+    unsigned statuses;           /* OCRQ_PURGE_* bits (ocrq/db_purge.h); 0: every finished status */
     const char *batch;           /* only the jobs of this batch; NULL: any */
     int batch_size;              /* jobs per transaction; 0: OCRQ_DB_PURGE_BATCH */
     int dry_run;                 /* count only */

@@ -14,6 +14,7 @@
 
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_keys.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
 

@@ -17,6 +17,7 @@
 
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_failed.h"
 #include "ocrq/job.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"

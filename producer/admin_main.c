@@ -13,7 +13,7 @@
 
 #include "admin.h"
 #include "ocrq/config.h"
-#include "ocrq/db.h"
+#include "ocrq/db_purge.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"

@@ -14,6 +14,7 @@
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_purge.h"
 #include "ocrq/status.h"
 #include "ocrq/units.h"
 

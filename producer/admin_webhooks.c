@@ -9,6 +9,7 @@
 
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_hooks.h"
 #include "ocrq/status.h"
 
 static void print_json(void *arg, const struct ocrq_db_hook_info *h)

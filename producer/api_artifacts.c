@@ -13,6 +13,7 @@
 #include "api.h"
 #include "ocrq/blob.h"
 #include "ocrq/db.h"
+#include "ocrq/db_api.h"
 #include "ocrq/formats.h"
 #include "ocrq/http.h"
 #include "ocrq/log.h"

@@ -16,7 +16,7 @@
 #include "api.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
-#include "ocrq/db.h"
+#include "ocrq/db_api.h"
 #include "ocrq/log.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"

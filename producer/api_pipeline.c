@@ -35,6 +35,7 @@
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_api.h"
 #include "ocrq/http.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"

@@ -17,6 +17,7 @@
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_api.h"
 #include "ocrq/http.h"
 #include "ocrq/formats.h"
 #include "ocrq/job.h"

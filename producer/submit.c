@@ -20,6 +20,7 @@
 #include "ocrq/blob.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 #include "ocrq/job.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"

@@ -20,7 +20,8 @@
 
 #include "ocrq/blob.h"
 #include "ocrq/config.h"
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
+#include "ocrq/db_poll.h"
 #include "ocrq/formats.h"
 #include "ocrq/status.h"
 #include "submit.h"

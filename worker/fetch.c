@@ -17,14 +17,14 @@
 #include <curl/curl.h>
 
 #include "ocrq/config.h"
+#include "ocrq/dynbuf.h"
 #include "ocrq/log.h"
 #include "ocrq/netguard.h"
 #include "ocrq/pathcheck.h"
 #include "ocrq/status.h"
 
 struct sink {
-    unsigned char *buf;
-    size_t len, cap, max;
+    struct ocrq_dynbuf buf; /* capped at fetch.max_bytes */
     int too_large;
 };
 
@@ -43,31 +43,18 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
     struct sink *s = arg;
     size_t n = size * nmemb;
 
-    if (n > s->max - s->len) {
-        s->too_large = 1;
+    int st = ocrq_dynbuf_add(&s->buf, ptr, n);
+    if (st != OCRQ_OK) {
+        s->too_large = st == OCRQ_ERR_TOO_LARGE;
         return 0; /* aborts the transfer */
     }
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 64 * 1024;
-        while (cap < s->len + n)
-            cap *= 2;
-        if (cap > s->max)
-            cap = s->max;
-        unsigned char *p = realloc(s->buf, cap);
-        if (p == NULL)
-            return 0;
-        s->buf = p;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, ptr, n);
-    s->len += n;
     return n;
 }
 
 int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char **data,
                    size_t *len, char *why, size_t whylen)
 {
-    struct sink s = {.max = (size_t)cfg->fetch_max_bytes};
+    struct sink s = {0};
     struct ocrq_netguard guard;
     struct ocrq_netguard_result guarded;
     CURL *h = NULL;
@@ -77,6 +64,7 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
 
     *data = NULL;
     *len = 0;
+    ocrq_dynbuf_init(&s.buf, (size_t)cfg->fetch_max_bytes);
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
         snprintf(why, whylen, "only http and https URLs are fetched");
         return OCRQ_ERR_FETCH_PERM;
@@ -132,12 +120,11 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
     }
     curl_easy_cleanup(h);
     if (st != OCRQ_OK) {
-        free(s.buf);
+        ocrq_dynbuf_free(&s.buf);
         return st;
     }
-    *data = s.buf;
-    *len = s.len;
-    return OCRQ_OK;
+    *data = (unsigned char *)ocrq_dynbuf_take(&s.buf, len);
+    return *data ? OCRQ_OK : OCRQ_ERR_NOMEM;
 }
 
 int ocrq_fetch_path(const struct ocrq_config *cfg, const char *path, unsigned char **data,

@@ -20,7 +20,7 @@
 #include "ocrq/blob.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 #include "ocrq/db_tasks.h"
 #include "ocrq/formats.h"
 #include "ocrq/job.h"

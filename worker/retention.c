@@ -18,6 +18,7 @@
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_purge.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 

@@ -19,19 +19,17 @@
 
 #include <leptonica/allheaders.h>
 
+#include "ocrq/dynbuf.h"
 #include "ocrq/formats.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
 #define N_RENDERERS 4
 
-/* A growing buffer that stops keeping bytes past cap but goes on counting them. */
+/* A capped dynbuf that stops keeping bytes past its cap but goes on counting them. */
 struct buf {
-    char *p;
-    size_t len, size;
+    struct ocrq_dynbuf d;
     size_t total; /* bytes appended, kept or not */
-    size_t cap;
-    int nomem;
 };
 
 struct ocrq_outputs {
@@ -58,27 +56,12 @@ static const struct {
 static void buf_add(struct buf *b, const char *s, size_t n)
 {
     b->total += n;
-    if (b->nomem || b->total > b->cap) {
-        free(b->p); /* over the cap: only the size is reported */
-        b->p = NULL;
-        b->len = b->size = 0;
-        return;
-    }
-    if (b->len + n + 1 > b->size) {
-        size_t size = b->size ? b->size : 4096;
-        while (size < b->len + n + 1)
-            size *= 2;
-        char *p = realloc(b->p, size);
-        if (!p) {
-            b->nomem = 1;
-            return;
-        }
-        b->p = p;
-        b->size = size;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    ocrq_dynbuf_add(&b->d, s, n); /* over the cap it frees what it had: only the size is reported */
+}
+
+static int buf_nomem(const struct buf *b)
+{
+    return ocrq_dynbuf_status(&b->d) == OCRQ_ERR_NOMEM;
 }
 
 __attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
@@ -154,7 +137,8 @@ int tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
         goto out;
     o->formats = formats;
     o->max_bytes = max_bytes;
-    o->words.cap = o->sizes.cap = (size_t)max_bytes;
+    ocrq_dynbuf_init(&o->words.d, (size_t)max_bytes);
+    ocrq_dynbuf_init(&o->sizes.d, (size_t)max_bytes);
     safe_title(title, clean, sizeof clean);
     if (formats & (OCRQ_FMT_HOCR | OCRQ_FMT_ALTO | OCRQ_FMT_TSV | OCRQ_FMT_PDF)) {
         snprintf(o->dir, sizeof o->dir, "%s/ocrq-outputs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -239,7 +223,7 @@ int tess_outputs_page(struct ocrq_outputs *o, TessBaseAPI *api, struct Pix *pix,
         page_words(o, api, o->pages);
         buf_printf(&o->sizes, "%s{\"page\":%d,\"width\":%d,\"height\":%d}", o->pages > 1 ? "," : "",
                    o->pages, pixGetWidth(pix), pixGetHeight(pix));
-        if (o->words.nomem || o->sizes.nomem) {
+        if (buf_nomem(&o->words) || buf_nomem(&o->sizes)) {
             snprintf(why, whylen, "out of memory building the word list");
             return OCRQ_ERR_NOMEM;
         }
@@ -317,16 +301,17 @@ int tess_outputs_end(struct ocrq_outputs *o, struct ocrq_artifact *arts, int *n,
             (*n)++;
     }
     if (st == OCRQ_OK && (o->formats & OCRQ_FMT_WORDS)) {
-        buf_add(&o->words, o->sizes.p ? o->sizes.p : "", o->sizes.len);
+        const char *sizes = ocrq_dynbuf_ptr(&o->sizes.d);
+        buf_add(&o->words, sizes ? sizes : "", ocrq_dynbuf_len(&o->sizes.d));
         buf_add(&o->words, "]}\n", 3);
-        if (o->words.nomem || o->sizes.nomem) {
+        if (buf_nomem(&o->words) || buf_nomem(&o->sizes)) {
             snprintf(why, whylen, "out of memory building the word list");
             st = OCRQ_ERR_NOMEM;
         } else {
             arts[*n].format = OCRQ_FMT_WORDS;
-            arts[*n].data = (unsigned char *)o->words.p; /* NULL when over the cap */
+            /* NULL when over the cap */
+            arts[*n].data = (unsigned char *)ocrq_dynbuf_take(&o->words.d, NULL);
             arts[*n].len = o->words.total;
-            o->words.p = NULL;
             (*n)++;
         }
     }
@@ -354,7 +339,7 @@ void tess_outputs_free(struct ocrq_outputs *o)
         }
         rmdir(o->dir);
     }
-    free(o->words.p);
-    free(o->sizes.p);
+    ocrq_dynbuf_free(&o->words.d);
+    ocrq_dynbuf_free(&o->sizes.d);
     free(o);
 }

@@ -21,6 +21,7 @@
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
+#include "ocrq/db_hooks.h"
 #include "ocrq/log.h"
 #include "ocrq/netguard.h"
 #include "ocrq/sign.h"

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ocrq/dynbuf.h"
+
 /* The most text one builder makes; past it, OCRQ_ERR_TOO_LARGE. */
 #define OCRQ_PROM_MAX_BYTES ((size_t)16 << 20)
 
@@ -41,16 +43,10 @@ struct ocrq_prom_hist {
     double sum;              /* sum of the observations, in the metric's unit (seconds) */
 };
 
-/* Private: a growable byte buffer. */
-struct ocrq_prom_buf {
-    char *p;
-    size_t len, cap;
-};
-
 /* The builder: set up with ocrq_prom_init(); its fields are private. */
 struct ocrq_prom {
-    struct ocrq_prom_buf out;   /* the text so far */
-    struct ocrq_prom_buf names; /* families declared so far, each NUL-terminated */
+    struct ocrq_dynbuf out;     /* the text so far */
+    struct ocrq_dynbuf names;   /* families declared so far, each NUL-terminated */
     size_t cur;                 /* offset in names of the current family */
     int cur_type;               /* its enum ocrq_prom_type; -1: none declared yet */
     int st;                     /* the first error, sticky; OCRQ_OK while none */

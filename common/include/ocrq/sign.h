@@ -67,14 +67,11 @@ int ocrq_sign_verify(const struct ocrq_secret *keys, int n, const char *msg_id, 
 
 /*
  * Write a new webhook-id, "msg_" + OCRQ_EVENT_ID_CHARS random base62
- * characters from the OpenSSL CSPRNG, into out (OCRQ_EVENT_ID_SIZE bytes).
+ * characters from the kernel's CSPRNG (ocrq/random.h), into out (OCRQ_EVENT_ID_SIZE bytes).
  * Returns OCRQ_OK, OCRQ_ERR_INVALID (out too small) or OCRQ_ERR_IO (no
  * randomness); out is "" on error. Thread-safe.
  */
 int ocrq_sign_event_id(char *out, size_t outlen);
-
-/* n random characters of [0-9A-Za-z] (no NUL) from the OpenSSL CSPRNG: OCRQ_OK or OCRQ_ERR_IO. */
-int ocrq_random_base62(char *out, size_t n);
 
 /* SHA-256 of data as 64 lowercase hex digits and a NUL: OCRQ_OK or OCRQ_ERR_NOMEM. */
 int ocrq_sha256_hex(const void *data, size_t len, char out[65]);
