@@ -179,8 +179,8 @@ int ocrq_mq_declare_holding(struct ocrq_mq *mq, const char *q)
 
 int ocrq_mq_declare_topology(struct ocrq_mq *mq)
 {
-    char names[1 + 2 * (1 + OCRQ_MAX_RETRY_DELAYS)][256];
-    int n = ocrq_mq_topology_queues(mq, names, (int)(sizeof names / sizeof names[0]));
+    char names[OCRQ_MQ_MAX_QUEUES][256];
+    int n = ocrq_mq_topology_queues(mq, names, OCRQ_MQ_MAX_QUEUES);
     int st = OCRQ_OK;
 
     if (!mq)
