@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The dispatch rule: a worker never starts a normal job while a priority job
+ * The take rule: a worker never starts a normal job while a priority job
  * is ready. basic.get makes the check happen at the moment of the decision;
  * consumers are used only to wake an idle worker.
  */
-#include "dispatch.h"
+#include "take.h"
 
 #include <string.h>
 
@@ -109,9 +109,8 @@ static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
  * started). After a priority job the priority queue is asked alone first,
  * as another one is likely.
  */
-int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
-                       volatile sig_atomic_t *stop, int *last_was_priority,
-                       struct ocrq_mq_msg **out)
+int ocrq_take_next(struct ocrq_mq *mq, const struct ocrq_config *cfg, volatile sig_atomic_t *stop,
+                   int *last_was_priority, struct ocrq_mq_msg **out)
 {
     struct ocrq_mq_msg *msg = NULL, *normal = NULL, *prio = NULL;
     int st, st_n, st_p;

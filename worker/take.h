@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Choosing the next job, priority queue strictly first (docs/design.md,
- * "Strict priority at dispatch time").
+ * Taking the next job, priority queue strictly first (docs/design.md,
+ * "Strict priority when a worker takes a job").
  */
-#ifndef OCRQ_WORKER_DISPATCH_H
-#define OCRQ_WORKER_DISPATCH_H
+#ifndef OCRQ_WORKER_TAKE_H
+#define OCRQ_WORKER_TAKE_H
 
 #include <signal.h>
 
@@ -22,8 +22,7 @@ struct ocrq_mq_msg;
  * changes the order of the checks, to save a round trip per job.
  * Returns OCRQ_OK with *out, OCRQ_ERR_EMPTY when stopped, or OCRQ_ERR_MQ.
  */
-int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
-                       volatile sig_atomic_t *stop, int *last_was_priority,
-                       struct ocrq_mq_msg **out);
+int ocrq_take_next(struct ocrq_mq *mq, const struct ocrq_config *cfg, volatile sig_atomic_t *stop,
+                   int *last_was_priority, struct ocrq_mq_msg **out);
 
 #endif
