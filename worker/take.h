@@ -12,6 +12,25 @@ struct ocrq_config;
 struct ocrq_mq;
 struct ocrq_mq_msg;
 
+/* What the rule makes of the two gets of one round trip. */
+enum ocrq_take_pick {
+    OCRQ_TAKE_IDLE,     /* both queues empty: wait on consumers */
+    OCRQ_TAKE_AGAIN,    /* nothing to start, but one was dead-lettered for size: look again */
+    OCRQ_TAKE_NORMAL,   /* start the normal message */
+    OCRQ_TAKE_PRIORITY, /* start the priority message */
+};
+
+/*
+ * The rule for one round trip, with no I/O: normal and prio are what the
+ * gets on the normal and the priority queue returned (NULL: none), st_normal
+ * and st_prio their statuses (OCRQ_OK, OCRQ_ERR_EMPTY or OCRQ_ERR_TOO_LARGE).
+ * Returns which message to start, or why none. *hand_back is set to 1 when
+ * the normal message must go back to its queue (a priority one is started
+ * instead), else 0. Borrows both messages.
+ */
+enum ocrq_take_pick ocrq_take_choose(const struct ocrq_mq_msg *normal, int st_normal,
+                                     const struct ocrq_mq_msg *prio, int st_prio, int *hand_back);
+
 /*
  * Take the next job to start: from the priority queue if it has one ready,
  * else from the normal queue, but a normal job is handed out only after a
