@@ -20,6 +20,8 @@
  *
  * A queue that exists with other arguments makes the broker refuse the
  * declaration (406 PRECONDITION_FAILED); that is reported with what to do.
+ * The queue operations themselves (declare, bind, inspect, delete) and the
+ * queue names for a priority or a retry delay are here too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -177,8 +179,8 @@ int ocrq_mq_declare_holding(struct ocrq_mq *mq, const char *q)
 
 int ocrq_mq_declare_topology(struct ocrq_mq *mq)
 {
-    char names[1 + 2 * (1 + OCRQ_MAX_RETRY_DELAYS)][256];
-    int n = ocrq_mq_topology_queues(mq, names, (int)(sizeof names / sizeof names[0]));
+    char names[OCRQ_MQ_MAX_QUEUES][256];
+    int n = ocrq_mq_topology_queues(mq, names, OCRQ_MQ_MAX_QUEUES);
     int st = OCRQ_OK;
 
     if (!mq)
@@ -196,4 +198,88 @@ int ocrq_mq_declare_topology(struct ocrq_mq *mq)
             st = ocrq_mq_declare_fanout(mq, ocrq_mq_topo_of(mq)->x_dlx, names[0]);
     }
     return st;
+}
+
+/* ---- declaring, inspecting and deleting queues ----------------------------- */
+
+int ocrq_mq_declare_queue(struct ocrq_mq *mq, const char *q, amqp_table_entry_t *args, int n)
+{
+    amqp_table_t t = {n, n ? args : NULL};
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!shortstr_ok(q))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    (void)amqp_queue_declare(mq->conn, CHAN, amqp_cstring_bytes(q), 0, 1, 0, 0, t);
+    int st = ocrq_mq_rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.declare", q);
+    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
+}
+
+int ocrq_mq_declare_fanout(struct ocrq_mq *mq, const char *x, const char *q)
+{
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!shortstr_ok(x) || !shortstr_ok(q))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    (void)amqp_exchange_declare(mq->conn, CHAN, amqp_cstring_bytes(x), amqp_cstring_bytes("fanout"),
+                                0, 1, 0, 0, amqp_empty_table);
+    int st = ocrq_mq_rpc_status(mq, amqp_get_rpc_reply(mq->conn), "exchange.declare", x);
+    if (st != OCRQ_OK)
+        return OCRQ_ERR_MQ;
+    (void)amqp_queue_bind(mq->conn, CHAN, amqp_cstring_bytes(q), amqp_cstring_bytes(x),
+                          amqp_cstring_bytes(""), amqp_empty_table);
+    st = ocrq_mq_rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.bind", q);
+    return st == OCRQ_OK ? OCRQ_OK : OCRQ_ERR_MQ;
+}
+
+const char *ocrq_mq_queue_for(const struct ocrq_config *cfg, int priority)
+{
+    return priority >= cfg->priority_threshold ? cfg->queue_priority : cfg->queue_jobs;
+}
+
+void ocrq_mq_retry_queue(const struct ocrq_config *cfg, const char *q, int idx, char *buf,
+                         size_t buflen)
+{
+    if (!buf || buflen == 0)
+        return;
+    buf[0] = '\0';
+    if (!cfg || !q || idx < 0 || idx >= cfg->n_retry_delays || idx >= OCRQ_MAX_RETRY_DELAYS)
+        return;
+    snprintf(buf, buflen, "%s.retry.%ds", q, cfg->retry_delays_s[idx]);
+}
+
+int ocrq_mq_queue_delete(struct ocrq_mq *mq, const char *queue, int if_empty)
+{
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!shortstr_ok(queue))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    (void)amqp_queue_delete(mq->conn, CHAN, amqp_cstring_bytes(queue), 0, if_empty ? 1 : 0);
+    int st = ocrq_mq_rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.delete", queue);
+    return st == OCRQ_OK || st == OCRQ_ERR_NOT_FOUND ? st : OCRQ_ERR_MQ;
+}
+
+int ocrq_mq_queue_info(struct ocrq_mq *mq, const char *queue, unsigned *ready, unsigned *consumers)
+{
+    if (ready)
+        *ready = 0;
+    if (consumers)
+        *consumers = 0;
+    if (!usable(mq))
+        return OCRQ_ERR_MQ;
+    if (!shortstr_ok(queue))
+        return OCRQ_ERR_INVALID;
+    release(mq);
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(mq->conn, CHAN, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+    int st = ocrq_mq_rpc_status(mq, amqp_get_rpc_reply(mq->conn), "queue.declare (passive)", queue);
+    if (st != OCRQ_OK)
+        return st == OCRQ_ERR_NOT_FOUND ? st : OCRQ_ERR_MQ;
+    if (ready)
+        *ready = ok->message_count;
+    if (consumers)
+        *consumers = ok->consumer_count;
+    return OCRQ_OK;
 }

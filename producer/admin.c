@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The ocrq-admin commands. setup declares the topology through mq.c (the one
- * definition every component shares) and migrates the database; status asks
- * the broker about each queue with a passive declare and the database for
- * job counts and the document store's totals.
+ * The ocrq-admin commands. setup declares the topology through
+ * mq_topology.c (the one definition every component shares) and migrates
+ * the database; status asks the broker about each queue with a passive
+ * declare and the database for job counts and the document store's totals.
  */
 #include "admin.h"
 
@@ -139,7 +139,7 @@ static size_t queue_names(const struct ocrq_config *cfg, struct queue_row *rows)
 
 /*
  * Ask the broker about each queue with a passive declare. A missing queue
- * closes the channel; mq.c opens it again, so one connection serves all.
+ * closes the channel; mq_conn.c opens it again, so one connection serves all.
  */
 static int query_queues(const struct ocrq_config *cfg, struct queue_row *rows, size_t n)
 {

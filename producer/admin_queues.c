@@ -22,7 +22,6 @@
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
 
-#define MAX_QUEUES (1 + 2 * (1 + OCRQ_MAX_RETRY_DELAYS))
 #define MOVE_BATCH 256
 #define CONFIRM_TIMEOUT_MS 30000
 #define HOLDING_SUFFIX ".converting"
@@ -220,14 +219,14 @@ static int connect(const struct ocrq_config *cfg, struct ocrq_mq **mq)
  */
 int admin_queues_convert(const struct ocrq_config *cfg)
 {
-    char names[MAX_QUEUES][256];
+    char names[OCRQ_MQ_MAX_QUEUES][256];
     struct ocrq_mq *mq = NULL;
     int differed = 0, n;
     int st = connect(cfg, &mq);
 
     if (st != OCRQ_OK)
         goto out;
-    n = ocrq_mq_topology_queues(mq, names, MAX_QUEUES);
+    n = ocrq_mq_topology_queues(mq, names, OCRQ_MQ_MAX_QUEUES);
     for (int i = 0; i < n; i++) { /* nothing may consume meanwhile */
         unsigned ready = 0, consumers = 0;
         st = ocrq_mq_queue_info(mq, names[i], &ready, &consumers);

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One job, top to bottom: decode, start, load, take a recent identical
- * result (dedupe) or OCR each page (turned upright and straightened when
- * configured, each page recorded as it is done), commit. Every
- * exit produces exactly one verdict for the message, and a verdict that lets
- * the message go (ack) is only given after the outcome is committed.
+ * result (dedupe, pipeline_dedupe.c) or OCR each page (the page loop,
+ * pipeline_pages.c), commit. Every exit produces exactly one verdict for the
+ * message, and a verdict that lets the message go (ack) is only given after
+ * the outcome is committed.
+ *
+ * Committing an outcome also writes its webhook event: the statement of
+ * common/db.c that records a job's success or failure inserts the event
+ * into ocr_webhook_deliveries (HOOK_INSERT) when the job has a webhook URL,
+ * so the event commits with the outcome or not at all; a row trigger on that
+ * table NOTIFYs the webhook dispatcher (webhooks.c), which sends it. Nothing
+ * here sends a webhook.
  */
 #include "pipeline.h"
 #include "pipeline_internal.h"
@@ -13,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <leptonica/allheaders.h>
 
 #include "doc_cache.h"
 #include "document.h"
@@ -31,7 +36,6 @@
 #include "ocrq/mq.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
-#include "straighten.h"
 
 
 /*
@@ -40,18 +44,6 @@
  */
 #define SMALL_MAX_PIXELS 1000000LL
 #define SMALL_MAX_BYTES (4u << 20)
-
-/* What a document gave: its pages, and their texts joined by form feeds. */
-struct doc_result {
-    struct ocrq_db_page *pages; /* n of them; each text malloc'd */
-    int n;
-    int n_ocr;              /* pages the engine recognized */
-    char *text;             /* pages joined by '\f', as Tesseract separates pages */
-    double mean_confidence; /* over the recognized pages; 100 when none was */
-    struct ocrq_artifact arts[OCRQ_MAX_ARTIFACTS]; /* the job's formats beside txt */
-    int n_arts;
-    int progress_failed;    /* a page's progress write failed (logged once) */
-};
 
 /* A document's bytes: borrowed from the message (inline) or owned (fetched). */
 struct doc {
@@ -232,132 +224,6 @@ static int is_transient(int st)
     return st == OCRQ_ERR_FETCH || st == OCRQ_ERR_IO;
 }
 
-static void doc_result_cleanup(struct doc_result *r)
-{
-    for (int i = 0; i < r->n; i++)
-        free((char *)r->pages[i].text);
-    free(r->pages);
-    free(r->text);
-    for (int i = 0; i < r->n_arts; i++)
-        free(r->arts[i].data);
-    memset(r, 0, sizeof(*r));
-}
-
-/* r->text: the pages' texts joined by form feeds; mean confidence over the OCRed pages. */
-static int join_pages(struct doc_result *r)
-{
-    size_t len = 0, at = 0;
-    double conf = 0;
-
-    for (int i = 0; i < r->n; i++)
-        len += strlen(r->pages[i].text) + 1;
-    r->text = malloc(len + 1);
-    if (r->text == NULL)
-        return OCRQ_ERR_NOMEM;
-    for (int i = 0; i < r->n; i++) {
-        size_t n = strlen(r->pages[i].text);
-        if (i > 0)
-            r->text[at++] = '\f';
-        memcpy(r->text + at, r->pages[i].text, n);
-        at += n;
-        if (r->pages[i].ocr)
-            conf += r->pages[i].mean_confidence;
-    }
-    r->text[at] = '\0';
-    r->mean_confidence = r->n_ocr > 0 ? conf / r->n_ocr : 100;
-    return OCRQ_OK;
-}
-
-/*
- * One page into pg: its text layer when ocr.pdf_text is skip and it has
- * one, else rendered and recognized within what is left of the job's time
- * (deadline, a ocrq_now_ms() value; 0: none). A job with outputs beside the text
- * has every page recognized and added to them (docs/results.md).
- */
-int ocrq_pipeline_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
-                       struct ocrq_document *doc, const struct ocrq_doc_page *page,
-                       long long deadline, struct ocrq_outputs *outputs, struct ocrq_db_page *pg,
-                       const char **code, char *why, size_t whylen)
-{
-    struct ocrq_ocr_result ocr = {0};
-    char *layer = NULL;
-    PIX *pix = NULL;
-    long long t0 = ocrq_now_ms();
-    int timeout_ms = 0, st;
-
-    pg->page_no = page->page_no;
-    pg->width = page->width;
-    pg->height = page->height;
-    pg->mean_confidence = -1;
-    if (p->pdf_text == OCRQ_PDF_TEXT_SKIP && outputs == NULL) {
-        st = ocrq_document_text(doc, &layer);
-        if (st != OCRQ_OK)
-            goto out;
-        if (layer != NULL) {
-            pg->text = layer;
-            layer = NULL;
-            goto out;
-        }
-    }
-    st = ocrq_document_render(doc, &pix, code, why, whylen);
-    if (st != OCRQ_OK)
-        goto out;
-    if (p->cfg->auto_rotate || p->cfg->deskew) {
-        struct ocrq_straightened turn;
-        st = ocrq_straighten(p->engines, p->cfg->auto_rotate, p->cfg->deskew, &pix, &turn, why,
-                             whylen);
-        if (st != OCRQ_OK)
-            goto out;
-        pg->rotation = turn.rotation;
-        pg->skew = turn.skew;
-        pg->width = pixGetWidth(pix);
-        pg->height = pixGetHeight(pix);
-    }
-    if (deadline > 0) {
-        timeout_ms = (int)(deadline - ocrq_now_ms());
-        if (timeout_ms <= 0) {
-            snprintf(why, whylen,
-                     "the time limit of %d s (worker.job_timeout_s) ran out "
-                     "before page %d",
-                     p->cfg->job_timeout_s, page->page_no);
-            st = OCRQ_ERR_TIMEOUT;
-            goto out;
-        }
-    }
-    st = ocrq_engines_recognize(p->engines, job->language, pix, timeout_ms, outputs, &ocr, why,
-                                whylen);
-    if (st != OCRQ_OK)
-        goto out;
-    pg->text = ocr.text;
-    ocr.text = NULL;
-    pg->mean_confidence = ocr.mean_confidence;
-    pg->ocr = 1;
-out:
-    pg->duration_ms = (int)(ocrq_now_ms() - t0);
-    free(layer);
-    pixDestroy(&pix);
-    ocrq_ocr_result_cleanup(&ocr);
-    return st;
-}
-
-/*
- * Record the page just done and pages_done, so that a document of several
- * pages shows its progress (one asynchronously committed statement; a
- * one-page document never comes here). A failed write is not the job's
- * failure: the final commit writes every page again, or fails itself.
- */
-static void progress(struct ocrq_pipeline *p, const struct ocrq_job *job, struct doc_result *r,
-                     int total)
-{
-    if (r->progress_failed)
-        return;
-    if (ocrq_db_page_progress(p->db, job->job_id, &r->pages[r->n - 1], r->n, total) != OCRQ_OK) {
-        log_warn(job->job_id, "could not record the progress of page %d; going on",
-                 r->pages[r->n - 1].page_no);
-        r->progress_failed = 1;
-    }
-}
-
 struct ocrq_doc_limits ocrq_pipeline_limits(const struct ocrq_pipeline *p)
 {
     const struct ocrq_doc_limits lim = {
@@ -366,57 +232,6 @@ struct ocrq_doc_limits ocrq_pipeline_limits(const struct ocrq_pipeline *p)
         .dpi = p->cfg->pdf_dpi,
     };
     return lim;
-}
-
-/*
- * The second half of the document part of a job (after prepare() and
- * opening it): every page of doc, in order, into *r. Errors as for prepare().
- */
-static int recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
-                     struct ocrq_document *doc, struct doc_result *r, const char **code, char *why,
-                     size_t whylen)
-{
-    struct ocrq_outputs *outputs = NULL;
-    struct ocrq_doc_page page;
-    long long deadline = ocrq_pipeline_deadline(p);
-    int st;
-
-    *code = NULL;
-    r->pages = calloc((size_t)ocrq_document_page_count(doc), sizeof(r->pages[0]));
-    if (r->pages == NULL) {
-        st = OCRQ_ERR_NOMEM;
-        goto out;
-    }
-    if (job->formats & OCRQ_FMT_ARTIFACTS) {
-        st = ocrq_engines_outputs_begin(p->engines, job->formats & OCRQ_FMT_ARTIFACTS,
-                                        job->source ? job->source : job->job_id,
-                                        p->cfg->artifacts_max_bytes, &outputs, why, whylen);
-        if (st != OCRQ_OK)
-            goto out;
-    }
-    while ((st = ocrq_document_next(doc, &page, code, why, whylen)) == OCRQ_OK) {
-        /* on error the page holds no text: nothing to free */
-        st = ocrq_pipeline_page(p, job, doc, &page, deadline, outputs, &r->pages[r->n], code, why,
-                         whylen);
-        if (st != OCRQ_OK)
-            goto out;
-        r->n_ocr += r->pages[r->n].ocr;
-        r->n++;
-        if (ocrq_document_page_count(doc) > 1)
-            progress(p, job, r, ocrq_document_page_count(doc));
-    }
-    if (st != OCRQ_ERR_EMPTY)
-        goto out;
-    *code = NULL;
-    st = join_pages(r);
-    if (st == OCRQ_OK && outputs != NULL)
-        st = ocrq_engines_outputs_end(p->engines, outputs, r->arts, &r->n_arts, why, whylen);
-out:
-    if (outputs != NULL)
-        ocrq_engines_outputs_free(p->engines, outputs);
-    if (st != OCRQ_OK && *code == NULL)
-        *code = ocrq_error_code(st);
-    return st;
 }
 
 /*
@@ -519,45 +334,6 @@ const char *ocrq_pipeline_options(const struct ocrq_pipeline *p, const struct oc
     return job->formats ? p->options_formats : p->options;
 }
 
-/*
- * dedupe.enabled: give the job the result of a job that recognized the same
- * document, language and options within dedupe.ttl_s. Returns 1 if *out
- * holds the verdict (the copy was committed, or could not be: requeue), 0 to
- * go on and recognize the document (no such job, or the lookup failed:
- * deduplication only saves work, it never decides an outcome).
- */
-static int take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const char *sha,
-                     struct ocrq_outcome *out)
-{
-    struct ocrq_db_dedupe hit;
-    int st = ocrq_db_dedupe_find(p->db, sha, job->language, ocrq_pipeline_options(p, job),
-                                 p->cfg->dedupe_ttl_s, &hit);
-
-    if (st != OCRQ_OK) {
-        if (st != OCRQ_ERR_NOT_FOUND)
-            log_warn(job->job_id, "dedupe lookup failed (%s): recognizing the document",
-                     ocrq_strerror(st));
-        return 0;
-    }
-    struct ocrq_db_result res = {
-        .text = hit.text,
-        .mean_confidence = hit.mean_confidence,
-        .duration_ms = out->ocr_ms,
-        .engine_version = hit.engine_version,
-        .doc_sha256 = sha,
-        .options = ocrq_pipeline_options(p, job),
-        .dedupe_of = hit.job_id,
-    };
-    if (ocrq_db_job_succeed_dedupe(p->db, job->job_id, p->worker, &res) != OCRQ_OK)
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not commit the result");
-    else {
-        log_info(job->job_id, "succeeded without OCR: the result of job %s (dedupe, %s)",
-                 hit.job_id, job->language);
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_ACK, NULL, NULL);
-    }
-    ocrq_db_dedupe_cleanup(&hit);
-    return 1;
-}
 
 /*
  * Whether the document is one small image (step 2 of ocrq_pipeline_run).
@@ -671,7 +447,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         sha[0] = '\0';
     /* a copy carries text and pages, not artifacts: a job with formats is always OCRed */
     if (st == OCRQ_OK && p->cfg->dedupe_enabled && !job->formats && sha[0] != '\0' &&
-        take_copy(p, job, sha, out))
+        ocrq_pipeline_take_copy(p, job, sha, out))
         goto out;
     if (st == OCRQ_OK) {
         const struct ocrq_doc_limits lim = ocrq_pipeline_limits(p);
@@ -685,7 +461,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
             goto out;
         }
         if (st == OCRQ_OK)
-            st = recognize(p, job, opened, &rec, &code, why, sizeof(why));
+            st = ocrq_pipeline_recognize(p, job, opened, &rec, &code, why, sizeof(why));
         out->ocr_ms += (int)(ocrq_now_ms() - t0);
     }
     if (st == OCRQ_ERR_DB) {
@@ -700,7 +476,12 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
         goto out;
     }
 
-    /* 4. Commit the result and its artifacts; only then may the message be acked. */
+    /*
+     * 4. Commit the result and its artifacts; only then may the message be
+     * acked. The statement that records the success also writes the
+     * job.succeeded webhook event (HOOK_INSERT in common/db.c), which the
+     * dispatcher then sends.
+     */
     struct ocrq_db_artifact arts[OCRQ_MAX_ARTIFACTS];
     char art_errors[OCRQ_MAX_ARTIFACTS][96];
     for (int i = 0; i < rec.n_arts; i++)
@@ -746,7 +527,7 @@ out:
         (out->verdict == OCRQ_VERDICT_ACK || out->verdict == OCRQ_VERDICT_DEADLETTER))
         ocrq_pages_sweep(p); /* page tasks sweep when their document ends (pages.c) */
     ocrq_document_free(opened);
-    doc_result_cleanup(&rec);
+    ocrq_pipeline_doc_result_cleanup(&rec);
     free(doc.owned);
     ocrq_job_free(job);
 }

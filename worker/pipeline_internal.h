@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Private to the pipeline and the page tasks (pipeline.c, pages*.c): the
+ * Private to the pipeline and the page tasks (pipeline*.c, pages*.c): the
  * pipeline's state and the steps both kinds of message share.
  */
 #ifndef OCRQ_WORKER_PIPELINE_INTERNAL_H
@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "document.h"
+#include "engine.h"
 #include "pipeline.h"
 
 struct ocrq_db;
@@ -29,6 +30,18 @@ struct ocrq_pipeline {
     struct ocrq_doc_cache *docs; /* stored documents (doc_cache.h) */
 };
 
+/* What a document gave: its pages, and their texts joined by form feeds. */
+struct doc_result {
+    struct ocrq_db_page *pages; /* n of them; each text malloc'd */
+    int n;
+    int n_ocr;              /* pages the engine recognized */
+    char *text;             /* pages joined by '\f', as Tesseract separates pages */
+    double mean_confidence; /* over the recognized pages; 100 when none was */
+    struct ocrq_artifact arts[OCRQ_MAX_ARTIFACTS]; /* the job's formats beside txt */
+    int n_arts;
+    int progress_failed;    /* a page's progress write failed (logged once) */
+};
+
 /* Set the verdict with its code and message (either may be NULL). */
 void ocrq_pipeline_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
                            const char *message);
@@ -39,6 +52,19 @@ void ocrq_pipeline_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const 
  */
 void ocrq_pipeline_fail(struct ocrq_pipeline *p, const struct ocrq_job *job,
                         struct ocrq_outcome *out, const char *code, const char *message);
+
+/* ---- pipeline_pages.c: the page loop ---- */
+
+/*
+ * Every page of doc, in order, into *r (pages recorded as they are done).
+ * Returns OCRQ_OK, or an error with its code in *code and the reason in why.
+ */
+int ocrq_pipeline_recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                            struct ocrq_document *doc, struct doc_result *r, const char **code,
+                            char *why, size_t whylen);
+
+/* Free what r holds and clear it. */
+void ocrq_pipeline_doc_result_cleanup(struct doc_result *r);
 
 /*
  * One page of doc (the current one, described by page) into pg: its text
@@ -57,6 +83,18 @@ int ocrq_pipeline_page(struct ocrq_pipeline *p, const struct ocrq_job *job,
  */
 void ocrq_pipeline_retry_later(const struct ocrq_pipeline *p, struct ocrq_outcome *out, int attempt,
                                const char *code, const char *message);
+
+/* ---- pipeline_dedupe.c ---- */
+
+/*
+ * dedupe.enabled: commit the result of a recent identical job (same sha,
+ * language and options) as job's. Returns 1 if *out holds the verdict, 0 to
+ * go on and recognize the document.
+ */
+int ocrq_pipeline_take_copy(struct ocrq_pipeline *p, const struct ocrq_job *job, const char *sha,
+                            struct ocrq_outcome *out);
+
+/* ---- pipeline.c ---- */
 
 /* When the soft time limit of work starting now runs out (worker.job_timeout_s); 0: none. */
 long long ocrq_pipeline_deadline(const struct ocrq_pipeline *p);

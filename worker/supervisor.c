@@ -3,10 +3,10 @@
  * The supervisor of docs/fleet.md. One thread runs the loop below: signals
  * arrive through a self-pipe, children are reaped on SIGCHLD, and a tick of
  * POLL_MS drives restarts, the hard time limit and the shutdown deadline.
- * The HTTP server runs on a thread of its own and only reads the shared
- * stats (and keeps its own broker connection for queue depths); the
- * retention pass (retention.c) has a thread and a database connection of
- * its own too.
+ * The HTTP server (supervisor_http.c) runs on a thread of its own and only
+ * reads the shared stats (and keeps its own broker connection for queue
+ * depths); the retention pass (retention.c) has a thread and a database
+ * connection of its own too.
  */
 #define _GNU_SOURCE 1
 #include "supervisor.h"
@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "metrics.h"
 #include "pinning.h"
 #include "retention.h"
 #include "stats.h"
+#include "supervisor_internal.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/http.h"
@@ -39,41 +39,9 @@
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 30000
 #define STABLE_MS 60000        /* a child that ran this long resets its slot's backoff */
-#define DEPTH_CACHE_MS 1000    /* queue depths are asked for at most once a second */
 #define CONSUMER_TIMEOUT_S 1800 /* RabbitMQ's default consumer_timeout */
 
 extern char **environ;
-
-struct child {
-    pid_t pid;
-    long long started_ms;
-    long long restart_at_ms; /* > 0: start again at this time */
-    int backoff_ms;
-    int killed_for_time; /* we sent SIGKILL for the hard limit */
-    int done;            /* exited after --max-jobs, or stopped: not restarted */
-};
-
-struct sup {
-    const struct ocrq_config *cfg;
-    const struct ocrq_supervisor_opts *opts;
-    struct ocrq_placement pl;
-    struct ocrq_stats *stats;
-    int stats_fd;
-    struct child *kids;    /* the OCR processes, then the webhook dispatcher if any */
-    int n;                 /* OCR processes */
-    int n_kids;            /* n, plus 1 with the dispatcher */
-    int stopping;          /* 1 after the first signal, 2 after the second */
-    long long stop_deadline_ms;
-    int unclean;           /* some child had to be killed, or failed */
-    int running;           /* children alive (read by the HTTP thread) */
-    struct ocrq_retention *retention; /* retention.days: its own thread; NULL when off */
-    long long watchdog_ms, pinged_ms; /* systemd's watchdog (WatchdogSec=): 0 when none */
-
-    /* HTTP thread only */
-    struct ocrq_mq *mq;
-    long long depth_at_ms;
-    long long depth[2];
-};
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -408,105 +376,6 @@ static int alive(struct sup *s)
     return 0;
 }
 
-/* ---- HTTP (its own thread) ---------------------------------------------------- */
-
-static int reply_text(struct ocrq_http_reply *r, int status, const char *text)
-{
-    r->status = status;
-    r->body = strdup(text);
-    if (r->body == NULL)
-        return OCRQ_ERR_NOMEM;
-    r->len = strlen(text);
-    return OCRQ_OK;
-}
-
-static int on_healthz(void *arg, struct ocrq_http_reply *r)
-{
-    (void)arg;
-    return reply_text(r, 200, "ok\n");
-}
-
-static int on_readyz(void *arg, struct ocrq_http_reply *r)
-{
-    struct sup *s = arg;
-    int mq = 0, both = 0;
-
-    for (int k = 0; k < s->n; k++) {
-        const struct ocrq_child_slot *slot = &s->stats->slot[k];
-        if (__atomic_load_n(&slot->pid, __ATOMIC_RELAXED) <= 0 ||
-            !__atomic_load_n(&slot->mq_up, __ATOMIC_RELAXED))
-            continue;
-        mq = 1;
-        if (__atomic_load_n(&slot->db_up, __ATOMIC_RELAXED))
-            both = 1;
-    }
-    if (both)
-        return reply_text(r, 200, "ready\n");
-    return reply_text(r, 503, mq ? "not ready: the database is unreachable\n"
-                                 : "not ready: no OCR process is connected to the broker\n");
-}
-
-/* Ready messages per job queue, from a broker connection of the HTTP thread. */
-static void refresh_depths(struct sup *s)
-{
-    const char *queues[2] = {s->cfg->queue_jobs, s->cfg->queue_priority};
-    long long now = ocrq_now_ms();
-
-    if (now - s->depth_at_ms < DEPTH_CACHE_MS && s->depth_at_ms != 0)
-        return;
-    s->depth_at_ms = now;
-    if (s->mq == NULL && ocrq_mq_connect(s->cfg, "ocrq-worker metrics", &s->mq) != OCRQ_OK)
-        s->mq = NULL; /* the first of amqp.urls that answers */
-    for (int i = 0; i < 2; i++) {
-        unsigned ready = 0, consumers = 0;
-        s->depth[i] = -1;
-        if (s->mq != NULL && ocrq_mq_queue_info(s->mq, queues[i], &ready, &consumers) == OCRQ_OK)
-            s->depth[i] = ready;
-    }
-    if (s->mq != NULL && s->depth[0] < 0 && s->depth[1] < 0) {
-        ocrq_mq_free(s->mq); /* broken, or the queues are gone: a new connection next time */
-        s->mq = NULL;
-    }
-}
-
-static int on_metrics(void *arg, struct ocrq_http_reply *r)
-{
-    struct sup *s = arg;
-    struct ocrq_queue_depth q[2];
-    long long *rss = calloc((size_t)s->n, sizeof(long long));
-
-    if (rss == NULL)
-        return OCRQ_ERR_NOMEM;
-    refresh_depths(s);
-    q[0].queue = s->cfg->queue_jobs;
-    q[0].ready = s->depth[0];
-    q[1].queue = s->cfg->queue_priority;
-    q[1].ready = s->depth[1];
-    for (int k = 0; k < s->n; k++) {
-        int pid = __atomic_load_n(&s->stats->slot[k].pid, __ATOMIC_RELAXED);
-        rss[k] = pid > 0 ? ocrq_stats_rss_bytes(pid) : -1;
-    }
-    struct ocrq_metrics_view v = {
-        .stats = s->stats,
-        .child_rss_bytes = rss,
-        .children_running = __atomic_load_n(&s->running, __ATOMIC_RELAXED),
-        .queues = q,
-        .n_queues = 2,
-    };
-    r->body = ocrq_worker_metrics_render(&v, &r->len);
-    free(rss);
-    if (r->body == NULL)
-        return OCRQ_ERR_NOMEM;
-    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return OCRQ_OK;
-}
-
-static const struct ocrq_http_route routes[] = {
-    {"GET", "/healthz", on_healthz},
-    {"GET", "/readyz", on_readyz},
-    {"GET", "/metrics", on_metrics},
-};
-
 /* ---- the loop ------------------------------------------------------------------ */
 
 static int setup_signals(void)
@@ -566,39 +435,6 @@ static void loop(struct sup *s)
     }
 }
 
-/*
- * Serve /healthz, /readyz and /metrics on worker.metrics_listen (none when
- * it is NULL). A port that is taken, most often by another ocrq-worker on
- * this host (both default to 127.0.0.1:9464), refuses the start: a worker
- * without its endpoints would look dead to whatever probes them.
- * Returns 0, or the exit status (2: the configuration, 3: no memory).
- */
-static int start_http(struct sup *s, struct ocrq_http **http)
-{
-    const char *at = s->cfg->metrics_listen, *env = getenv("OCRQ_METRICS_LISTEN");
-    char why[512];
-    int st;
-
-    if (at == NULL)
-        return 0;
-    st = ocrq_http_start(at, routes, sizeof(routes) / sizeof(routes[0]), s, http, why, sizeof(why));
-    if (st == OCRQ_ERR_NOMEM) {
-        log_error(NULL, "supervisor: no HTTP endpoints: %s", why);
-        return 3;
-    }
-    if (st != OCRQ_OK) {
-        log_error(NULL,
-                  "supervisor: %s: %s (is another ocrq-worker running on this host?). "
-                  "Give each worker its own address: set worker.metrics_listen to another "
-                  "host:port, or to \"\" for no HTTP endpoints; or set "
-                  "OCRQ_METRICS_LISTEN=host:port in its environment",
-                  env && *env ? "OCRQ_METRICS_LISTEN" : "worker.metrics_listen", why);
-        return 2;
-    }
-    log_info(NULL, "supervisor: /healthz /readyz /metrics on %s", at);
-    return 0;
-}
-
 int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervisor_opts *opts)
 {
     struct sup s = {.cfg = cfg, .opts = opts, .n = opts->processes, .stats_fd = -1};
@@ -626,7 +462,7 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
         log_warn(NULL, "supervisor: worker.hard_timeout_s = %d: keep it above 0 and below the "
                  "broker's consumer_timeout (30 min by default), or a stuck job is redelivered "
                  "while it still runs", cfg->hard_timeout_s);
-    rc = start_http(&s, &http);
+    rc = ocrq_supervisor_http_start(&s, &http);
     if (rc != 0)
         goto out;
     log_info(NULL, "supervisor: %d OCR process%s (%s), %s cpus %s", s.n, s.n == 1 ? "" : "es",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The worker loop. The main thread owns the AMQP connection: it dispatches,
+ * The worker loop. The main thread owns the AMQP connection: it takes jobs,
  * keeps the connection serviced (heartbeats) while the pipeline thread works,
  * and turns each verdict into ack, dead-letter, retry or requeue.
  */
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dispatch.h"
+#include "take.h"
 #include "lane.h"
 #include "pipeline.h"
 #include "stats.h"
@@ -108,7 +108,7 @@ static int connect_mq(struct loop *l, int *round_done)
     if (st == OCRQ_OK)
         st = ocrq_mq_qos(l->mq, 1, 0);
     if (st == OCRQ_OK && strcmp(cfg->queue_type, "quorum") != 0)
-        st = ocrq_mq_qos(l->mq, 1, 1); /* quorum queues refuse a global prefetch: dispatch.c */
+        st = ocrq_mq_qos(l->mq, 1, 1); /* quorum queues refuse a global prefetch: take.c */
     if (st == OCRQ_OK)
         st = ocrq_mq_confirm_select(l->mq);
     if (st != OCRQ_OK) {
@@ -440,7 +440,7 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
             db_down = 0;
             continue;
         }
-        st = ocrq_dispatch_next(l.mq, cfg, stop, &last_was_priority, &msg);
+        st = ocrq_take_next(l.mq, cfg, stop, &last_was_priority, &msg);
         if (st == OCRQ_ERR_EMPTY)
             continue;
         if (st != OCRQ_OK) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One worker: the main thread owns the AMQP connection, takes jobs by the
- * dispatch rule, hands them to the pipeline thread and carries out verdicts.
+ * take rule, hands them to the pipeline thread and carries out verdicts.
  */
 #ifndef OCRQ_WORKER_WORKER_H
 #define OCRQ_WORKER_WORKER_H

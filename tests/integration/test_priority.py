@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Strict priority at dispatch time (docs/design.md): while the only worker is
-busy with a slow A4 page, 20 normal jobs (-p 0) and then 5 priority jobs
-(-p 9) are queued. When the page is done, the next 5 jobs the worker starts
-must be exactly the 5 priority jobs, before any of the 20 normal ones.
+"""Strict priority when a worker takes a job (docs/design.md): while the only
+worker is busy with a slow A4 page, 20 normal jobs (-p 0) and then 5
+priority jobs (-p 9) are queued. When the page is done, the next 5 jobs the
+worker starts must be exactly the 5 priority jobs, before any of the 20
+normal ones.
 
 The worker is paused (SIGSTOP to the supervisor and its OCR processes) while the 25 jobs are submitted, so they are
 certainly all queued before it takes its next job, however fast or slow this

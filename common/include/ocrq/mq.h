@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ocrq/config.h"
+
 struct ocrq_config;
 struct ocrq_mq;
 
@@ -96,9 +98,16 @@ void ocrq_mq_free(struct ocrq_mq *mq);
 int ocrq_mq_declare_topology(struct ocrq_mq *mq);
 
 /*
- * The names of every queue of the topology into names (at most max): the
- * failed queue first, then each job queue followed by its retry delay
- * queues. Returns how many. (common/mq_topology.c)
+ * How many queues the topology has at most: the failed queue, and each of
+ * the two job queues with one retry delay queue per delay.
+ */
+#define OCRQ_MQ_MAX_QUEUES (1 + 2 * (1 + OCRQ_MAX_RETRY_DELAYS))
+
+/*
+ * The names of every queue of the topology into names (at most max, which
+ * OCRQ_MQ_MAX_QUEUES always suffices for): the failed queue first, then each
+ * job queue followed by its retry delay queues. Returns how many.
+ * (common/mq_topology.c)
  */
 int ocrq_mq_topology_queues(struct ocrq_mq *mq, char (*names)[256], int max);
 

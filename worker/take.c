@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The dispatch rule: a worker never starts a normal job while a priority job
+ * The take rule: a worker never starts a normal job while a priority job
  * is ready. basic.get makes the check happen at the moment of the decision;
  * consumers are used only to wake an idle worker.
  */
-#include "dispatch.h"
+#include "take.h"
 
 #include <string.h>
 
@@ -101,6 +101,21 @@ static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
     return OCRQ_OK;
 }
 
+enum ocrq_take_pick ocrq_take_choose(const struct ocrq_mq_msg *normal, int st_normal,
+                                     const struct ocrq_mq_msg *prio, int st_prio, int *hand_back)
+{
+    *hand_back = 0;
+    if (prio != NULL) {
+        *hand_back = normal != NULL;
+        return OCRQ_TAKE_PRIORITY;
+    }
+    if (normal != NULL)
+        return OCRQ_TAKE_NORMAL;
+    if (st_normal == OCRQ_ERR_TOO_LARGE || st_prio == OCRQ_ERR_TOO_LARGE)
+        return OCRQ_TAKE_AGAIN; /* one was dead-lettered: there may be more */
+    return OCRQ_TAKE_IDLE;
+}
+
 /*
  * Take the next job by the rule. Both gets go in one round trip, the normal
  * queue's first: the broker takes them in that order, so the priority queue
@@ -109,12 +124,12 @@ static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
  * started). After a priority job the priority queue is asked alone first,
  * as another one is likely.
  */
-int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
-                       volatile sig_atomic_t *stop, int *last_was_priority,
-                       struct ocrq_mq_msg **out)
+int ocrq_take_next(struct ocrq_mq *mq, const struct ocrq_config *cfg, volatile sig_atomic_t *stop,
+                   int *last_was_priority, struct ocrq_mq_msg **out)
 {
     struct ocrq_mq_msg *msg = NULL, *normal = NULL, *prio = NULL;
-    int st, st_n, st_p;
+    int st, st_n, st_p, hand_back;
+    enum ocrq_take_pick pick;
 
     *out = NULL;
     while (!*stop) {
@@ -132,25 +147,22 @@ int ocrq_dispatch_next(struct ocrq_mq *mq, const struct ocrq_config *cfg,
             ocrq_mq_msg_free(prio);
             return st;
         }
-        if (prio != NULL) {
-            if (normal != NULL) {
-                log_debug(NULL, "priority job ready: returning the normal job to its queue");
-                st = ocrq_mq_reject(mq, normal->delivery_tag, 1);
-                ocrq_mq_msg_free(normal);
-                if (st != OCRQ_OK) {
-                    ocrq_mq_msg_free(prio);
-                    return st;
-                }
+        pick = ocrq_take_choose(normal, st_n, prio, st_p, &hand_back);
+        if (hand_back) {
+            log_debug(NULL, "priority job ready: returning the normal job to its queue");
+            st = ocrq_mq_reject(mq, normal->delivery_tag, 1);
+            ocrq_mq_msg_free(normal);
+            if (st != OCRQ_OK) {
+                ocrq_mq_msg_free(prio);
+                return st;
             }
-            msg = prio;
+        }
+        if (pick == OCRQ_TAKE_PRIORITY || pick == OCRQ_TAKE_NORMAL) {
+            msg = pick == OCRQ_TAKE_PRIORITY ? prio : normal;
             break;
         }
-        if (normal != NULL) {
-            msg = normal;
-            break;
-        }
-        if (st_n == OCRQ_ERR_TOO_LARGE || st_p == OCRQ_ERR_TOO_LARGE)
-            continue; /* one was dead-lettered: there may be more */
+        if (pick == OCRQ_TAKE_AGAIN)
+            continue;
         st = wait_idle(mq, cfg, stop, &msg);
         if (st == OCRQ_ERR_EMPTY)
             continue;
