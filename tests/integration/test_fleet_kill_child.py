@@ -46,9 +46,7 @@ def main(t):
     if results:
         rate = h.cer(text, results[0]["text"])
         t.check(rate < 0.02, f"the page's text is right (CER {rate:.2%})")
-    h.wait_until(lambda: not any(h.queue_counts().values()), timeout=30,
-                 what="the queues to be empty")
-    t.check(True, "the queues are empty")
+    h.check_queues_empty(t, timeout=30)
 
     metrics = h.get_metrics(port)
     crash = h.metric(metrics, "ocrq_child_restarts_total", reason="crash")
@@ -61,13 +59,10 @@ def main(t):
 
     # The supervisor killed outright takes its children with it.
     h.kill_worker(w, signal.SIGKILL)
-    try:
-        h.wait_until(lambda: not h.proc_alive(second), timeout=30,
-                     what=f"child {second} to die with its supervisor")
-        t.check(True, "the child died with its supervisor (SIGKILL)")
-    except h.TestFailure as e:
-        t.check(False, "the child died with its supervisor (SIGKILL)", e)
-        h.signal_pids([second], signal.SIGKILL)
+    alive = h.check_eventually(t, lambda: [k for k in [second] if h.proc_alive(k)],
+                               "the child died with its supervisor (SIGKILL)",
+                               ok=lambda pids: not pids, timeout=30)
+    h.signal_pids(alive, signal.SIGKILL)
 
 
 if __name__ == "__main__":
