@@ -1035,6 +1035,13 @@ def wait_children(p, n, timeout=60, what=None):
                       timeout, what or f"{n} OCR children of the supervisor", interval=0.05)
 
 
+def check_children(t, p, n, what, timeout=60):
+    """Check that supervisor p comes to have exactly n live, executed children
+    (wait_children as a check: the detail is the children it has); returns them."""
+    return check_eventually(t, lambda: worker_children(p), what, ok=lambda k: len(k) == n,
+                            timeout=timeout, interval=0.05)
+
+
 def signal_pids(pids, sig):
     """Send sig to each pid that still exists."""
     for pid in pids:

@@ -33,9 +33,10 @@ def main(t):
               {k: row[k] for k in ("status", "attempts", "worker")})
     h.signal_pids([first], signal.SIGKILL)
 
-    second = h.wait_until(lambda: [k for k in h.worker_children(w) if k != first],
-                          timeout=60, what="the supervisor to start a new child")[0]
-    t.check(second != first, f"a new child was started (pid {first} -> {second})")
+    second = h.check_eventually(t, lambda: [k for k in h.worker_children(w) if k != first],
+                                f"a new child was started in place of pid {first}", timeout=60,
+                                require=True)[0]
+    print(f"new child: pid {first} -> {second}", flush=True)
     rows = h.wait_finished([job_id], what="the new child to finish the job")
     row = rows[0]
     t.check(row["status"] == "succeeded", "the job succeeded",
