@@ -2,7 +2,7 @@
 /*
  * ocrq-submit: parse the command line, load the configuration, expand the
  * inputs, run the submission engine (submit.c), and turn its outcome into
- * the exit code that docs/design.md promises.
+ * the exit code that docs/design.md promises (submit_exit.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,13 +19,7 @@
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 #include "submit.h"
-
-enum {
-    EXIT_PARTIAL = 1, /* some inputs not submitted, or some jobs failed */
-    EXIT_USAGE = 2,
-    EXIT_UNAVAILABLE = 3,
-    EXIT_TIMEOUT = 4,
-};
+#include "submit_exit.h"
 
 enum { OPT_BY_PATH = 256, OPT_JSON, OPT_WAIT, OPT_TIMEOUT };
 
@@ -148,19 +142,6 @@ static int parse_timeout(const char *s, double *out)
     return 0;
 }
 
-static int exit_code(const struct submit_result *r)
-{
-    if (r->fatal == OCRQ_ERR_MQ || r->fatal == OCRQ_ERR_DB)
-        return EXIT_UNAVAILABLE;
-    if (r->fatal == OCRQ_ERR_IO)
-        return EXIT_USAGE;
-    if (r->fatal != OCRQ_OK)
-        return EXIT_PARTIAL;
-    if (r->timed_out)
-        return EXIT_TIMEOUT;
-    return r->errors || r->failed || r->canceled ? EXIT_PARTIAL : 0;
-}
-
 int main(int argc, char **argv)
 {
     struct submit_opts o = {0};
@@ -254,7 +235,7 @@ int main(int argc, char **argv)
         rc = EXIT_PARTIAL;
     } else {
         submit_run(cfg, &o, &inputs, &res);
-        rc = exit_code(&res);
+        rc = submit_exit_code(&res);
     }
     inputs_free(&inputs);
     ocrq_config_free(cfg);

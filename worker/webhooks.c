@@ -27,13 +27,13 @@
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
 #include "ocrq/url.h"
+#include "webhook_schedule.h"
 
 #define IDLE_POLL_MS 1000     /* due retries are found at least this often */
 #define POOLED_POLL_MS 200    /* without LISTEN (a transaction pool), new events this often */
 #define LEASE_EXTRA_S 30      /* a claim outlives an attempt's time limit by this much */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
-#define MAX_RETRY_AFTER_S (7 * 86400)
 
 struct flight {
     struct ocrq_db_hook hook;
@@ -76,15 +76,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     (void)p;
     f->got += size * n;
     return size * n;
-}
-
-/* Seconds before retry number `round_attempt` (1 = the first retry), with ±10% jitter. */
-static double schedule_s(const struct ocrq_config *cfg, int round_attempt)
-{
-    int i = round_attempt - 1;
-    double base = cfg->webhook_retry_s[i < cfg->n_webhook_retry_s ? i : cfg->n_webhook_retry_s - 1];
-    double jitter = ((double)(random() % 2001) / 1000.0 - 1.0) * 0.1; /* -0.1 .. +0.1 */
-    return base * (1.0 + jitter);
 }
 
 /*
@@ -222,10 +213,8 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
             o.status = "failed";
         } else {
             o.status = "pending";
-            o.retry_in_s = schedule_s(cfg, f->hook.round_attempt);
-            if (retry_after > 0 && retry_after <= MAX_RETRY_AFTER_S &&
-                (double)retry_after > o.retry_in_s)
-                o.retry_in_s = (double)retry_after;
+            o.retry_in_s =
+                ocrq_webhook_retry_in_s(cfg, f->hook.round_attempt, (long long)retry_after);
         }
     }
     ocrq_url_redact(f->hook.url, shown, sizeof(shown), OCRQ_URL_SECRETS);

@@ -235,20 +235,26 @@ class StalledSubmit:
         self.reader = threading.Thread(target=lambda: self.out.append(self.p.stdout.read()))
 
     def start(self):
-        import fcntl
-        import termios
-        fd = self.p.stdout.fileno()
-        size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-
-        def waiting():
-            buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
-            return int.from_bytes(buf, "little")
-        wait_until(lambda: waiting() >= size or self.p.poll() is not None, timeout=120,
+        wait_until(lambda: self.pipe_full() or self.p.poll() is not None, timeout=120,
                    what="ocrq-submit to fill its stdout pipe", interval=0.01)
         if self.p.poll() is not None:
             raise TestFailure(f"ocrq-submit exited {self.p.returncode} before it filled its"
                               f" stdout: {self.err_path.read_text(errors='replace')[-400:]}")
         return self
+
+    def pipe_full(self):
+        """Whether ocrq-submit's stdout pipe holds a full pipe's worth, unread."""
+        import fcntl
+        import termios
+        fd = self.p.stdout.fileno()
+        size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        waiting = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
+        return waiting >= size
+
+    def stalled(self):
+        """Whether ocrq-submit is stopped in the middle of its run, as start() leaves
+        it: still running, its stdout pipe full and not read yet."""
+        return self.p.poll() is None and self.reader.ident is None and self.pipe_full()
 
     def resume(self):
         if self.reader.ident is None:
@@ -503,6 +509,33 @@ def wait_until(predicate, timeout=WAIT_TIMEOUT_S, what="condition", interval=0.1
         if time.monotonic() >= deadline:
             raise TestFailure(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def check_eventually(t, read, what, ok=bool, timeout=WAIT_TIMEOUT_S, interval=0.1, ignore=(),
+                     require=False):
+    """One check of a condition that must come true in time: call read() until
+    ok(value) holds or timeout seconds pass, then t.check(ok(value), what, value)
+    on the last value read, so that a condition that never comes is this check's
+    FAIL line, with what was seen (t.require instead with require=True, for a
+    condition the rest of the test depends on). Returns the last value read.
+    Exceptions of the types in ignore count as "not yet" (the last one is the
+    detail); as in wait_until, a worker started by start_worker() that exits
+    raises TestFailure at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = read()
+            good = bool(ok(value))
+        except ignore as e:
+            value, good = e, False
+        if good:
+            break
+        check_workers()
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    (t.require if require else t.check)(good, what, value)
+    return value
 
 
 # --------------------------------------------------------------------------
@@ -772,6 +805,14 @@ def queue_counts(names=ALL_QUEUES):
     return out
 
 
+def check_queues_empty(t, timeout=60, ignore=()):
+    """Check that every ocr.* queue is empty within timeout seconds (messages
+    acked a moment after the rows are written); the detail is the counts."""
+    return check_eventually(t, queue_counts, "the queues are empty",
+                            ok=lambda counts: not any(counts.values()), timeout=timeout,
+                            ignore=ignore)
+
+
 def queue_message_ids(queue):
     """message_id of every message in queue, read without taking them (unacked,
     they go back when the connection closes)."""
@@ -992,6 +1033,13 @@ def wait_children(p, n, timeout=60, what=None):
     """Wait until supervisor p has exactly n live, executed children; returns their pids."""
     return wait_until(lambda: (lambda k: k if len(k) == n else None)(worker_children(p)),
                       timeout, what or f"{n} OCR children of the supervisor", interval=0.05)
+
+
+def check_children(t, p, n, what, timeout=60):
+    """Check that supervisor p comes to have exactly n live, executed children
+    (wait_children as a check: the detail is the children it has); returns them."""
+    return check_eventually(t, lambda: worker_children(p), what, ok=lambda k: len(k) == n,
+                            timeout=timeout, interval=0.05)
 
 
 def signal_pids(pids, sig):

@@ -35,14 +35,14 @@ def main(t):
                      what="three POSTs waiting for confirms")
         api.send_signal(signal.SIGTERM)
 
-        def refused():
+        def healthz():
+            """The answer to a new GET /healthz, or the error that refused it."""
             try:
-                h.api_request(api, "GET", "/healthz", timeout=2)
-                return False
-            except OSError:
-                return True
-        h.wait_until(refused, timeout=30, what="new connections refused after SIGTERM")
-        t.check(True, "after SIGTERM new connections are refused")
+                return h.api_request(api, "GET", "/healthz", timeout=2)
+            except OSError as e:
+                return e
+        h.check_eventually(t, healthz, "after SIGTERM new connections are refused",
+                           ok=lambda r: isinstance(r, OSError), timeout=30)
         time.sleep(0.5)
         t.check(api.poll() is None, "ocrq-api waits for the requests in progress")
     finally:

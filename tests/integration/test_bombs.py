@@ -171,11 +171,11 @@ def main(t):
     # the copy is published once the failure is recorded: it may come a moment after the row
     dead = set()
 
-    def all_dead():
+    def not_dead():
         dead.update(m["message_id"] for m in h.get_failed_messages())
-        return set(ids) <= dead
-    h.wait_until(all_dead, timeout=60, what="every bomb's message in ocr.failed")
-    t.check(True, "every bomb's message is in ocr.failed")
+        return sorted(set(ids) - dead)
+    h.check_eventually(t, not_dead, "every bomb's message is in ocr.failed (the detail: the"
+                       " jobs whose message is not)", ok=lambda missing: not missing, timeout=60)
     t.check(w.poll() is None and h.worker_children(w) == kid,
             "the same OCR process served them all: nothing crashed",
             f"{kid} -> {h.worker_children(w)}")

@@ -57,11 +57,12 @@ def main(t):
     try:
         set_sync_wait(True)
         h.resume_worker(w)
-        h.wait_until(lambda: h.log_text(w).count("statement_timeout_ms") >= 3, timeout=60,
-                     what="the worker to give up on three commits")
+        h.check_eventually(t, lambda: h.log_text(w).count("statement_timeout_ms"),
+                           "each hung commit is given up after the statement timeout, again and"
+                           " again (three log lines naming statement_timeout_ms)",
+                           ok=lambda n: n >= 3, timeout=60)
         lines = [ln for ln in h.log_text(w).splitlines() if "statement_timeout_ms" in ln]
         print("\n".join(lines[:3]), flush=True)
-        t.check(True, "each hung commit is given up after the statement timeout, again and again")
         t.check(w.poll() is None and h.worker_children(w) == kids,
                 "the worker and its OCR child run on", f"{kids} -> {h.worker_children(w)}")
         status, _, _ = h.http_get(port, "/healthz")
@@ -74,9 +75,7 @@ def main(t):
 
     h.check_succeeded_once(t, ids, timeout=200)
     t.check(len(h.result_rows(ids)) == N_JOBS, "one result each", len(h.result_rows(ids)))
-    h.wait_until(lambda: not any(h.queue_counts().values()), timeout=60,
-                 what="the queues to be empty")
-    t.check(True, "the queues are empty")
+    h.check_queues_empty(t, timeout=60)
     t0 = time.monotonic()
     rc = h.stop_worker(w)
     t.check(rc == 0, f"the worker stops cleanly on SIGTERM ({time.monotonic() - t0:.1f} s)", rc)

@@ -38,9 +38,9 @@ def main(t):
                                        "amqp.urls": [dead_url, h.AMQP_URL]}),
                        environ=h.env(OCRQ_AMQP_URL=None))  # it would replace amqp.urls
     kids = h.wait_children(w, PROCESSES)
-    h.wait_idle_consumers(PROCESSES)
-    t.check(True, "the children connect through the second broker of amqp.urls"
-            " (the first refuses connections)")
+    h.check_eventually(t, h.consumer_count, f"the children connect through the second broker of"
+                       f" amqp.urls (the first refuses connections): {PROCESSES} consumers on"
+                       f" {h.JOB_QUEUE}", ok=lambda n: n == PROCESSES, timeout=60, require=True)
     ids = [o["job_id"] for o in h.submit_json(inputs)]
     t.require(len(ids) == N_JOBS, f"{N_JOBS} jobs submitted", len(ids))
     h.wait_until(lambda: h.count_by_status(ids)["succeeded"] >= 20, what="20 jobs to succeed",
@@ -62,19 +62,16 @@ def main(t):
         h.services("mq-start")
 
     h.check_succeeded_once(t, ids, timeout=200)  # after the restart
-    h.wait_until(lambda: not any(h.queue_counts().values()), timeout=60,
-                 what="the queues to be empty", ignore=(h.pika.exceptions.AMQPError, OSError))
-    t.check(True, "the queues are empty")
+    h.check_queues_empty(t, timeout=60, ignore=(h.pika.exceptions.AMQPError, OSError))
 
     t.check(w.poll() is None and h.worker_children(w) == kids,
             "the supervisor and the same children still run", f"{kids} -> {h.worker_children(w)}")
-    h.wait_until(lambda: h.http_get(port, "/readyz")[0] == 200, timeout=60, ignore=(OSError,),
-                 what="GET /readyz to answer 200 after the restart")
-    t.check(True, "GET /readyz: 200 after the restart")
+    h.check_eventually(t, lambda: h.http_get(port, "/readyz"), "GET /readyz: 200 after the restart",
+                       ok=lambda r: r[0] == 200, timeout=60, ignore=(OSError,))
     # Both children consume again (one may still be in its reconnect backoff,
     # up to 30 s, after the other has done the remaining jobs).
-    h.wait_idle_consumers(PROCESSES, timeout=90)
-    t.check(True, f"both children consume from {h.JOB_QUEUE} again")
+    h.check_eventually(t, h.consumer_count, f"both children consume from {h.JOB_QUEUE} again",
+                       ok=lambda n: n == PROCESSES, timeout=90)
     metrics = h.get_metrics(port)
     t.check(h.metric(metrics, "ocrq_jobs_total", outcome="succeeded") == N_JOBS,
             f'ocrq_jobs_total{{outcome="succeeded"}} == {N_JOBS}: none recorded twice',

@@ -23,8 +23,7 @@ def main(t):
     # --processes overrides the file.
     w = h.start_worker(h.fleet_config({"worker.processes": 1}), extra_args=["--processes", "2"],
                        name="cli-procs")
-    kids = h.wait_children(w, 2, what="2 children (--processes 2)")
-    t.check(len(kids) == 2, "--processes 2 overrides worker.processes = 1: two children")
+    h.check_children(t, w, 2, "--processes 2 overrides worker.processes = 1: two children")
     h.wait_idle_consumers(2)
     ids = [o["job_id"] for o in h.submit_json(images(6, "procs"))]
     rows = h.wait_finished(ids, what="6 jobs (--processes 2)")

@@ -36,12 +36,31 @@ def get(port, path):
     return h.http_get(port, path)
 
 
+def sum_range(buckets):
+    """The least and the greatest sum that the observations counted in buckets
+    ({le: cumulative count}) can have: each lies above the bound of the bucket
+    below its own (0 for the first: seconds are not negative) and at most at its
+    own (an observation in +Inf has no upper bound). A little slack for the
+    rounding of a sum of doubles."""
+    bounds = sorted(buckets, key=float)
+    low = high = 0.0
+    below, counted = 0.0, 0
+    for le in bounds:
+        k = buckets[le] - counted
+        low += k * below
+        high += k * float(le) if k else 0.0  # not inf * 0
+        below, counted = float(le), buckets[le]
+    return low - 1e-9, high + 1e-9
+
+
 def check_histogram(t, metrics, name, n):
     buckets = {lab["le"]: v for lab, v in h.metric_series(metrics, name + "_bucket")}
     count = h.metric(metrics, name + "_count")
     total = h.metric(metrics, name + "_sum")
     t.check(count == n, f"{name}_count == {n}", count)
-    t.check(total is not None and total >= 0, f"{name}_sum is there", total)
+    low, high = sum_range(buckets)
+    t.check(total is not None and low <= total <= high,
+            f"{name}_sum lies within the bounds of the observations' buckets", (total, low, high))
     t.check(sorted(buckets, key=lambda b: float(b)) == sorted(BUCKETS, key=lambda b: float(b)),
             f"{name} has the documented buckets", sorted(buckets, key=lambda b: float(b)))
     values = [buckets[b] for b in sorted(buckets, key=lambda b: float(b))]
@@ -76,8 +95,11 @@ def main(t):
     t.check(status == 200, "GET /metrics: 200", status)
     t.check(ctype.startswith("text/plain") and "0.0.4" in ctype,
             "its Content-Type is text/plain; version=0.0.4", ctype)
-    metrics = h.parse_metrics(text)  # raises on a line that does not parse
-    t.check(True, "/metrics parses as Prometheus text")
+    try:
+        metrics, bad = h.parse_metrics(text), None
+    except h.TestFailure as e:  # names the first line that does not parse
+        metrics, bad = None, e
+    t.require(bad is None and metrics, "/metrics parses as Prometheus text", bad)
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
     wrong = {k: (types.get(k), v) for k, v in TYPES.items() if types.get(k) != v}
     t.check(not wrong, "each documented metric has its # TYPE", wrong)
@@ -125,9 +147,8 @@ def main(t):
         time.sleep(1)
     finally:
         h.services("pg-start")
-    h.wait_until(lambda: get(port, "/readyz")[0] == 200, timeout=120,
-                 what="GET /readyz to answer 200 again after pg-start")
-    t.check(True, "GET /readyz: 200 again once PostgreSQL is back")
+    h.check_eventually(t, lambda: get(port, "/readyz"), "GET /readyz: 200 again once PostgreSQL"
+                       " is back", ok=lambda r: r[0] == 200, timeout=120)
     job_id = props.message_id
     row = h.wait_finished([job_id], what="the job published during the outage")[0]
     t.check(row["status"] == "succeeded", "the job published during the outage succeeded",

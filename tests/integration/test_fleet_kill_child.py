@@ -33,9 +33,10 @@ def main(t):
               {k: row[k] for k in ("status", "attempts", "worker")})
     h.signal_pids([first], signal.SIGKILL)
 
-    second = h.wait_until(lambda: [k for k in h.worker_children(w) if k != first],
-                          timeout=60, what="the supervisor to start a new child")[0]
-    t.check(second != first, f"a new child was started (pid {first} -> {second})")
+    second = h.check_eventually(t, lambda: [k for k in h.worker_children(w) if k != first],
+                                f"a new child was started in place of pid {first}", timeout=60,
+                                require=True)[0]
+    print(f"new child: pid {first} -> {second}", flush=True)
     rows = h.wait_finished([job_id], what="the new child to finish the job")
     row = rows[0]
     t.check(row["status"] == "succeeded", "the job succeeded",
@@ -46,9 +47,7 @@ def main(t):
     if results:
         rate = h.cer(text, results[0]["text"])
         t.check(rate < 0.02, f"the page's text is right (CER {rate:.2%})")
-    h.wait_until(lambda: not any(h.queue_counts().values()), timeout=30,
-                 what="the queues to be empty")
-    t.check(True, "the queues are empty")
+    h.check_queues_empty(t, timeout=30)
 
     metrics = h.get_metrics(port)
     crash = h.metric(metrics, "ocrq_child_restarts_total", reason="crash")
@@ -61,13 +60,10 @@ def main(t):
 
     # The supervisor killed outright takes its children with it.
     h.kill_worker(w, signal.SIGKILL)
-    try:
-        h.wait_until(lambda: not h.proc_alive(second), timeout=30,
-                     what=f"child {second} to die with its supervisor")
-        t.check(True, "the child died with its supervisor (SIGKILL)")
-    except h.TestFailure as e:
-        t.check(False, "the child died with its supervisor (SIGKILL)", e)
-        h.signal_pids([second], signal.SIGKILL)
+    alive = h.check_eventually(t, lambda: [k for k in [second] if h.proc_alive(k)],
+                               "the child died with its supervisor (SIGKILL)",
+                               ok=lambda pids: not pids, timeout=30)
+    h.signal_pids(alive, signal.SIGKILL)
 
 
 if __name__ == "__main__":

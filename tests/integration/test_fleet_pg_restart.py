@@ -71,17 +71,14 @@ def main(t):
         h.services("pg-start")
 
     h.check_succeeded_once(t, ids, timeout=200)  # after the restart
-    h.wait_until(lambda: not any(h.queue_counts().values()), timeout=60,
-                 what="the queues to be empty")
-    t.check(True, "the queues are empty")
+    h.check_queues_empty(t, timeout=60)
 
     t.check(w.poll() is None and h.worker_children(w) == kids,
             "the supervisor and the same children still run", f"{kids} -> {h.worker_children(w)}")
-    h.wait_idle_consumers(PROCESSES, timeout=90)
-    t.check(True, f"both children consume from {h.JOB_QUEUE} again")
-    h.wait_until(lambda: h.http_get(port, "/readyz")[0] == 200, timeout=60, ignore=(OSError,),
-                 what="GET /readyz to answer 200 after the restart")
-    t.check(True, "GET /readyz: 200 after the restart")
+    h.check_eventually(t, h.consumer_count, f"both children consume from {h.JOB_QUEUE} again",
+                       ok=lambda n: n == PROCESSES, timeout=90)
+    h.check_eventually(t, lambda: h.http_get(port, "/readyz"), "GET /readyz: 200 after the restart",
+                       ok=lambda r: r[0] == 200, timeout=60, ignore=(OSError,))
     metrics = h.get_metrics(port)
     t.check(h.metric(metrics, "ocrq_jobs_total", outcome="succeeded") == N_JOBS,
             f'ocrq_jobs_total{{outcome="succeeded"}} == {N_JOBS}: none recorded twice',

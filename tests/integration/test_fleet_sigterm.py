@@ -99,14 +99,14 @@ def main(t):
         h.signal_pids([child], signal.SIGCONT)
     t.check(rc == 1, f"the supervisor exits 1, without waiting for the job ({what})",
             f"status {rc}; {h.log_tail(p, 15)}")
-    h.wait_until(lambda: not h.proc_alive(child), timeout=30, what=f"child {child} to be gone")
-    t.check(True, f"its child is gone ({what})")
+    h.check_eventually(t, lambda: h.proc_alive(child), f"its child {child} is gone ({what})",
+                       ok=lambda alive: not alive, timeout=30)
     row = h.job_row(job2)
     t.check(row["status"] == "running" and row["attempts"] == 1,
             f"the job did not finish ({what})", {k: row[k] for k in ("status", "attempts")})
-    h.wait_until(lambda: h.queue_counts([h.JOB_QUEUE])[h.JOB_QUEUE] == 1, timeout=60,
-                 what="the job's message to be back in ocr.jobs")
-    t.check(True, f"the job's message is back in ocr.jobs ({what})")
+    h.check_eventually(t, lambda: h.queue_counts([h.JOB_QUEUE]),
+                       f"the job's message is back in ocr.jobs ({what})",
+                       ok=lambda c: c.get(h.JOB_QUEUE) == 1, timeout=60)
 
     # 3. shutdown_timeout_s passes: the child is killed, exit 1, the job goes back.
     what = "shutdown_timeout_s = 1"
@@ -125,9 +125,10 @@ def main(t):
     # The child may have finished job 2 (back in the queue ahead of job 3) first.
     unfinished = [j for j in (job2, job3) if h.job_row(j)["status"] == "running"]
     t.check(job3 in unfinished, f"job 3 is unfinished ({what})")
-    h.wait_until(lambda: h.queue_counts([h.JOB_QUEUE])[h.JOB_QUEUE] == len(unfinished),
-                 timeout=60, what=f"the messages of {len(unfinished)} unfinished jobs in ocr.jobs")
-    t.check(True, f"the job's message is back in ocr.jobs ({what})")
+    h.check_eventually(t, lambda: h.queue_counts([h.JOB_QUEUE]),
+                       f"the job's message is back in ocr.jobs, with those of all"
+                       f" {len(unfinished)} unfinished jobs ({what})",
+                       ok=lambda c: c.get(h.JOB_QUEUE) == len(unfinished), timeout=60)
 
     # 4. A new supervisor completes both, exactly once.
     w = h.start_worker(h.fleet_config({"worker.processes": 2}))

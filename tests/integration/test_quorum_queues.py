@@ -145,9 +145,9 @@ def run(t):
                     for q in ("ocr.jobs.priority", "ocr.jobs")]
         finally:
             c.close()
-    h.wait_until(lambda: consumers() == [1, 1], timeout=60,
-                 what="the idle worker to consume both queues")
-    t.check(True, "the idle worker consumes both job queues")
+    h.check_eventually(t, consumers, "the idle worker consumes both job queues: one consumer"
+                       " on ocr.jobs.priority and on ocr.jobs", ok=lambda c: c == [1, 1],
+                       timeout=60)
 
     # 5. priority from the two queues
     normal_img = h.make_image("Normal quorum job", h.tmpdir() / "normal.png")

@@ -87,8 +87,8 @@ def main(t):
     a = h.StalledSubmit(["-c", submit_conf("a", "quorum", from_leader, window=8), "--json",
                          "-q", "-b", "cluster-a", *inputs_a], e, h.tmpdir() / "submit-a.stderr")
     try:
-        a.start()
-        t.check(True, "ocrq-submit A stops in the middle of its run")
+        t.check(a.start().stalled(), "ocrq-submit A stops in the middle of its run (running,"
+                " its stdout pipe full)", a.p.poll())
         for w in workers:
             h.pause_worker(w)
         print(f"stopping node {leader}, the leader of ocr.jobs", flush=True)

@@ -58,16 +58,16 @@ def main(t):
     sub = h.StalledSubmit(["-c", config, "--json", "-r", "-b", batch, inputs],
                           h.env(OCRQ_AMQP_URL=None), h.tmpdir() / "submit.stderr")
     try:
-        sub.start()
-        t.check(True, "ocrq-submit blocks on its full stdout in the middle of the run")
+        t.check(sub.start().stalled(), "ocrq-submit blocks on its full stdout in the middle of"
+                " the run", sub.p.poll())
         alarm = h.run_cmd([h.SERVICES, "ctl", "set_vm_memory_high_watermark", "0"], timeout=60,
                           environ=h.env(OCRQ_AMQP_PORT=h.AMQP_PORT, OCRQ_PG_PORT=h.PG_PORT))
         t.require(alarm.returncode == 0, "memory alarm set", alarm.stderr)
         sub.resume()  # ocrq-submit goes on, and publishes into the alarm
-        h.wait_until(lambda: any(c["state"] == "blocked" for c in h.broker_connections()),
-                     timeout=120, what="the broker to block ocrq-submit's connection",
-                     interval=0.05)
-        t.check(True, "the broker blocks ocrq-submit's connection: its publishes stay unconfirmed")
+        h.check_eventually(t, lambda: [c["state"] for c in h.broker_connections()],
+                           "the broker blocks ocrq-submit's connection: its publishes stay"
+                           " unconfirmed", ok=lambda states: "blocked" in states, timeout=120,
+                           interval=0.05, require=True)
         h.services("mq-stop")
     finally:
         sub.resume()

@@ -35,13 +35,10 @@ def kill_supervisor(t, w, what):
     kids = h.proc_children(w.pid)
     disp = h.dispatcher_pids(w)
     h.kill_worker(w, signal.SIGKILL)
-    try:
-        h.wait_until(lambda: not any(h.proc_alive(k) for k in kids), timeout=30,
-                     what=f"the children {kids} to die with their supervisor")
-        t.check(True, f"{what}: the supervisor's children died with it (dispatcher {disp})")
-    except h.TestFailure as e:
-        t.check(False, f"{what}: the supervisor's children died with it", e)
-        h.signal_pids(kids, signal.SIGKILL)
+    alive = h.check_eventually(t, lambda: [k for k in kids if h.proc_alive(k)],
+                               f"{what}: the supervisor's children {kids} died with it"
+                               f" (dispatcher {disp})", ok=lambda pids: not pids, timeout=30)
+    h.signal_pids(alive, signal.SIGKILL)
 
 
 def main(t):

@@ -55,7 +55,11 @@ def listeners():
 def main(t):
     v4, v6 = listeners()
     P = v4.port
-    t.check(True, f"listening on 127.0.0.1:{P}" + (f" and [::1]:{P}" if v6 else " (no IPv6)"))
+    bound = [(lst.sock.getsockname()[:2], lst.thread.is_alive(), lst.connections)
+             for lst in (v4, v6) if lst]
+    t.check(bound == [(("127.0.0.1", P), True, [])] + ([(("::1", P), True, [])] if v6 else []),
+            f"listening on 127.0.0.1:{P}" + (f" and [::1]:{P}" if v6 else " (no IPv6)")
+            + ", no connection yet", bound)
     img = h.make_image("SSRF", h.tmpdir() / "ssrf.png")
 
     hooks = [f"http://127.0.0.1:{P}/", f"http://localhost:{P}/", f"http://0x7f.1:{P}/",
@@ -153,10 +157,8 @@ def main(t):
     h.start_worker(conf, environ=h.webhook_env())
     job = h.submit_json(["--webhook", f"http://127.0.0.1:{P}/control", img])[0]["job_id"]
     h.wait_finished([job])
-    h.wait_until(lambda: v4.connections, timeout=30,
-                 what="the control webhook to connect to the listener")
-    t.check(True, "control: with url_allowlist = [\"127.0.0.1\"] the listener sees the"
-            " connection")
+    h.check_eventually(t, lambda: list(v4.connections), "control: with url_allowlist ="
+                       " [\"127.0.0.1\"] the listener sees the connection", timeout=30)
     v4.close()
     if v6:
         v6.close()

@@ -85,7 +85,8 @@ static int write_zero_page_pdf(const char *rel)
 /* Complete (it ends in %%EOF) but nothing poppler can read. */
 static const char garbage_pdf[] = "%PDF-1.4\nnot a PDF body\n%%EOF\n";
 
-static int setup(void **state)
+/* The group's fixture: the input files, made once for every test. */
+static int make_inputs(void **state)
 {
     (void)state;
     char templ[] = "/tmp/ocrq-document-XXXXXX";
@@ -110,8 +111,7 @@ static int setup(void **state)
     return 0;
 }
 
-
-static int teardown(void **state)
+static int remove_inputs(void **state)
 {
     (void)state;
     return unit_rm_tree(tmp);
@@ -120,34 +120,93 @@ static int teardown(void **state)
 static const struct ocrq_doc_limits limits300 = {
     .max_pixels = 100000000, .max_pages = 100, .dpi = 300};
 
-/* Open rel under lim: the status, with *code and why. */
-static int open_file(const char *rel, const struct ocrq_doc_limits *lim, struct blob *b,
-                     struct ocrq_document **doc, const char **code, char *why, size_t whylen)
+/*
+ * Each test's fixture: the document it opened (from a file's bytes, or from
+ * its own), the page it stepped onto, the page it rendered, and what the
+ * last call said (code, why). doc_teardown frees whatever is left.
+ */
+struct opened {
+    struct blob b; /* the file's bytes, when opened from a file */
+    struct ocrq_document *doc;
+    struct ocrq_doc_page page;
+    PIX *pix;
+    const char *code;
+    char why[256];
+    int cleared; /* the last open cleared its out-parameter on entry */
+};
+
+static int doc_setup(void **state)
 {
-    *b = load(rel);
-    return ocrq_document_open(b->data, b->len, lim, doc, code, why, whylen);
+    *state = calloc(1, sizeof(struct opened));
+    return *state ? 0 : -1;
+}
+
+static int doc_teardown(void **state)
+{
+    struct opened *o = *state;
+    pixDestroy(&o->pix);
+    ocrq_document_free(o->doc);
+    free(o->b.data);
+    free(o);
+    return 0;
+}
+
+/* Open data (borrowed; it must outlive o->doc) under lim, in place of o's last document. */
+static int open_bytes(struct opened *o, const void *data, size_t len,
+                      const struct ocrq_doc_limits *lim)
+{
+    struct ocrq_document *doc = (struct ocrq_document *)o; /* not NULL: the open clears it */
+
+    pixDestroy(&o->pix);
+    ocrq_document_free(o->doc);
+    o->doc = NULL;
+    o->code = NULL;
+    o->why[0] = '\0';
+    int st = ocrq_document_open(data, len, lim, &doc, &o->code, o->why, sizeof(o->why));
+    o->cleared = doc != (struct ocrq_document *)o;
+    if (o->cleared)
+        o->doc = doc;
+    return st;
+}
+
+/* Open the input file rel under lim: the status, with o->code and o->why. */
+static int open_file(struct opened *o, const char *rel, const struct ocrq_doc_limits *lim)
+{
+    ocrq_document_free(o->doc); /* before the bytes it borrows */
+    o->doc = NULL;
+    free(o->b.data);
+    o->b = load(rel);
+    return open_bytes(o, o->b.data, o->b.len, lim);
+}
+
+/* Step onto the next page, into o->page. */
+static int next_page(struct opened *o)
+{
+    return ocrq_document_next(o->doc, &o->page, &o->code, o->why, sizeof(o->why));
+}
+
+/* Render the page stepped onto, into o->pix. */
+static int render(struct opened *o)
+{
+    pixDestroy(&o->pix);
+    return ocrq_document_render(o->doc, &o->pix, &o->code, o->why, sizeof(o->why));
 }
 
 /* Open rel, expecting it to fail with st and code. */
-static void expect_open_failure(const char *rel, const struct ocrq_doc_limits *lim, int st,
-                                const char *code)
+static void expect_open_failure(struct opened *o, const char *rel,
+                                const struct ocrq_doc_limits *lim, int st, const char *code)
 {
-    struct blob b;
-    struct ocrq_document *doc = (void *)1;
-    const char *got = NULL;
-    char why[256] = "";
-
-    assert_int_equal(open_file(rel, lim, &b, &doc, &got, why, sizeof(why)), st);
-    assert_null(doc);
-    assert_non_null(got);
-    assert_string_equal(got, code);
-    assert_true(why[0] != '\0');
-    free(b.data);
+    assert_int_equal(open_file(o, rel, lim), st);
+    assert_true(o->cleared);
+    assert_null(o->doc);
+    assert_non_null(o->code);
+    assert_string_equal(o->code, code);
+    assert_true(o->why[0] != '\0');
 }
 
 static void test_detect_by_content(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     static const struct {
         const char *bytes;
         size_t n;
@@ -181,118 +240,76 @@ static void test_detect_by_content(void **state)
     assert_int_equal(ocrq_document_detect(buf, sizeof(buf)), OCRQ_DOC_UNKNOWN);
 
     /* the name says nothing: a PDF called .png is a PDF, and opens as one */
-    struct blob b = load("scan3-named.png");
-    assert_int_equal(ocrq_document_detect(b.data, b.len), OCRQ_DOC_PDF);
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
-    assert_int_equal(ocrq_document_open(b.data, b.len, &limits300, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    assert_int_equal(ocrq_document_type(doc), OCRQ_DOC_PDF);
-    assert_int_equal(ocrq_document_page_count(doc), 3);
-    ocrq_document_free(doc);
-    free(b.data);
+    assert_int_equal(open_file(o, "scan3-named.png", &limits300), OCRQ_OK);
+    assert_int_equal(ocrq_document_detect(o->b.data, o->b.len), OCRQ_DOC_PDF);
+    assert_int_equal(ocrq_document_type(o->doc), OCRQ_DOC_PDF);
+    assert_int_equal(ocrq_document_page_count(o->doc), 3);
     assert_string_equal(ocrq_doc_type_name(OCRQ_DOC_TIFF), "tiff");
 }
 
 static void test_unknown_is_decode(void **state)
 {
-    (void)state;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
-    assert_int_equal(
-        ocrq_document_open("just some text", 14, &limits300, &doc, &code, why, sizeof(why)),
-        OCRQ_ERR_DECODE);
-    assert_null(doc);
-    assert_string_equal(code, "decode");
+    struct opened *o = *state;
+    assert_int_equal(open_bytes(o, "just some text", 14, &limits300), OCRQ_ERR_DECODE);
+    assert_true(o->cleared);
+    assert_null(o->doc);
+    assert_string_equal(o->code, "decode");
 }
 
-/* Walk every page of doc: sizes (and rendered sizes) must be w[i] x h[i]. */
-static void expect_pages(struct ocrq_document *doc, const int *w, const int *h, int n,
-                         int expect_text)
+/* Walk every page of o's document: sizes (and rendered sizes) must be w[i] x h[i]. */
+static void expect_pages(struct opened *o, const int *w, const int *h, int n, int expect_text)
 {
-    struct ocrq_doc_page page;
-    const char *code;
-    char why[256];
-
     for (int i = 0; i < n; i++) {
-        PIX *pix = NULL;
         char *text = (char *)"x";
-        assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-        assert_int_equal(page.page_no, i + 1);
-        assert_int_equal(page.width, w[i]);
-        assert_int_equal(page.height, h[i]);
-        assert_int_equal(ocrq_document_text(doc, &text), OCRQ_OK);
+        assert_int_equal(next_page(o), OCRQ_OK);
+        assert_int_equal(o->page.page_no, i + 1);
+        assert_int_equal(o->page.width, w[i]);
+        assert_int_equal(o->page.height, h[i]);
+        assert_int_equal(ocrq_document_text(o->doc, &text), OCRQ_OK);
         if (expect_text)
             assert_non_null(text);
         else
             assert_null(text);
         free(text);
-        assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
-        assert_non_null(pix);
-        assert_int_equal(pixGetWidth(pix), w[i]);
-        assert_int_equal(pixGetHeight(pix), h[i]);
-        assert_true(pixGetXRes(pix) >= 50);
-        pixDestroy(&pix);
+        assert_int_equal(render(o), OCRQ_OK);
+        assert_non_null(o->pix);
+        assert_int_equal(pixGetWidth(o->pix), w[i]);
+        assert_int_equal(pixGetHeight(o->pix), h[i]);
+        assert_true(pixGetXRes(o->pix) >= 50);
     }
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_ERR_EMPTY);
-    assert_int_equal(page.page_no, 0);
+    assert_int_equal(next_page(o), OCRQ_ERR_EMPTY);
+    assert_int_equal(o->page.page_no, 0);
 }
 
 static void test_tiff_three_pages_in_order(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
-
-    assert_int_equal(open_file("three.tif", &limits300, &b, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    assert_int_equal(ocrq_document_type(doc), OCRQ_DOC_TIFF);
-    assert_int_equal(ocrq_document_page_count(doc), 3);
-    expect_pages(doc, page_w, page_h, 3, 0);
-    ocrq_document_free(doc);
-    free(b.data);
+    struct opened *o = *state;
+    assert_int_equal(open_file(o, "three.tif", &limits300), OCRQ_OK);
+    assert_int_equal(ocrq_document_type(o->doc), OCRQ_DOC_TIFF);
+    assert_int_equal(ocrq_document_page_count(o->doc), 3);
+    expect_pages(o, page_w, page_h, 3, 0);
 }
 
 /* Pages skipped without rendering: the next render still gives the right page. */
 static void test_tiff_page_skipped(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256];
-    PIX *pix = NULL;
-
-    assert_int_equal(open_file("three.tif", &limits300, &b, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(pixGetWidth(pix), page_w[1]);
-    pixDestroy(&pix);
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(pixGetWidth(pix), page_w[2]);
-    pixDestroy(&pix);
-    ocrq_document_free(doc);
-    free(b.data);
+    struct opened *o = *state;
+    assert_int_equal(open_file(o, "three.tif", &limits300), OCRQ_OK);
+    assert_int_equal(next_page(o), OCRQ_OK);
+    assert_int_equal(next_page(o), OCRQ_OK);
+    assert_int_equal(render(o), OCRQ_OK);
+    assert_int_equal(pixGetWidth(o->pix), page_w[1]);
+    assert_int_equal(next_page(o), OCRQ_OK);
+    assert_int_equal(render(o), OCRQ_OK);
+    assert_int_equal(pixGetWidth(o->pix), page_w[2]);
 }
 
 static void test_pdf_pages_at_dpi(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     static const int dpis[] = {300, 100};
     for (size_t k = 0; k < sizeof(dpis) / sizeof(dpis[0]); k++) {
         struct ocrq_doc_limits lim = limits300;
-        struct blob b;
-        struct ocrq_document *doc = NULL;
-        const char *code = NULL;
-        char why[256];
         int w[3], h[3];
 
         lim.dpi = dpis[k];
@@ -300,64 +317,41 @@ static void test_pdf_pages_at_dpi(void **state)
             w[i] = (page_w[i] * dpis[k] + 75) / 150;
             h[i] = (page_h[i] * dpis[k] + 75) / 150;
         }
-        assert_int_equal(open_file("scan3.pdf", &lim, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
-        assert_int_equal(ocrq_document_page_count(doc), 3);
-        expect_pages(doc, w, h, 3, 0);
-        ocrq_document_free(doc);
-        free(b.data);
+        assert_int_equal(open_file(o, "scan3.pdf", &lim), OCRQ_OK);
+        assert_int_equal(ocrq_document_page_count(o->doc), 3);
+        expect_pages(o, w, h, 3, 0);
     }
 }
 
 /* A page with /Rotate 90 is sized and rendered turned: landscape. */
 static void test_pdf_rotated_page(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
+    struct opened *o = *state;
     int w[3] = {page_h[0] * 2, page_w[1] * 2, page_w[2] * 2};
     int h[3] = {page_w[0] * 2, page_h[1] * 2, page_h[2] * 2};
 
-    assert_int_equal(open_file("rotated.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    expect_pages(doc, w, h, 3, 0);
-    ocrq_document_free(doc);
-    free(b.data);
+    assert_int_equal(open_file(o, "rotated.pdf", &limits300), OCRQ_OK);
+    expect_pages(o, w, h, 3, 0);
 }
 
 static void test_pdf_leading_junk(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
-
-    assert_int_equal(open_file("junk-first.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    assert_int_equal(ocrq_document_page_count(doc), 3);
-    ocrq_document_free(doc);
-    free(b.data);
+    struct opened *o = *state;
+    assert_int_equal(open_file(o, "junk-first.pdf", &limits300), OCRQ_OK);
+    assert_int_equal(ocrq_document_page_count(o->doc), 3);
 }
 
 /* A rendered page shows what is on it: dark text on white. */
 static void test_pdf_render_content(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256];
-    PIX *pix = NULL;
+    struct opened *o = *state;
     l_uint32 corner = 0;
     l_int32 r, g, bl, dark = 0;
 
-    assert_int_equal(open_file("scan3.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_render(doc, &pix, &code, why, sizeof(why)), OCRQ_OK);
+    assert_int_equal(open_file(o, "scan3.pdf", &limits300), OCRQ_OK);
+    assert_int_equal(next_page(o), OCRQ_OK);
+    assert_int_equal(render(o), OCRQ_OK);
+    PIX *pix = o->pix;
     assert_int_equal(pixGetDepth(pix), 32);
     assert_int_equal(pixGetXRes(pix), 300);
     pixGetPixel(pix, 5, 5, &corner);
@@ -372,84 +366,61 @@ static void test_pdf_render_content(void **state)
             dark += r < 100 && g < 100 && bl < 100;
         }
     assert_true(dark > 500);
-    pixDestroy(&pix);
-    ocrq_document_free(doc);
-    free(b.data);
 }
 
 static void test_max_pages(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     struct ocrq_doc_limits lim = limits300;
     lim.max_pages = 2;
-    expect_open_failure("scan3.pdf", &lim, OCRQ_ERR_TOO_LARGE, "too_many_pages");
-    expect_open_failure("three.tif", &lim, OCRQ_ERR_TOO_LARGE, "too_many_pages");
+    expect_open_failure(o, "scan3.pdf", &lim, OCRQ_ERR_TOO_LARGE, "too_many_pages");
+    expect_open_failure(o, "three.tif", &lim, OCRQ_ERR_TOO_LARGE, "too_many_pages");
     lim.max_pages = 3; /* exactly at the cap is fine */
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
-    assert_int_equal(open_file("three.tif", &lim, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
-    ocrq_document_free(doc);
-    free(b.data);
+    assert_int_equal(open_file(o, "three.tif", &lim), OCRQ_OK);
 }
 
 static void test_pdf_failures(void **state)
 {
-    (void)state;
-    expect_open_failure("encrypted.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_encrypted");
-    expect_open_failure("truncated.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
-    expect_open_failure("garbage.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
-    expect_open_failure("zero.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_no_pages");
+    struct opened *o = *state;
+    expect_open_failure(o, "encrypted.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_encrypted");
+    expect_open_failure(o, "truncated.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
+    expect_open_failure(o, "garbage.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_damaged");
+    expect_open_failure(o, "zero.pdf", &limits300, OCRQ_ERR_DECODE, "pdf_no_pages");
 }
 
 /* The pixel cap applies to each page, before it is rendered or decoded. */
 static void test_page_pixel_cap(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     static const char *files[] = {"scan3.pdf", "three.tif"};
     for (size_t k = 0; k < 2; k++) {
         struct ocrq_doc_limits lim = limits300;
-        struct blob b;
-        struct ocrq_document *doc = NULL;
-        struct ocrq_doc_page page;
-        const char *code = NULL;
-        char why[256];
 
         /* the PDF's first page is 2480x3508 at 300 dpi, the TIFF's 1240x1754 */
         lim.max_pixels = k == 0 ? 2480LL * 3508 - 1 : 1240LL * 1754 - 1;
-        assert_int_equal(open_file(files[k], &lim, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
-        assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)),
-                         OCRQ_ERR_TOO_LARGE);
-        assert_string_equal(code, "too_large");
-        assert_non_null(strstr(why, "page 1"));
+        assert_int_equal(open_file(o, files[k], &lim), OCRQ_OK);
+        assert_int_equal(next_page(o), OCRQ_ERR_TOO_LARGE);
+        assert_string_equal(o->code, "too_large");
+        assert_non_null(strstr(o->why, "page 1"));
         /* the next page is smaller and passes */
-        assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-        assert_int_equal(page.page_no, 2);
-        ocrq_document_free(doc);
-        free(b.data);
+        assert_int_equal(next_page(o), OCRQ_OK);
+        assert_int_equal(o->page.page_no, 2);
     }
 }
 
 /* A BMP header claiming 60000 x 60000: refused from the header, nothing decoded. */
 static void test_bmp_cap_from_header(void **state)
 {
-    (void)state;
-    unsigned char bmp[64] = "BM";
-    struct ocrq_document *doc = NULL;
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256];
+    struct opened *o = *state;
+    static unsigned char bmp[64] = "BM"; /* outlives the test: the document borrows it */
 
     bmp[14] = 40;                   /* BITMAPINFOHEADER */
     bmp[18] = 0x60, bmp[19] = 0xea; /* width 60000 */
     bmp[22] = 0x60, bmp[23] = 0xea; /* height 60000 */
     bmp[26] = 1, bmp[28] = 24;
-    assert_int_equal(
-        ocrq_document_open(bmp, sizeof(bmp), &limits300, &doc, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_ERR_TOO_LARGE);
-    assert_string_equal(code, "too_large");
-    ocrq_document_free(doc);
+    assert_int_equal(open_bytes(o, bmp, sizeof(bmp), &limits300), OCRQ_OK);
+    assert_int_equal(next_page(o), OCRQ_ERR_TOO_LARGE);
+    assert_string_equal(o->code, "too_large");
 }
 
 /* A GIF: a screen of sw x sh, n frames of fw x fh each (no colour tables, token image data). */
@@ -476,16 +447,16 @@ static size_t make_gif(unsigned char *g, size_t cap, int sw, int sh, int n, int 
     return at;
 }
 
-/* Open data, then step onto its first page: that status, with code and why. */
-static int first_page(const void *data, size_t len, const struct ocrq_doc_limits *lim,
-                      struct ocrq_doc_page *page, const char **code, char *why, size_t whylen)
+/* Open data, then step onto its first page: that status, with o->code and o->why. */
+static int first_page(struct opened *o, const void *data, size_t len,
+                      const struct ocrq_doc_limits *lim)
 {
-    struct ocrq_document *doc = NULL;
-    int st = ocrq_document_open(data, len, lim, &doc, code, why, whylen);
+    int st = open_bytes(o, data, len, lim);
 
     if (st == OCRQ_OK)
-        st = ocrq_document_next(doc, page, code, why, whylen);
-    ocrq_document_free(doc);
+        st = next_page(o);
+    ocrq_document_free(o->doc); /* data is the test's: done with it here */
+    o->doc = NULL;
     return st;
 }
 
@@ -495,42 +466,33 @@ static const struct ocrq_doc_limits limits4m = {
 /* Finding 1: the decoder allocates each frame at its own size, not the screen's. */
 static void test_gif_frame_bigger_than_screen(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     unsigned char g[64];
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256];
     size_t len = make_gif(g, sizeof(g), 1, 1, 1, 3000, 3000);
 
-    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)),
-                     OCRQ_ERR_TOO_LARGE);
-    assert_string_equal(code, "too_large");
-    assert_non_null(strstr(why, "3000x3000"));
+    assert_int_equal(first_page(o, g, len, &limits4m), OCRQ_ERR_TOO_LARGE);
+    assert_string_equal(o->code, "too_large");
+    assert_non_null(strstr(o->why, "3000x3000"));
 }
 
 /* Finding 1: every frame is kept, so the frames add up; and their number is capped. */
 static void test_gif_frames_add_up(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     static unsigned char g[16 * 1024];
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256];
     size_t len = make_gif(g, sizeof(g), 1000, 1000, 8, 1000, 1000); /* 8 x 1 M pixels */
 
-    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)),
-                     OCRQ_ERR_TOO_LARGE);
-    assert_non_null(strstr(why, "8 frames"));
+    assert_int_equal(first_page(o, g, len, &limits4m), OCRQ_ERR_TOO_LARGE);
+    assert_non_null(strstr(o->why, "8 frames"));
     len = make_gif(g, sizeof(g), 10, 10, 1001, 1, 1);
-    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)),
-                     OCRQ_ERR_TOO_LARGE);
-    assert_non_null(strstr(why, "frames"));
+    assert_int_equal(first_page(o, g, len, &limits4m), OCRQ_ERR_TOO_LARGE);
+    assert_non_null(strstr(o->why, "frames"));
     len = make_gif(g, sizeof(g), 10, 10, 3, 10, 10); /* a small animation is fine */
-    assert_int_equal(first_page(g, len, &limits4m, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(page.width, 10);
-    assert_int_equal(page.height, 10);
+    assert_int_equal(first_page(o, g, len, &limits4m), OCRQ_OK);
+    assert_int_equal(o->page.width, 10);
+    assert_int_equal(o->page.height, 10);
     len = make_gif(g, sizeof(g), 10, 10, 1, 10, 10);
-    assert_int_equal(first_page(g, len - 3, &limits4m, &page, &code, why, sizeof(why)),
+    assert_int_equal(first_page(o, g, len - 3, &limits4m),
                      OCRQ_ERR_DECODE); /* cut inside the image data */
 }
 
@@ -581,99 +543,72 @@ static size_t make_jp2(unsigned char *j, int decoy, uint32_t iw, uint32_t ih, ui
 /* Finding 2: the first "ihdr" bytes anywhere are not the size; the codestream's SIZ is. */
 static void test_jp2_fake_ihdr_box(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     unsigned char j[256];
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256];
     size_t len = make_jp2(j, 1, 3000, 3000, 3000, 3000);
     l_int32 w = 0, h = 0, format, bps, spp, cmap;
 
     assert_int_equal(ocrq_document_detect(j, len), OCRQ_DOC_JP2);
     if (pixReadHeaderMem(j, len, &format, &w, &h, &bps, &spp, &cmap) == 0)
         print_message("Leptonica's header reader says %dx%d\n", w, h);
-    assert_int_equal(first_page(j, len, &limits4m, &page, &code, why, sizeof(why)),
-                     OCRQ_ERR_TOO_LARGE);
-    assert_non_null(strstr(why, "3000x3000"));
+    assert_int_equal(first_page(o, j, len, &limits4m), OCRQ_ERR_TOO_LARGE);
+    assert_non_null(strstr(o->why, "3000x3000"));
     len = make_jp2(j, 1, 1, 1, 3000, 3000); /* the header box itself lies */
-    assert_int_equal(first_page(j, len, &limits4m, &page, &code, why, sizeof(why)),
-                     OCRQ_ERR_DECODE);
+    assert_int_equal(first_page(o, j, len, &limits4m), OCRQ_ERR_DECODE);
     len = make_jp2(j, 1, 100, 50, 100, 50);
-    assert_int_equal(first_page(j, len, &limits4m, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(page.width, 100);
-    assert_int_equal(page.height, 50);
+    assert_int_equal(first_page(o, j, len, &limits4m), OCRQ_OK);
+    assert_int_equal(o->page.width, 100);
+    assert_int_equal(o->page.height, 50);
 }
 
 /* Finding 3: a TIFF shorter than its 8-byte header is damaged, and nothing past it is read. */
 static void test_tiff_short_header(void **state)
 {
-    (void)state;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
+    struct opened *o = *state;
     unsigned char *t = malloc(5); /* exactly 5 bytes, so that ASan sees an over-read */
 
     assert_non_null(t);
     memcpy(t, "II*\0\x01", 5);
-    assert_int_equal(ocrq_document_open(t, 5, &limits300, &doc, &code, why, sizeof(why)),
-                     OCRQ_ERR_DECODE);
-    assert_string_equal(code, "decode");
-    free(t);
+    o->b.data = t; /* freed by the fixture */
+    assert_int_equal(open_bytes(o, t, 5, &limits300), OCRQ_ERR_DECODE);
+    assert_string_equal(o->code, "decode");
 }
 
 /* A TIFF whose directory chain points back at itself is damaged, not endless. */
 static void test_tiff_ifd_loop(void **state)
 {
-    (void)state;
+    struct opened *o = *state;
     unsigned char t[32] = "II*\0\x08\0\0\0";
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
 
     t[8] = 0;  /* IFD at 8 with no entries ... */
     t[10] = 8; /* ... whose next IFD is itself */
-    assert_int_equal(ocrq_document_open(t, sizeof(t), &limits300, &doc, &code, why, sizeof(why)),
-                     OCRQ_ERR_DECODE);
-    assert_string_equal(code, "decode");
+    assert_int_equal(open_bytes(o, t, sizeof(t), &limits300), OCRQ_ERR_DECODE);
+    assert_string_equal(o->code, "decode");
 }
 
 static void test_text_layer(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    struct ocrq_doc_page page;
-    const char *code = NULL;
-    char why[256], *text = NULL;
+    struct opened *o = *state;
+    char *text = NULL;
 
-    assert_int_equal(open_file("text1.pdf", &limits300, &b, &doc, &code, why, sizeof(why)),
-                     OCRQ_OK);
-    assert_int_equal(ocrq_document_page_count(doc), 1);
-    assert_int_equal(ocrq_document_text(doc, &text), OCRQ_ERR_INVALID); /* no page yet */
-    assert_int_equal(ocrq_document_next(doc, &page, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_text(doc, &text), OCRQ_OK);
+    assert_int_equal(open_file(o, "text1.pdf", &limits300), OCRQ_OK);
+    assert_int_equal(ocrq_document_page_count(o->doc), 1);
+    assert_int_equal(ocrq_document_text(o->doc, &text), OCRQ_ERR_INVALID); /* no page yet */
+    assert_int_equal(next_page(o), OCRQ_OK);
+    assert_int_equal(ocrq_document_text(o->doc, &text), OCRQ_OK);
     assert_non_null(text);
     assert_non_null(strstr(text, "test document"));
     free(text);
-    ocrq_document_free(doc);
-    free(b.data);
     /* the scanned PDF (no text) is checked page by page in test_pdf_pages_at_dpi */
 }
 
 static void test_single_image(void **state)
 {
-    (void)state;
-    struct blob b;
-    struct ocrq_document *doc = NULL;
-    const char *code = NULL;
-    char why[256];
-
-    assert_int_equal(open_file("p2.png", &limits300, &b, &doc, &code, why, sizeof(why)), OCRQ_OK);
-    assert_int_equal(ocrq_document_type(doc), OCRQ_DOC_PNG);
-    assert_int_equal(ocrq_document_page_count(doc), 1);
-    expect_pages(doc, &page_w[1], &page_h[1], 1, 0);
-    ocrq_document_free(doc);
-    free(b.data);
+    struct opened *o = *state;
+    assert_int_equal(open_file(o, "p2.png", &limits300), OCRQ_OK);
+    assert_int_equal(ocrq_document_type(o->doc), OCRQ_DOC_PNG);
+    assert_int_equal(ocrq_document_page_count(o->doc), 1);
+    expect_pages(o, &page_w[1], &page_h[1], 1, 0);
 }
 
 static void test_pdf_text_parse(void **state)
@@ -692,27 +627,29 @@ static void test_pdf_text_parse(void **state)
 
 int main(void)
 {
+#define DOC_TEST(f) cmocka_unit_test_setup_teardown(f, doc_setup, doc_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_detect_by_content),
-        cmocka_unit_test(test_unknown_is_decode),
-        cmocka_unit_test(test_tiff_three_pages_in_order),
-        cmocka_unit_test(test_tiff_page_skipped),
-        cmocka_unit_test(test_pdf_pages_at_dpi),
-        cmocka_unit_test(test_pdf_rotated_page),
-        cmocka_unit_test(test_pdf_leading_junk),
-        cmocka_unit_test(test_pdf_render_content),
-        cmocka_unit_test(test_max_pages),
-        cmocka_unit_test(test_pdf_failures),
-        cmocka_unit_test(test_page_pixel_cap),
-        cmocka_unit_test(test_bmp_cap_from_header),
-        cmocka_unit_test(test_tiff_ifd_loop),
-        cmocka_unit_test(test_gif_frame_bigger_than_screen),
-        cmocka_unit_test(test_gif_frames_add_up),
-        cmocka_unit_test(test_jp2_fake_ihdr_box),
-        cmocka_unit_test(test_tiff_short_header),
-        cmocka_unit_test(test_text_layer),
-        cmocka_unit_test(test_single_image),
+        DOC_TEST(test_detect_by_content),
+        DOC_TEST(test_unknown_is_decode),
+        DOC_TEST(test_tiff_three_pages_in_order),
+        DOC_TEST(test_tiff_page_skipped),
+        DOC_TEST(test_pdf_pages_at_dpi),
+        DOC_TEST(test_pdf_rotated_page),
+        DOC_TEST(test_pdf_leading_junk),
+        DOC_TEST(test_pdf_render_content),
+        DOC_TEST(test_max_pages),
+        DOC_TEST(test_pdf_failures),
+        DOC_TEST(test_page_pixel_cap),
+        DOC_TEST(test_bmp_cap_from_header),
+        DOC_TEST(test_tiff_ifd_loop),
+        DOC_TEST(test_gif_frame_bigger_than_screen),
+        DOC_TEST(test_gif_frames_add_up),
+        DOC_TEST(test_jp2_fake_ihdr_box),
+        DOC_TEST(test_tiff_short_header),
+        DOC_TEST(test_text_layer),
+        DOC_TEST(test_single_image),
         cmocka_unit_test(test_pdf_text_parse),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+#undef DOC_TEST
+    return cmocka_run_group_tests(tests, make_inputs, remove_inputs);
 }
