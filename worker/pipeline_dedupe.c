@@ -8,7 +8,7 @@
 #include "pipeline_internal.h"
 
 #include "ocrq/config.h"
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"

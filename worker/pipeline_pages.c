@@ -18,7 +18,7 @@
 #include "engine.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
-#include "ocrq/db.h"
+#include "ocrq/db_jobs.h"
 #include "ocrq/formats.h"
 #include "ocrq/job.h"
 #include "ocrq/log.h"
