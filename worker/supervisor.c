@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
-#include "pinning.h"
+#include "placement.h"
 #include "retention.h"
 #include "stats.h"
 #include "ocrq/clock.h"
