@@ -71,23 +71,23 @@ static void param_value(const char *v, size_t vlen, const char *param, char *out
     }
 }
 
-int ocrq_mp_boundary(const char *content_type, char *out)
+int ocrq_multipart_boundary(const char *content_type, char *out)
 {
     static const char type[] = "multipart/form-data";
-    char b[OCRQ_MP_BOUNDARY_MAX + 2];
+    char b[OCRQ_MULTIPART_BOUNDARY_MAX + 2];
 
     out[0] = '\0';
     if (!content_type || strncasecmp(content_type, type, sizeof type - 1) != 0)
         return OCRQ_ERR_INVALID;
     param_value(content_type, strlen(content_type), "boundary", b, sizeof b, NULL);
     size_t n = strlen(b);
-    if (n == 0 || n > OCRQ_MP_BOUNDARY_MAX)
+    if (n == 0 || n > OCRQ_MULTIPART_BOUNDARY_MAX)
         return OCRQ_ERR_INVALID;
     memcpy(out, b, n + 1);
     return OCRQ_OK;
 }
 
-void ocrq_mp_part_headers(const char *p, size_t len, struct ocrq_mp_part *part)
+void ocrq_multipart_part_headers(const char *p, size_t len, struct ocrq_multipart_part *part)
 {
     const char *end = p + len;
 
@@ -118,15 +118,15 @@ void ocrq_mp_part_headers(const char *p, size_t len, struct ocrq_mp_part *part)
     }
 }
 
-int ocrq_mp_parse(const unsigned char *body, size_t len, const char *boundary,
-                  struct ocrq_mp_part *parts, size_t max, size_t *n)
+int ocrq_multipart_parse(const unsigned char *body, size_t len, const char *boundary,
+                         struct ocrq_multipart_part *parts, size_t max, size_t *n)
 {
-    char delim[OCRQ_MP_BOUNDARY_MAX + 5]; /* "\r\n--" boundary */
+    char delim[OCRQ_MULTIPART_BOUNDARY_MAX + 5]; /* "\r\n--" boundary */
     size_t blen = strlen(boundary);
     const char *b = (const char *)body, *end = b + len, *p;
 
     *n = 0;
-    if (blen == 0 || blen > OCRQ_MP_BOUNDARY_MAX)
+    if (blen == 0 || blen > OCRQ_MULTIPART_BOUNDARY_MAX)
         return OCRQ_ERR_INVALID;
     snprintf(delim, sizeof delim, "\r\n--%s", boundary);
     size_t dlen = blen + 4;
@@ -164,9 +164,9 @@ int ocrq_mp_parse(const unsigned char *body, size_t len, const char *boundary,
             return OCRQ_ERR_INVALID; /* no closing delimiter */
         if (*n >= max)
             return OCRQ_ERR_TOO_LARGE;
-        struct ocrq_mp_part *part = &parts[(*n)++];
+        struct ocrq_multipart_part *part = &parts[(*n)++];
         memset(part, 0, sizeof *part);
-        ocrq_mp_part_headers(p, (size_t)(hend - p), part);
+        ocrq_multipart_part_headers(p, (size_t)(hend - p), part);
         part->data = (const unsigned char *)data;
         part->len = (size_t)(next - data);
         p = next + dlen;

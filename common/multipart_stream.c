@@ -24,28 +24,28 @@ enum state {
     S_DONE,    /* after the closing delimiter: the epilogue is ignored */
 };
 
-struct ocrq_mp_stream {
-    struct ocrq_mp_callbacks cb;
+struct ocrq_multipart_stream {
+    struct ocrq_multipart_callbacks cb;
     void *arg;
     size_t max_parts, parts;
-    char delim[OCRQ_MP_BOUNDARY_MAX + 5]; /* "\r\n--" boundary */
+    char delim[OCRQ_MULTIPART_BOUNDARY_MAX + 5]; /* "\r\n--" boundary */
     size_t dlen;
     enum state state;
     size_t m;    /* S_BODY: bytes of delim matched at the end of what was fed */
     int in_part; /* S_BODY: a part's data (else the preamble, dropped) */
     int err;     /* the first error; every later feed returns it */
     size_t hlen;
-    char headers[OCRQ_MP_HEADERS_MAX];
+    char headers[OCRQ_MULTIPART_HEADERS_MAX];
 };
 
-int ocrq_mp_stream_new(const char *boundary, const struct ocrq_mp_callbacks *cb, void *arg,
-                       size_t max_parts, struct ocrq_mp_stream **out)
+int ocrq_multipart_stream_new(const char *boundary, const struct ocrq_multipart_callbacks *cb,
+                              void *arg, size_t max_parts, struct ocrq_multipart_stream **out)
 {
-    struct ocrq_mp_stream *s;
+    struct ocrq_multipart_stream *s;
     size_t blen = boundary ? strlen(boundary) : 0;
 
     *out = NULL;
-    if (blen == 0 || blen > OCRQ_MP_BOUNDARY_MAX || strpbrk(boundary, "\r\n"))
+    if (blen == 0 || blen > OCRQ_MULTIPART_BOUNDARY_MAX || strpbrk(boundary, "\r\n"))
         return OCRQ_ERR_INVALID;
     s = calloc(1, sizeof *s);
     if (!s)
@@ -61,18 +61,18 @@ int ocrq_mp_stream_new(const char *boundary, const struct ocrq_mp_callbacks *cb,
     return OCRQ_OK;
 }
 
-void ocrq_mp_stream_free(struct ocrq_mp_stream *s)
+void ocrq_multipart_stream_free(struct ocrq_multipart_stream *s)
 {
     free(s);
 }
 
-size_t ocrq_mp_stream_parts(const struct ocrq_mp_stream *s)
+size_t ocrq_multipart_stream_parts(const struct ocrq_multipart_stream *s)
 {
     return s ? s->parts : 0;
 }
 
 /* Part data (dropped in the preamble). */
-static int emit(struct ocrq_mp_stream *s, const void *p, size_t n)
+static int emit(struct ocrq_multipart_stream *s, const void *p, size_t n)
 {
     if (n == 0 || !s->in_part || !s->cb.data)
         return OCRQ_OK;
@@ -80,7 +80,8 @@ static int emit(struct ocrq_mp_stream *s, const void *p, size_t n)
 }
 
 /* S_BODY: pass data on up to the next delimiter; *used gets the bytes taken (at least 1). */
-static int scan_body(struct ocrq_mp_stream *s, const unsigned char *p, size_t n, size_t *used)
+static int scan_body(struct ocrq_multipart_stream *s, const unsigned char *p, size_t n,
+                     size_t *used)
 {
     size_t i = 0;
     int st = OCRQ_OK;
@@ -121,15 +122,15 @@ static int scan_body(struct ocrq_mp_stream *s, const unsigned char *p, size_t n,
 }
 
 /* The header block is complete (hlen bytes, ending with the blank line): begin a part. */
-static int begin_part(struct ocrq_mp_stream *s)
+static int begin_part(struct ocrq_multipart_stream *s)
 {
-    struct ocrq_mp_part part;
+    struct ocrq_multipart_part part;
 
     if (s->parts >= s->max_parts)
         return OCRQ_ERR_TOO_LARGE;
     s->parts++;
     memset(&part, 0, sizeof part);
-    ocrq_mp_part_headers(s->headers, s->hlen - 2, &part);
+    ocrq_multipart_part_headers(s->headers, s->hlen - 2, &part);
     s->state = S_BODY;
     s->in_part = 1;
     s->m = 0;
@@ -137,7 +138,8 @@ static int begin_part(struct ocrq_mp_stream *s)
 }
 
 /* S_HEADERS: take bytes up to the blank line; *used gets the bytes taken. */
-static int scan_headers(struct ocrq_mp_stream *s, const unsigned char *p, size_t n, size_t *used)
+static int scan_headers(struct ocrq_multipart_stream *s, const unsigned char *p, size_t n,
+                        size_t *used)
 {
     size_t i = 0;
 
@@ -156,7 +158,7 @@ static int scan_headers(struct ocrq_mp_stream *s, const unsigned char *p, size_t
 }
 
 /* One byte after a delimiter: "--" closes the body, else blanks then CRLF open a part. */
-static int after_delimiter(struct ocrq_mp_stream *s, unsigned char c)
+static int after_delimiter(struct ocrq_multipart_stream *s, unsigned char c)
 {
     int blank = c == ' ' || c == '\t';
 
@@ -191,7 +193,8 @@ static int after_delimiter(struct ocrq_mp_stream *s, unsigned char c)
     }
 }
 
-int ocrq_mp_stream_feed(struct ocrq_mp_stream *s, const unsigned char *data, size_t len)
+int ocrq_multipart_stream_feed(struct ocrq_multipart_stream *s, const unsigned char *data,
+                               size_t len)
 {
     size_t i = 0;
     int st = OCRQ_OK;
@@ -213,7 +216,7 @@ int ocrq_mp_stream_feed(struct ocrq_mp_stream *s, const unsigned char *data, siz
     return st;
 }
 
-int ocrq_mp_stream_finish(struct ocrq_mp_stream *s)
+int ocrq_multipart_stream_finish(struct ocrq_multipart_stream *s)
 {
     if (s->err)
         return s->err;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * ocrq-admin: parse the command line, load the configuration, run one
- * command (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,
- * admin_failed.c: failed, cancel; admin_store.c: store sweep; admin_purge.c:
- * purge), and map its
- * status to the exit code that docs/design.md promises.
+ * ocrq-admin: parse the command line (the options here, each command's
+ * arguments in admin_args.c), load the configuration, run one command
+ * (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,
+ * admin_failed.c: failed; admin_cancel.c: cancel; admin_store.c: store sweep;
+ * admin_purge.c: purge), and map its status to the exit code that
+ * docs/design.md promises. One table (commands[]) names every command: its
+ * parser, its handler and its --help lines, so that help and dispatch agree.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,13 +14,12 @@
 #include <string.h>
 
 #include "admin.h"
+#include "admin_args.h"
 #include "ocrq/config.h"
 #include "ocrq/db_purge.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
-#include "ocrq/uuid.h"
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
 enum {
     OPT_JSON = 256,
     OPT_BATCH,
@@ -35,71 +36,13 @@ enum {
     OPT_DRY_RUN
 };
 
-static const char usage_text[] =
-    "Usage: ocrq-admin [-c FILE] COMMAND [OPTIONS]\n"
-    "Set up and inspect an ocrq installation.\n"
-    "\n"
-    "Commands:\n"
-    "  setup                 declare the broker topology and apply database\n"
-    "                        migrations (idempotent: safe to run again)\n"
-    "  migrate               apply database migrations only\n"
-    "  status [--json] [--batch B]\n"
-    "                        ready messages and consumers per queue, jobs by status\n"
-    "                        (of batch B only with --batch), and the documents and\n"
-    "                        artifacts in the document store: count and bytes\n"
-    "  webhooks list [--failed] [--json] [--limit N]\n"
-    "                        webhook deliveries, newest first (default 50): status,\n"
-    "                        attempts, last HTTP status or error\n"
-    "  webhooks retry ID | --all-failed\n"
-    "                        send delivery ID (or every failed one) again now, with the\n"
-    "                        whole retry schedule; a delivered one is left alone\n"
-    "  apikey create NAME    make an ocrq-api key called NAME and its webhook signing\n"
-    "                        secret; both are printed once: the secret on the line\n"
-    "                        before the last, the key alone on the last line\n"
-    "  apikey rotate-secret NAME [--overlap DUR]\n"
-    "                        a new webhook signing secret for key NAME, printed once;\n"
-    "                        the old one signs too for DUR more (default 24h; 0: no)\n"
-    "  apikey list [--json]  the keys: name, id, created, active or revoked\n"
-    "  apikey revoke NAME    the key stops working (within 1 s: ocrq-api caches keys)\n"
-    "  failed list [--reason CODE] [--batch B] [--json]\n"
-    "                        the dead-lettered messages in ocr.failed: job, reason\n"
-    "                        (error code), batch, when it died, attempts, error\n"
-    "  failed show ID [--json]\n"
-    "                        job ID's messages in ocr.failed: headers, x-death, and\n"
-    "                        the job record's error\n"
-    "  failed requeue ID | --all [--reason CODE]\n"
-    "                        reset the job to queued (attempts 0), publish it again\n"
-    "                        (confirmed, to its job queue by priority, fresh headers),\n"
-    "                        then remove it from ocr.failed; running, succeeded and\n"
-    "                        canceled jobs are left there\n"
-    "  failed purge [--older-than DUR]\n"
-    "                        drop the messages in ocr.failed (those that died more\n"
-    "                        than DUR ago: 30s, 10m, 2h, 7d); job records stay failed\n"
-    "  cancel ID | --batch B\n"
-    "                        cancel a queued job, or the queued jobs of batch B: a\n"
-    "                        worker acks a canceled job without OCR; a running job\n"
-    "                        cannot be canceled\n"
-    "  queues convert        declare every queue again as amqp.queue_type says\n"
-    "                        (classic or quorum), keeping its messages: each\n"
-    "                        queue that differs is emptied into a holding queue,\n"
-    "                        deleted, declared anew and refilled, every move\n"
-    "                        confirmed; stop the workers and submitters first\n"
-    "  store sweep           delete the stored documents that are no longer needed:\n"
-    "                        those of jobs that ended documents.retention_s ago or\n"
-    "                        more, and those of submissions that died more than a\n"
-    "                        day ago (workers sweep too); prints how many\n"
-    "  purge --finished-before DUR [--status S] [--batch B] [--batch-size N]\n"
-    "        [--dry-run] [--json]\n"
-    "                        delete the finished jobs (succeeded, failed, canceled;\n"
-    "                        never queued or running) that ended more than DUR ago\n"
-    "                        (30d, 12h, 90m), with their results, pages, artifacts,\n"
-    "                        webhook deliveries and attempts, idempotency keys and\n"
-    "                        stored documents, oldest first, N jobs (default 1000)\n"
-    "                        per short transaction; a job whose webhook delivery is\n"
-    "                        still pending is kept; prints what went and how long\n"
-    "                        it took (progress on stderr); retention.days does the\n"
-    "                        same hourly in the worker\n"
-    "  help                  show this help\n"
+/* --help, before and after the command list that print_usage() makes from commands[]. */
+static const char usage_head[] = "Usage: ocrq-admin [-c FILE] COMMAND [OPTIONS]\n"
+                                 "Set up and inspect an ocrq installation.\n"
+                                 "\n"
+                                 "Commands:\n";
+
+static const char usage_tail[] =
     "\n"
     "Options:\n"
     "  -c, --config FILE     config file (else $OCRQ_CONFIG, else built-in defaults)\n"
@@ -156,250 +99,276 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-struct admin_args {
-    const char *config_path;
-    const char *command;
-    int json;
-    const char *batch;
-    const char *sub;  /* webhooks: list or retry; apikey: create, list or revoke; store: sweep */
-    const char *name; /* apikey create|revoke NAME */
-    long long id;     /* webhooks retry ID */
-    int failed, all_failed;
-    int limit;
-    const char *reason;     /* failed list|requeue */
-    int all;                /* failed requeue --all */
-    long long older_than_s; /* failed purge --older-than; -1: not given */
-    long long overlap_s;    /* apikey rotate-secret --overlap; -1: not given */
-    long long finished_before_s; /* purge --finished-before; -1: not given */
-    unsigned statuses;      /* purge --status: OCRQ_PURGE_* bits; 0: not given */
-    int batch_size;         /* purge --batch-size; 0: not given */
-    int dry_run;            /* purge --dry-run */
+static void print_usage(FILE *f);
+
+/* "help": the help, whatever the options. */
+static int parse_help(int argc, char **argv, struct admin_args *a)
+{
+    (void)a;
+    if (optind < argc)
+        return admin_usage_error("unexpected argument", argv[optind]);
+    print_usage(stdout);
+    return 0;
+}
+
+/* ---- the handlers: each runs one row of commands[] ---------------------------- */
+
+static int run_setup(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    (void)a;
+    return admin_setup(cfg);
+}
+
+static int run_migrate(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    (void)a;
+    return admin_migrate(cfg);
+}
+
+static int run_status(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_status(cfg, a->json, a->batch);
+}
+
+static int run_webhooks_list(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_webhooks_list(cfg, a->failed, a->json, a->limit ? a->limit : 50);
+}
+
+static int run_webhooks_retry(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_webhooks_retry(cfg, a->all_failed ? 0 : a->id);
+}
+
+static int run_apikey_create(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_apikey_create(cfg, a->name);
+}
+
+static int run_apikey_rotate_secret(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_apikey_rotate_secret(cfg, a->name, a->overlap_s >= 0 ? a->overlap_s : 86400);
+}
+
+static int run_apikey_list(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_apikey_list(cfg, a->json);
+}
+
+static int run_apikey_revoke(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_apikey_revoke(cfg, a->name);
+}
+
+/* failed list|show|requeue|purge: admin_failed() tells them apart by a->sub. */
+static int run_failed(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    struct admin_failed_opts fo = {
+        .sub = a->sub,
+        .job_id = a->name,
+        .reason = a->reason,
+        .batch = a->batch,
+        .json = a->json,
+        .older_than_s = a->older_than_s,
+    };
+    return admin_failed(cfg, &fo);
+}
+
+static int run_cancel(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_cancel(cfg, a->name, a->batch);
+}
+
+static int run_queues_convert(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    (void)a;
+    return admin_queues_convert(cfg);
+}
+
+static int run_store_sweep(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    (void)a;
+    return admin_store_sweep(cfg);
+}
+
+static int run_purge(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    struct admin_purge_opts po = {
+        .finished_before_s = a->finished_before_s,
+        .statuses = a->statuses,
+        .batch = a->batch,
+        .batch_size = a->batch_size,
+        .dry_run = a->dry_run,
+        .json = a->json,
+    };
+    return admin_purge(cfg, &po);
+}
+
+/* ---- the command table ------------------------------------------------------- */
+
+/* Option groups a command takes; the others are refused before its parser runs. */
+enum {
+    TAKES_PURGE_OPTS = 1,  /* --finished-before, --status, --batch-size, --dry-run */
+    TAKES_FAILED_OPTS = 2, /* --reason, --all, --older-than (cancel refuses them itself) */
 };
 
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "ocrq-admin: %s%s%s\nTry 'ocrq-admin --help'.\n", what, arg ? ": " : "",
-            arg ? arg : "");
-    return EXIT_USAGE;
-}
+/*
+ * One row per command line "name [sub] args". The rows of one name share a
+ * parser: it reads the rest of the line (sub included) into struct
+ * admin_args, and returns -1 to go on, else the exit code. run then does the
+ * work of the row that name and sub select, and returns an OCRQ_* status.
+ * --help lists the rows in this order: "  name sub args", then help, one
+ * line after another, from column HELP_COL (on the same line when the
+ * command fits before it).
+ */
+struct admin_command {
+    const char *name;
+    const char *sub;  /* NULL: none */
+    const char *args; /* after name and sub in --help; NULL: none */
+    const char *help; /* lines separated by '\n' */
+    int (*parse)(int argc, char **argv, struct admin_args *a);
+    int (*run)(const struct ocrq_config *cfg, const struct admin_args *a);
+    unsigned takes; /* TAKES_* */
+};
 
-/* The rest of "apikey create NAME | list | revoke NAME". */
-static int parse_apikey(int argc, char **argv, struct admin_args *a)
+#define HELP_COL 24
+
+static const struct admin_command commands[] = {
+    {"setup", NULL, NULL,
+     "declare the broker topology and apply database\n"
+     "migrations (idempotent: safe to run again)",
+     admin_parse_plain, run_setup, 0},
+    {"migrate", NULL, NULL, "apply database migrations only", admin_parse_plain, run_migrate, 0},
+    {"status", NULL, "[--json] [--batch B]",
+     "ready messages and consumers per queue, jobs by status\n"
+     "(of batch B only with --batch), and the documents and\n"
+     "artifacts in the document store: count and bytes",
+     admin_parse_status, run_status, 0},
+    {"webhooks", "list", "[--failed] [--json] [--limit N]",
+     "webhook deliveries, newest first (default 50): status,\n"
+     "attempts, last HTTP status or error",
+     admin_parse_webhooks, run_webhooks_list, 0},
+    {"webhooks", "retry", "ID | --all-failed",
+     "send delivery ID (or every failed one) again now, with the\n"
+     "whole retry schedule; a delivered one is left alone",
+     admin_parse_webhooks, run_webhooks_retry, 0},
+    {"apikey", "create", "NAME",
+     "make an ocrq-api key called NAME and its webhook signing\n"
+     "secret; both are printed once: the secret on the line\n"
+     "before the last, the key alone on the last line",
+     admin_parse_apikey, run_apikey_create, 0},
+    {"apikey", "rotate-secret", "NAME [--overlap DUR]",
+     "a new webhook signing secret for key NAME, printed once;\n"
+     "the old one signs too for DUR more (default 24h; 0: no)",
+     admin_parse_apikey, run_apikey_rotate_secret, 0},
+    {"apikey", "list", "[--json]", "the keys: name, id, created, active or revoked",
+     admin_parse_apikey, run_apikey_list, 0},
+    {"apikey", "revoke", "NAME", "the key stops working (within 1 s: ocrq-api caches keys)",
+     admin_parse_apikey, run_apikey_revoke, 0},
+    {"failed", "list", "[--reason CODE] [--batch B] [--json]",
+     "the dead-lettered messages in ocr.failed: job, reason\n"
+     "(error code), batch, when it died, attempts, error",
+     admin_parse_failed, run_failed, TAKES_FAILED_OPTS},
+    {"failed", "show", "ID [--json]",
+     "job ID's messages in ocr.failed: headers, x-death, and\n"
+     "the job record's error",
+     admin_parse_failed, run_failed, TAKES_FAILED_OPTS},
+    {"failed", "requeue", "ID | --all [--reason CODE]",
+     "reset the job to queued (attempts 0), publish it again\n"
+     "(confirmed, to its job queue by priority, fresh headers),\n"
+     "then remove it from ocr.failed; running, succeeded and\n"
+     "canceled jobs are left there",
+     admin_parse_failed, run_failed, TAKES_FAILED_OPTS},
+    {"failed", "purge", "[--older-than DUR]",
+     "drop the messages in ocr.failed (those that died more\n"
+     "than DUR ago: 30s, 10m, 2h, 7d); job records stay failed",
+     admin_parse_failed, run_failed, TAKES_FAILED_OPTS},
+    {"cancel", NULL, "ID | --batch B",
+     "cancel a queued job, or the queued jobs of batch B: a\n"
+     "worker acks a canceled job without OCR; a running job\n"
+     "cannot be canceled",
+     admin_parse_cancel, run_cancel, TAKES_FAILED_OPTS},
+    {"queues", "convert", NULL,
+     "declare every queue again as amqp.queue_type says\n"
+     "(classic or quorum), keeping its messages: each\n"
+     "queue that differs is emptied into a holding queue,\n"
+     "deleted, declared anew and refilled, every move\n"
+     "confirmed; stop the workers and submitters first",
+     admin_parse_queues, run_queues_convert, 0},
+    {"store", "sweep", NULL,
+     "delete the stored documents that are no longer needed:\n"
+     "those of jobs that ended documents.retention_s ago or\n"
+     "more, and those of submissions that died more than a\n"
+     "day ago (workers sweep too); prints how many",
+     admin_parse_store, run_store_sweep, 0},
+    {"purge", NULL,
+     "--finished-before DUR [--status S] [--batch B] [--batch-size N]\n"
+     "[--dry-run] [--json]",
+     "delete the finished jobs (succeeded, failed, canceled;\n"
+     "never queued or running) that ended more than DUR ago\n"
+     "(30d, 12h, 90m), with their results, pages, artifacts,\n"
+     "webhook deliveries and attempts, idempotency keys and\n"
+     "stored documents, oldest first, N jobs (default 1000)\n"
+     "per short transaction; a job whose webhook delivery is\n"
+     "still pending is kept; prints what went and how long\n"
+     "it took (progress on stderr); retention.days does the\n"
+     "same hourly in the worker",
+     admin_parse_purge, run_purge, TAKES_PURGE_OPTS},
+    {"help", NULL, NULL, "show this help", parse_help, NULL, 0},
+};
+
+/* The row of command name with subcommand sub; sub NULL: the first row of name. */
+static const struct admin_command *find_command(const char *name, const char *sub)
 {
-    if (optind >= argc)
-        return usage_error("apikey: say create, list, revoke or rotate-secret", NULL);
-    a->sub = argv[optind++];
-    if (a->failed || a->all_failed || a->limit || a->batch)
-        return usage_error("apikey takes a NAME (create, revoke) or --json (list)", NULL);
-    if (strcmp(a->sub, "list") == 0) {
-        if (optind < argc)
-            return usage_error("unexpected argument", argv[optind]);
-        return -1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const struct admin_command *c = &commands[i];
+        if (strcmp(c->name, name) == 0 && (!sub || (c->sub && strcmp(c->sub, sub) == 0)))
+            return c;
     }
-    if (strcmp(a->sub, "create") != 0 && strcmp(a->sub, "revoke") != 0 &&
-        strcmp(a->sub, "rotate-secret") != 0)
-        return usage_error("apikey: unknown command", a->sub);
-    if (a->overlap_s >= 0 && strcmp(a->sub, "rotate-secret") != 0)
-        return usage_error("--overlap goes with apikey rotate-secret only", NULL);
-    if (a->json)
-        return usage_error("--json goes with apikey list only", NULL);
-    if (optind >= argc)
-        return usage_error("apikey: which key? (a NAME)", NULL);
-    a->name = argv[optind++];
-    if (!admin_apikey_name_ok(a->name))
-        return usage_error("apikey: a NAME is 1-64 of A-Z a-z 0-9 . _ -, starting with a letter "
-                           "or digit",
-                           a->name);
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
+    return NULL;
 }
 
-/* Seconds in a duration such as 30s, 10m, 2h or 7d (a bare number: seconds); -1 if bad. */
-static long long duration_s(const char *s)
+/* One line of --help's command list: "  COMMAND", then from column HELP_COL the help. */
+static void print_command(FILE *f, const struct admin_command *c)
 {
-    static const char units[] = "smhd";
-    static const long long unit_s[] = {1, 60, 3600, 86400};
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    const char *u = *end ? strchr(units, *end) : units;
+    char line[256];
+    const char *h = c->help;
+    int n = snprintf(line, sizeof line, "  %s%s%s%s%s", c->name, c->sub ? " " : "",
+                     c->sub ? c->sub : "", c->args ? " " : "", c->args ? c->args : "");
+    int col = n;
 
-    if (end == s || v < 0 || v > 100LL * 365 * 86400 || !u || (*end && end[1]))
-        return -1;
-    return v * unit_s[u - units];
-}
-
-/* The rest of "failed list|show|requeue|purge ...". */
-static int parse_failed(int argc, char **argv, struct admin_args *a)
-{
-    if (optind >= argc)
-        return usage_error("failed: say list, show, requeue or purge", NULL);
-    a->sub = argv[optind++];
-    if (a->failed || a->all_failed || a->limit)
-        return usage_error("--failed, --all-failed and --limit go with webhooks only", NULL);
-    if (strcmp(a->sub, "list") == 0) {
-        if (a->all || a->older_than_s >= 0)
-            return usage_error("failed list takes --reason, --batch and --json", NULL);
-    } else if (strcmp(a->sub, "show") == 0) {
-        if (a->all || a->older_than_s >= 0 || a->reason || a->batch)
-            return usage_error("failed show takes an ID (and --json)", NULL);
-        if (optind >= argc)
-            return usage_error("failed show: which job? (an ID)", NULL);
-        a->name = argv[optind++];
-    } else if (strcmp(a->sub, "requeue") == 0) {
-        if (a->json || a->batch || a->older_than_s >= 0)
-            return usage_error("failed requeue takes an ID, or --all [--reason CODE]", NULL);
-        if (a->all == (optind < argc))
-            return usage_error("failed requeue: an ID or --all (one of the two)", NULL);
-        if (!a->all && a->reason)
-            return usage_error("--reason goes with failed requeue --all", NULL);
-        if (!a->all)
-            a->name = argv[optind++];
-    } else if (strcmp(a->sub, "purge") == 0) {
-        if (a->json || a->batch || a->reason || a->all)
-            return usage_error("failed purge takes --older-than DUR only", NULL);
-    } else {
-        return usage_error("failed: unknown command", a->sub);
-    }
-    if (a->name && !ocrq_uuid_valid(a->name))
-        return usage_error("not a job ID", a->name);
-    if (a->reason && !*a->reason)
-        return usage_error("--reason", "empty reason");
-    if (a->batch && !*a->batch)
-        return usage_error("--batch", "empty batch name");
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
-}
-
-/* The rest of "cancel ID | --batch B". */
-static int parse_cancel(int argc, char **argv, struct admin_args *a)
-{
-    if (a->json || a->failed || a->all_failed || a->limit || a->reason || a->all ||
-        a->older_than_s >= 0)
-        return usage_error("cancel takes an ID or --batch B", NULL);
-    if (!a->batch == !(optind < argc))
-        return usage_error("cancel: a job ID or --batch B (one of the two)", NULL);
-    if (a->batch && !*a->batch)
-        return usage_error("--batch", "empty batch name");
-    if (!a->batch) {
-        a->name = argv[optind++];
-        if (!ocrq_uuid_valid(a->name))
-            return usage_error("not a job ID", a->name);
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
-}
-
-/* --status S[,S...] of purge into OCRQ_PURGE_* bits; 0 (reported) if a name is not final. */
-static unsigned purge_statuses(const char *arg)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"succeeded", OCRQ_PURGE_SUCCEEDED},
-                 {"failed", OCRQ_PURGE_FAILED},
-                 {"canceled", OCRQ_PURGE_CANCELED}};
-    unsigned bits = 0;
-    const char *p = arg;
-
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        unsigned bit = 0;
-
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            if (len == strlen(names[i].name) && strncmp(p, names[i].name, len) == 0)
-                bit = names[i].bit;
-        if (!bit) {
-            usage_error("--status: purge deletes finished jobs only: succeeded, failed or "
-                        "canceled (comma-separated)", arg);
-            return 0;
+    /* the command: a '\n' in args goes on indented by 8 */
+    for (const char *p = line; *p; p++) {
+        if (*p == '\n') {
+            fputs("\n        ", f);
+            col = HELP_COL; /* a continued command line has its own line */
+        } else {
+            fputc(*p, f);
         }
-        bits |= bit;
-        p += len + (p[len] == ',');
     }
-    if (!bits)
-        usage_error("--status", "empty");
-    return bits;
-}
-
-/* The rest of "purge --finished-before DUR ...". */
-static int parse_purge(int argc, char **argv, struct admin_args *a)
-{
-    if (a->failed || a->all_failed || a->limit || a->overlap_s >= 0)
-        return usage_error("purge takes --finished-before, --status, --batch, --batch-size, "
-                           "--dry-run and --json", NULL);
-    if (a->finished_before_s < 0)
-        return usage_error("purge: how old? --finished-before DUR (e.g. 30d, 12h, 90m)", NULL);
-    if (a->batch && !*a->batch)
-        return usage_error("--batch", "empty batch name");
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
-}
-
-/* The rest of "queues convert". */
-static int parse_queues(int argc, char **argv, struct admin_args *a)
-{
-    if (optind >= argc)
-        return usage_error("queues: say convert", NULL);
-    a->sub = argv[optind++];
-    if (strcmp(a->sub, "convert") != 0)
-        return usage_error("queues: unknown command", a->sub);
-    if (a->json || a->batch || a->failed || a->all_failed || a->limit)
-        return usage_error("queues convert takes no options", NULL);
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
-}
-
-/* The rest of "store sweep". */
-static int parse_store(int argc, char **argv, struct admin_args *a)
-{
-    if (optind >= argc)
-        return usage_error("store: say sweep", NULL);
-    a->sub = argv[optind++];
-    if (strcmp(a->sub, "sweep") != 0)
-        return usage_error("store: unknown command", a->sub);
-    if (a->json || a->batch || a->failed || a->all_failed || a->limit)
-        return usage_error("store sweep takes no options", NULL);
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
-}
-
-/* The rest of "webhooks list|retry ...". */
-static int parse_webhooks(int argc, char **argv, struct admin_args *a)
-{
-    if (optind >= argc)
-        return usage_error("webhooks: say list or retry", NULL);
-    a->sub = argv[optind++];
-    if (strcmp(a->sub, "list") == 0) {
-        if (optind < argc)
-            return usage_error("unexpected argument", argv[optind]);
-        if (a->all_failed || a->batch)
-            return usage_error("webhooks list takes --failed, --json and --limit", NULL);
-        return -1;
+    if (col > HELP_COL - 2) {
+        fputc('\n', f);
+        col = 0;
     }
-    if (strcmp(a->sub, "retry") != 0)
-        return usage_error("webhooks: unknown command", a->sub);
-    if (a->failed || a->json || a->limit || a->batch)
-        return usage_error("webhooks retry takes an ID or --all-failed", NULL);
-    if (a->all_failed) {
-        if (optind < argc)
-            return usage_error("webhooks retry: an ID or --all-failed, not both", argv[optind]);
-        return -1;
+    while (*h) {
+        size_t len = strcspn(h, "\n");
+        fprintf(f, "%*s%.*s\n", HELP_COL - col, "", (int)len, h);
+        col = 0;
+        h += len + (h[len] == '\n');
     }
-    if (optind >= argc)
-        return usage_error("webhooks retry: which delivery? (an ID, or --all-failed)", NULL);
-    char *end;
-    a->id = strtoll(argv[optind], &end, 10);
-    if (*end || end == argv[optind] || a->id < 1)
-        return usage_error("webhooks retry: not a delivery ID", argv[optind]);
-    if (++optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    return -1;
+}
+
+int admin_command_known(const char *name, const char *sub)
+{
+    return find_command(name, sub) != NULL;
+}
+
+static void print_usage(FILE *f)
+{
+    fputs(usage_head, f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        print_command(f, &commands[i]);
+    fputs(usage_tail, f);
 }
 
 /*
@@ -434,25 +403,26 @@ static int parse(int argc, char **argv, struct admin_args *a)
             a->all = 1;
             break;
         case OPT_OVERLAP:
-            a->overlap_s = duration_s(optarg);
+            a->overlap_s = admin_duration_s(optarg);
             if (a->overlap_s < 0)
-                return usage_error("--overlap: not a duration such as 0, 30m, 24h or 7d", optarg);
+                return admin_usage_error("--overlap: not a duration such as 0, 30m, 24h or 7d",
+                                         optarg);
             break;
         case OPT_FINISHED_BEFORE:
-            a->finished_before_s = duration_s(optarg);
+            a->finished_before_s = admin_duration_s(optarg);
             if (a->finished_before_s < 0)
-                return usage_error("--finished-before: not a duration such as 30d, 12h or 90m",
-                                   optarg);
+                return admin_usage_error(
+                    "--finished-before: not a duration such as 30d, 12h or 90m", optarg);
             break;
         case OPT_STATUS:
-            if (!(a->statuses = purge_statuses(optarg)))
+            if (!(a->statuses = admin_purge_statuses(optarg)))
                 return EXIT_USAGE;
             break;
         case OPT_BATCH_SIZE: {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || end == optarg || v < 1 || v > OCRQ_DB_PURGE_BATCH_MAX)
-                return usage_error("--batch-size: not a count between 1 and 10000", optarg);
+                return admin_usage_error("--batch-size: not a count between 1 and 10000", optarg);
             a->batch_size = (int)v;
             break;
         }
@@ -460,21 +430,21 @@ static int parse(int argc, char **argv, struct admin_args *a)
             a->dry_run = 1;
             break;
         case OPT_OLDER_THAN:
-            a->older_than_s = duration_s(optarg);
+            a->older_than_s = admin_duration_s(optarg);
             if (a->older_than_s < 0)
-                return usage_error("--older-than: not a duration such as 30s, 10m, 2h or 7d",
-                                   optarg);
+                return admin_usage_error("--older-than: not a duration such as 30s, 10m, 2h or 7d",
+                                         optarg);
             break;
         case OPT_LIMIT: {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || end == optarg || v < 1 || v > 100000)
-                return usage_error("--limit: not a count between 1 and 100000", optarg);
+                return admin_usage_error("--limit: not a count between 1 and 100000", optarg);
             a->limit = (int)v;
             break;
         }
         case 'h':
-            fputs(usage_text, stdout);
+            print_usage(stdout);
             return 0;
         case 'V':
             puts("ocrq-admin " OCRQ_VERSION);
@@ -485,46 +455,25 @@ static int parse(int argc, char **argv, struct admin_args *a)
         }
     }
     if (optind >= argc)
-        return usage_error("no command given", NULL);
+        return admin_usage_error("no command given", NULL);
     a->command = argv[optind++];
-    if (strcmp(a->command, "purge") == 0 && (a->reason || a->all || a->older_than_s >= 0))
-        return usage_error("--reason, --all and --older-than go with failed only", NULL);
-    if (strcmp(a->command, "purge") == 0)
-        return parse_purge(argc, argv, a);
-    if (a->finished_before_s >= 0 || a->statuses || a->batch_size || a->dry_run)
-        return usage_error("--finished-before, --status, --batch-size and --dry-run go with "
-                           "purge only", NULL);
-    if (strcmp(a->command, "failed") == 0)
-        return parse_failed(argc, argv, a);
-    if (strcmp(a->command, "cancel") == 0)
-        return parse_cancel(argc, argv, a);
-    if (a->reason || a->all || a->older_than_s >= 0)
-        return usage_error("--reason, --all and --older-than go with failed only", NULL);
-    if (strcmp(a->command, "webhooks") == 0)
-        return parse_webhooks(argc, argv, a);
-    if (strcmp(a->command, "apikey") == 0)
-        return parse_apikey(argc, argv, a);
-    if (strcmp(a->command, "store") == 0)
-        return parse_store(argc, argv, a);
-    if (strcmp(a->command, "queues") == 0)
-        return parse_queues(argc, argv, a);
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    if (strcmp(a->command, "help") == 0) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (strcmp(a->command, "setup") != 0 && strcmp(a->command, "migrate") != 0 &&
-        strcmp(a->command, "status") != 0 && strcmp(a->command, "webhooks") != 0 &&
-        strcmp(a->command, "apikey") != 0)
-        return usage_error("unknown command", a->command);
-    if ((a->json || a->batch) && strcmp(a->command, "status") != 0)
-        return usage_error("--json and --batch go with status only", NULL);
-    if (a->failed || a->all_failed || a->limit)
-        return usage_error("--failed, --all-failed and --limit go with webhooks only", NULL);
-    if (a->batch && !*a->batch)
-        return usage_error("--batch", "empty batch name");
-    return -1;
+    const struct admin_command *cmd = find_command(a->command, NULL);
+    unsigned takes = cmd ? cmd->takes : 0;
+    if (!(takes & TAKES_PURGE_OPTS) &&
+        (a->finished_before_s >= 0 || a->statuses || a->batch_size || a->dry_run))
+        return admin_usage_error("--finished-before, --status, --batch-size and --dry-run go with "
+                                 "purge only",
+                                 NULL);
+    if (!(takes & TAKES_FAILED_OPTS) && (a->reason || a->all || a->older_than_s >= 0))
+        return admin_usage_error("--reason, --all and --older-than go with failed only", NULL);
+    if (!cmd && optind < argc)
+        return admin_usage_error("unexpected argument", argv[optind]);
+    if (!cmd)
+        return admin_usage_error("unknown command", a->command);
+    int rc = cmd->parse(argc, argv, a);
+    if (rc < 0 && !(a->cmd = find_command(a->command, a->sub)))
+        return admin_usage_error("unknown command", a->sub); /* a parser let an unknown sub by */
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -545,51 +494,7 @@ int main(int argc, char **argv)
     int level = ocrq_log_level_parse(cfg->log_level);
     ocrq_log_init("ocrq-admin", level == OCRQ_LOG_DEBUG ? level : OCRQ_LOG_ERROR);
 
-    if (strcmp(a.command, "setup") == 0)
-        st = admin_setup(cfg);
-    else if (strcmp(a.command, "migrate") == 0)
-        st = admin_migrate(cfg);
-    else if (strcmp(a.command, "webhooks") == 0 && strcmp(a.sub, "list") == 0)
-        st = admin_webhooks_list(cfg, a.failed, a.json, a.limit ? a.limit : 50);
-    else if (strcmp(a.command, "webhooks") == 0)
-        st = admin_webhooks_retry(cfg, a.all_failed ? 0 : a.id);
-    else if (strcmp(a.command, "status") == 0)
-        st = admin_status(cfg, a.json, a.batch);
-    else if (strcmp(a.command, "failed") == 0) {
-        struct admin_failed_opts fo = {
-            .sub = a.sub,
-            .job_id = a.name,
-            .reason = a.reason,
-            .batch = a.batch,
-            .json = a.json,
-            .older_than_s = a.older_than_s,
-        };
-        st = admin_failed(cfg, &fo);
-    } else if (strcmp(a.command, "cancel") == 0)
-        st = admin_cancel(cfg, a.name, a.batch);
-    else if (strcmp(a.command, "store") == 0)
-        st = admin_store_sweep(cfg);
-    else if (strcmp(a.command, "queues") == 0)
-        st = admin_queues_convert(cfg);
-    else if (strcmp(a.command, "purge") == 0) {
-        struct admin_purge_opts po = {
-            .finished_before_s = a.finished_before_s,
-            .statuses = a.statuses,
-            .batch = a.batch,
-            .batch_size = a.batch_size,
-            .dry_run = a.dry_run,
-            .json = a.json,
-        };
-        st = admin_purge(cfg, &po);
-    }
-    else if (strcmp(a.sub, "create") == 0)
-        st = admin_apikey_create(cfg, a.name);
-    else if (strcmp(a.sub, "rotate-secret") == 0)
-        st = admin_apikey_rotate_secret(cfg, a.name, a.overlap_s >= 0 ? a.overlap_s : 86400);
-    else if (strcmp(a.sub, "list") == 0)
-        st = admin_apikey_list(cfg, a.json);
-    else
-        st = admin_apikey_revoke(cfg, a.name);
+    st = a.cmd->run(cfg, &a);
     ocrq_config_free(cfg);
     if (st == OCRQ_ERR_MQ || st == OCRQ_ERR_DB)
         return EXIT_UNAVAILABLE;

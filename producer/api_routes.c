@@ -3,7 +3,8 @@
  * ocrq-api's routes: matching, authentication and early refusals once the
  * headers are in (before any body is read), then the handlers: POST
  * /v1/jobs goes to the pipeline, the reads are answered here from the pool
- * thread's own database connection. Every error is
+ * thread's own database connection. One table (routes[]) says what each
+ * route allows and which handler answers it. Every error is
  * {"error": {"code": ..., "message": ...}}.
  */
 #include <jansson.h>
@@ -35,16 +36,43 @@ const int api_codes[API_CODES - 1] = {200, 202, 400, 401, 404, 405, 409,
 const double api_hist_bounds_s[API_HIST_BOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                    0.1,   0.25,   0.5,   1,    2.5,   10};
 
-static const char *const route_names[API_ROUTES] = {
-    [API_R_JOBS_POST] = "post_jobs",
-    [API_R_JOB_GET] = "job",
-    [API_R_JOB_TEXT] = "get_job_text",
-    [API_R_BATCH_GET] = "get_batch",
-    [API_R_JOB_ARTIFACT] = "get_job_artifact",
-    [API_R_HEALTHZ] = "healthz",
-    [API_R_READYZ] = "readyz",
-    [API_R_METRICS] = "metrics",
-    [API_R_OTHER] = "other",
+/* A route's handler: the request is complete (body included); answer it. */
+typedef void route_fn(struct api *api, struct ocrq_http_req *req, struct api_req *ar);
+
+static route_fn post_job, get_job, cancel_job, get_text, get_batch, healthz, readyz, metrics;
+
+/* What the {id} in a route's path must be before its handler runs. */
+enum route_id {
+    ID_NONE,
+    ID_JOB,   /* a UUID, else 404 (no job has another id) */
+    ID_BATCH, /* 1-MAX_BATCH_CHARS printable characters, else 400 */
+};
+
+/*
+ * Every route, by enum api_route (match() finds it from the path): its name
+ * in the metrics, the methods it answers (as its Allow header lists them;
+ * another gets 405), whether it answers without an API key, what its {id}
+ * must be, and its handlers. A submit route is refused while the broker is
+ * down, and may stream a document in (api_upload.c).
+ */
+static const struct route {
+    const char *name;
+    const char *allow;
+    int open;   /* answered without an API key */
+    int submit; /* POST /v1/jobs */
+    enum route_id id;
+    route_fn *answer; /* GET and HEAD, or POST */
+    route_fn *remove; /* DELETE; NULL: not allowed */
+} routes[API_ROUTES] = {
+    [API_R_JOBS_POST] = {"post_jobs", "POST", 0, 1, ID_NONE, post_job, NULL},
+    [API_R_JOB_GET] = {"job", "GET, HEAD, DELETE", 0, 0, ID_JOB, get_job, cancel_job},
+    [API_R_JOB_TEXT] = {"get_job_text", "GET, HEAD", 0, 0, ID_JOB, get_text, NULL},
+    [API_R_BATCH_GET] = {"get_batch", "GET, HEAD", 0, 0, ID_BATCH, get_batch, NULL},
+    [API_R_JOB_ARTIFACT] = {"get_job_artifact", "GET, HEAD", 0, 0, ID_JOB, api_get_artifact, NULL},
+    [API_R_HEALTHZ] = {"healthz", "GET, HEAD", 1, 0, ID_NONE, healthz, NULL},
+    [API_R_READYZ] = {"readyz", "GET, HEAD", 1, 0, ID_NONE, readyz, NULL},
+    [API_R_METRICS] = {"metrics", "GET, HEAD", 1, 0, ID_NONE, metrics, NULL},
+    [API_R_OTHER] = {"other", NULL, 0, 0, ID_NONE, NULL, NULL},
 };
 
 /* ---- replies -------------------------------------------------------------- */
@@ -191,22 +219,20 @@ static int match_job_sub(const char *sub, struct api_req *ar)
     return ar->format != 0;
 }
 
-/* Match path into ar->route and ar->id; the method allowed there into *allow. */
-static int match(const char *path, struct api_req *ar, const char **allow)
+/* Match path into ar->route and ar->id. */
+static int match(const char *path, struct api_req *ar)
 {
     static const char jobs[] = "/v1/jobs", batches[] = "/v1/batches/";
 
-    *allow = "GET, HEAD";
     if (strcmp(path, "/healthz") == 0)
         ar->route = API_R_HEALTHZ;
     else if (strcmp(path, "/readyz") == 0)
         ar->route = API_R_READYZ;
     else if (strcmp(path, "/metrics") == 0)
         ar->route = API_R_METRICS;
-    else if (strcmp(path, jobs) == 0) {
+    else if (strcmp(path, jobs) == 0)
         ar->route = API_R_JOBS_POST;
-        *allow = "POST";
-    } else if (strncmp(path, jobs, sizeof jobs - 1) == 0 && path[sizeof jobs - 1] == '/') {
+    else if (strncmp(path, jobs, sizeof jobs - 1) == 0 && path[sizeof jobs - 1] == '/') {
         const char *id = path + sizeof jobs;
         const char *slash = strchr(id, '/');
         size_t n = slash ? (size_t)(slash - id) : strlen(id);
@@ -216,8 +242,6 @@ static int match(const char *path, struct api_req *ar, const char **allow)
         ar->id[n] = '\0';
         if (!slash)
             ar->route = API_R_JOB_GET;
-        if (!slash)
-            *allow = "GET, HEAD, DELETE";
     } else if (strncmp(path, batches, sizeof batches - 1) == 0) {
         const char *b = path + sizeof batches - 1;
         size_t n = strlen(b);
@@ -231,11 +255,25 @@ static int match(const char *path, struct api_req *ar, const char **allow)
     return 1;
 }
 
+/* 1 if method is one of the comma-separated methods in allow. */
+static int method_in(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+
+    for (const char *p = allow; *p; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ", ");
+        if (len == n && strncmp(p, method, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
 void api_on_headers(void *arg, struct ocrq_http_req *req)
 {
     struct api *api = arg;
     struct api_req *ar = calloc(1, sizeof *ar);
-    const char *method = ocrq_http_method(req), *allow;
+    const char *method = ocrq_http_method(req);
 
     if (!ar) {
         ocrq_http_reply(req, 500, "text/plain", NULL, 0);
@@ -244,33 +282,31 @@ void api_on_headers(void *arg, struct ocrq_http_req *req)
     ar->start_us = ocrq_now_us();
     ar->route = API_R_OTHER;
     ocrq_http_set_user(req, ar);
-    if (!match(ocrq_http_path(req), ar, &allow)) {
+    if (!match(ocrq_http_path(req), ar)) {
         ar->route = API_R_OTHER;
         api_error(req, 404, "not_found", "no such endpoint: see docs/api.md");
         return;
     }
-    int is_post = strcmp(allow, "POST") == 0;
-    int ok = is_post ? strcmp(method, "POST") == 0
-                     : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-                           (strcmp(method, "DELETE") == 0 && strstr(allow, "DELETE"));
-    if (!ok) {
-        ocrq_http_add_header(req, "Allow", allow);
-        api_error(req, 405, "method_not_allowed", "%s is not allowed here: use %s", method, allow);
+    const struct route *rt = &routes[ar->route];
+    if (!method_in(rt->allow, method)) {
+        ocrq_http_add_header(req, "Allow", rt->allow);
+        api_error(req, 405, "method_not_allowed", "%s is not allowed here: use %s", method,
+                  rt->allow);
         return;
     }
-    if (ar->route == API_R_HEALTHZ || ar->route == API_R_READYZ || ar->route == API_R_METRICS)
+    if (rt->open)
         return; /* no key needed */
     if (api_authenticate(api, req, ocrq_http_header(req, "Authorization"), ar->key_name,
                          sizeof ar->key_name) != 0)
         return;
-    if (is_post && !__atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE)) {
+    if (rt->submit && !__atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE)) {
         api_error_retry(req, 503, api->cfg->api_retry_after_s, "broker_unavailable",
                         "the message broker is unavailable");
         return;
     }
     /* a document: streamed as it comes, up to api.max_upload_bytes (api_upload.c) */
     const char *ctype = ocrq_http_header(req, "Content-Type");
-    if (is_post && api_upload_is(ctype))
+    if (rt->submit && api_upload_is(ctype))
         api_upload_begin(api, req, ctype, &ar->up);
 }
 
@@ -391,8 +427,15 @@ static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req
         reply_owned(req, 200, JSON_TYPE, json);
 }
 
-static void readyz(struct api *api, struct ocrq_http_req *req)
+static void healthz(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
 {
+    (void)api, (void)ar;
+    reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void readyz(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
+{
+    (void)ar;
     int broker = __atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE);
     struct ocrq_db *db = api_db(api);
     int database = db && ocrq_db_ping(db) == OCRQ_OK;
@@ -404,8 +447,9 @@ static void readyz(struct api *api, struct ocrq_http_req *req)
                          "broker", broker ? "up" : "down", "database", database ? "up" : "down"));
 }
 
-static void metrics(struct api *api, struct ocrq_http_req *req)
+static void metrics(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
 {
+    (void)ar;
     struct ocrq_prom p;
     struct api_stats *s = &api->stats;
     char *text = NULL;
@@ -424,7 +468,7 @@ static void metrics(struct api *api, struct ocrq_http_req *req)
                 snprintf(code, sizeof code, "%d", api_codes[c]);
             else
                 snprintf(code, sizeof code, "other");
-            struct ocrq_prom_label l[2] = {{"route", route_names[r]}, {"code", code}};
+            struct ocrq_prom_label l[2] = {{"route", routes[r].name}, {"code", code}};
             ocrq_prom_uint(&p, l, 2, v);
         }
     }
@@ -481,49 +525,24 @@ void api_on_request(void *arg, struct ocrq_http_req *req)
 {
     struct api *api = arg;
     struct api_req *ar = ocrq_http_user(req);
+    const struct route *rt = &routes[ar ? ar->route : API_R_OTHER];
 
-    if (ar && (ar->route == API_R_JOB_GET || ar->route == API_R_JOB_TEXT ||
-               ar->route == API_R_JOB_ARTIFACT) && !ocrq_uuid_valid(ar->id)) {
+    if (rt->id == ID_JOB && !ocrq_uuid_valid(ar->id)) {
         /* no job has such an id: no query (its ::uuid cast would fail), nothing logged */
         api_error(req, 404, "not_found", "no such job: a job id is a UUID");
         return;
     }
-    if (ar && ar->route == API_R_BATCH_GET && !api_printable(ar->id, MAX_BATCH_CHARS)) {
+    if (rt->id == ID_BATCH && !api_printable(ar->id, MAX_BATCH_CHARS)) {
         api_error(req, 400, "invalid_parameter", "batch: 1-%d printable characters",
                   MAX_BATCH_CHARS);
         return;
     }
-    switch (ar ? ar->route : API_R_OTHER) {
-    case API_R_JOBS_POST:
-        post_job(api, req, ar);
-        break;
-    case API_R_JOB_GET:
-        if (strcmp(ocrq_http_method(req), "DELETE") == 0)
-            cancel_job(api, req, ar);
-        else
-            get_job(api, req, ar);
-        break;
-    case API_R_JOB_TEXT:
-        get_text(api, req, ar);
-        break;
-    case API_R_JOB_ARTIFACT:
-        api_get_artifact(api, req, ar);
-        break;
-    case API_R_BATCH_GET:
-        get_batch(api, req, ar);
-        break;
-    case API_R_HEALTHZ:
-        reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
-        break;
-    case API_R_READYZ:
-        readyz(api, req);
-        break;
-    case API_R_METRICS:
-        metrics(api, req);
-        break;
-    default:
+    route_fn *fn =
+        rt->remove && strcmp(ocrq_http_method(req), "DELETE") == 0 ? rt->remove : rt->answer;
+    if (fn)
+        fn(api, req, ar);
+    else
         api_error(req, 404, "not_found", "no such endpoint");
-    }
 }
 
 void api_on_done(void *arg, struct ocrq_http_req *req)

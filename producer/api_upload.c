@@ -54,7 +54,7 @@ struct api_upload {
     int committed;
     int keep; /* the job's message refers to the blob (atomic: set by the pipeline) */
     /* multipart */
-    struct ocrq_mp_stream *mp;
+    struct ocrq_multipart_stream *mp;
     struct field fields[API_MAX_PARTS];
     size_t n_fields;
     struct field *cur; /* the field being read; NULL in the file part */
@@ -210,7 +210,7 @@ static int doc_bytes(struct api_upload *u, const unsigned char *data, size_t n)
 
 /* ---- multipart ------------------------------------------------------------- */
 
-static int part_begin(void *arg, const struct ocrq_mp_part *part)
+static int part_begin(void *arg, const struct ocrq_multipart_part *part)
 {
     struct api_upload *u = arg;
     struct field *f = &u->fields[u->n_fields++]; /* the parser allows API_MAX_PARTS */
@@ -262,7 +262,7 @@ static int part_end(void *arg)
     return OCRQ_OK;
 }
 
-static const struct ocrq_mp_callbacks mp_callbacks = {part_begin, part_data, part_end};
+static const struct ocrq_multipart_callbacks mp_callbacks = {part_begin, part_data, part_end};
 
 /* A parser's error as the answer (unless a callback answered already). */
 static int multipart_error(struct api_upload *u, int st)
@@ -302,9 +302,10 @@ int api_upload_begin(struct api *api, struct ocrq_http_req *req, const char *cty
     u->api = api;
     u->req = req;
     if (strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-        char boundary[OCRQ_MP_BOUNDARY_MAX + 1];
-        if (ocrq_mp_boundary(ctype, boundary) != OCRQ_OK ||
-            ocrq_mp_stream_new(boundary, &mp_callbacks, u, API_MAX_PARTS, &u->mp) != OCRQ_OK) {
+        char boundary[OCRQ_MULTIPART_BOUNDARY_MAX + 1];
+        if (ocrq_multipart_boundary(ctype, boundary) != OCRQ_OK ||
+            ocrq_multipart_stream_new(boundary, &mp_callbacks, u, API_MAX_PARTS, &u->mp) !=
+                OCRQ_OK) {
             api_error(req, 400, "invalid_multipart",
                       "multipart/form-data without a valid boundary");
             free(u);
@@ -328,7 +329,7 @@ int api_upload_feed(struct api_upload *u, struct ocrq_http_req *req, const unsig
     u->req = req;
     if (!u->mp)
         return doc_bytes(u, data, len);
-    st = ocrq_mp_stream_feed(u->mp, data, len);
+    st = ocrq_multipart_stream_feed(u->mp, data, len);
     return st == OCRQ_OK ? OCRQ_OK : multipart_error(u, st);
 }
 
@@ -338,7 +339,7 @@ int api_upload_finish(struct api_upload *u, struct ocrq_http_req *req)
     int st;
 
     u->req = req;
-    if (u->mp && (st = ocrq_mp_stream_finish(u->mp)) != OCRQ_OK)
+    if (u->mp && (st = ocrq_multipart_stream_finish(u->mp)) != OCRQ_OK)
         return multipart_error(u, st);
     if (u->mp && !u->have_file) {
         api_error(req, 400, "invalid_multipart", "no \"file\" part");
@@ -413,7 +414,7 @@ void api_upload_end(struct api_upload *u, int aborted)
                      u->blob_id);
     }
     ocrq_db_free(u->db);
-    ocrq_mp_stream_free(u->mp);
+    ocrq_multipart_stream_free(u->mp);
     for (size_t i = 0; i < u->n_fields; i++)
         free(u->fields[i].value);
     unbuffer(u);

@@ -169,7 +169,7 @@ static int tess_recognize(void *handle, struct Pix *pix, int timeout_ms,
     res->mean_confidence = TessBaseAPIMeanTextConf(api);
     /* the renderers read the recognized page from api: before it is cleared */
     if (outputs != NULL)
-        st = tess_outputs_page(outputs, api, pix, why, whylen);
+        st = ocrq_tess_outputs_page(outputs, api, pix, why, whylen);
 out:
     if (text != NULL)
         TessDeleteText(text);
@@ -237,9 +237,9 @@ const struct ocrq_engine_ops ocrq_tesseract_engine = {
     .check_langs = tess_check_langs,
     .create = tess_create,
     .recognize = tess_recognize,
-    .outputs_begin = tess_outputs_begin,
-    .outputs_end = tess_outputs_end,
-    .outputs_free = tess_outputs_free,
+    .outputs_begin = ocrq_tess_outputs_begin,
+    .outputs_end = ocrq_tess_outputs_end,
+    .outputs_free = ocrq_tess_outputs_free,
     .orient = tess_orient,
     .destroy = tess_destroy,
     .version = tess_version,

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
-#include "pinning.h"
+#include "placement.h"
 #include "stats.h"
 #include "supervisor.h"
 #include "webhooks.h"

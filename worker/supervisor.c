@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pinning.h"
+#include "placement.h"
 #include "retention.h"
 #include "stats.h"
 #include "supervisor_internal.h"

@@ -13,7 +13,7 @@ struct ocrq_config;
 #define OCRQ_EXIT_RECYCLE 75 /* a child that recycled itself (EX_TEMPFAIL) */
 
 struct ocrq_supervisor_opts {
-    int processes;        /* children to run; 0: one per CPU, see pinning.h */
+    int processes;              /* children to run; 0: one per CPU, see placement.h */
     const char *processes_from; /* "--processes" or "worker.processes", for the log */
     long max_jobs;        /* --max-jobs for each child; 0: none */
     const char *name;     /* worker name; with several children "<name>/<k>" */

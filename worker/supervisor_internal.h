@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#include "pinning.h"
+#include "placement.h"
 
 struct ocrq_config;
 struct ocrq_http;

@@ -123,8 +123,9 @@ static TessResultRenderer *renderer_new(unsigned format, const char *base, const
     return NULL;
 }
 
-int tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
-                       long long max_bytes, struct ocrq_outputs **out, char *why, size_t whylen)
+int ocrq_tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
+                            long long max_bytes, struct ocrq_outputs **out, char *why,
+                            size_t whylen)
 {
     struct ocrq_outputs *o = NULL;
     char base[PATH_MAX + 8], clean[256];
@@ -172,7 +173,7 @@ int tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
     o = NULL;
     st = OCRQ_OK;
 out:
-    tess_outputs_free(o);
+    ocrq_tess_outputs_free(o);
     return st;
 }
 
@@ -208,8 +209,8 @@ static void page_words(struct ocrq_outputs *o, TessBaseAPI *api, int page)
     TessResultIteratorDelete(it);
 }
 
-int tess_outputs_page(struct ocrq_outputs *o, TessBaseAPI *api, struct Pix *pix, char *why,
-                      size_t whylen)
+int ocrq_tess_outputs_page(struct ocrq_outputs *o, TessBaseAPI *api, struct Pix *pix, char *why,
+                           size_t whylen)
 {
     o->pages++;
     for (int i = 0; i < N_RENDERERS; i++) {
@@ -274,8 +275,8 @@ out:
     return st;
 }
 
-int tess_outputs_end(struct ocrq_outputs *o, struct ocrq_artifact *arts, int *n, char *why,
-                     size_t whylen)
+int ocrq_tess_outputs_end(struct ocrq_outputs *o, struct ocrq_artifact *arts, int *n, char *why,
+                          size_t whylen)
 {
     char path[PATH_MAX + 16];
     int st = OCRQ_OK;
@@ -323,7 +324,7 @@ int tess_outputs_end(struct ocrq_outputs *o, struct ocrq_artifact *arts, int *n,
     return st;
 }
 
-void tess_outputs_free(struct ocrq_outputs *o)
+void ocrq_tess_outputs_free(struct ocrq_outputs *o)
 {
     char path[PATH_MAX + 16];
 

@@ -15,20 +15,21 @@
 #include "engine.h"
 
 /* See ocrq_engine_ops.outputs_begin. */
-int tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
-                       long long max_bytes, struct ocrq_outputs **out, char *why, size_t whylen);
+int ocrq_tess_outputs_begin(const char *datadir, unsigned formats, const char *title,
+                            long long max_bytes, struct ocrq_outputs **out, char *why,
+                            size_t whylen);
 
 /*
  * Add the page api has just recognized (pix, borrowed, is its image) to
  * every output. Returns OCRQ_OK, OCRQ_ERR_OCR (a renderer failed) or
  * OCRQ_ERR_NOMEM, with why.
  */
-int tess_outputs_page(struct ocrq_outputs *o, TessBaseAPI *api, struct Pix *pix, char *why,
-                      size_t whylen);
+int ocrq_tess_outputs_page(struct ocrq_outputs *o, TessBaseAPI *api, struct Pix *pix, char *why,
+                           size_t whylen);
 
 /* See ocrq_engine_ops.outputs_end and outputs_free. */
-int tess_outputs_end(struct ocrq_outputs *o, struct ocrq_artifact *arts, int *n, char *why,
-                     size_t whylen);
-void tess_outputs_free(struct ocrq_outputs *o);
+int ocrq_tess_outputs_end(struct ocrq_outputs *o, struct ocrq_artifact *arts, int *n, char *why,
+                          size_t whylen);
+void ocrq_tess_outputs_free(struct ocrq_outputs *o);
 
 #endif

@@ -21,24 +21,26 @@
 static void boundary_forms(void **state)
 {
     (void)state;
-    char b[OCRQ_MP_BOUNDARY_MAX + 1];
+    char b[OCRQ_MULTIPART_BOUNDARY_MAX + 1];
     char longer[200];
 
-    assert_int_equal(ocrq_mp_boundary("multipart/form-data; boundary=abc123", b), OCRQ_OK);
+    assert_int_equal(ocrq_multipart_boundary("multipart/form-data; boundary=abc123", b), OCRQ_OK);
     assert_string_equal(b, "abc123");
-    assert_int_equal(ocrq_mp_boundary("Multipart/Form-Data;boundary=\"a b:c\"", b), OCRQ_OK);
+    assert_int_equal(ocrq_multipart_boundary("Multipart/Form-Data;boundary=\"a b:c\"", b), OCRQ_OK);
     assert_string_equal(b, "a b:c");
-    assert_int_equal(ocrq_mp_boundary("multipart/form-data; charset=x; boundary=z9; q=1", b),
+    assert_int_equal(ocrq_multipart_boundary("multipart/form-data; charset=x; boundary=z9; q=1", b),
                      OCRQ_OK);
     assert_string_equal(b, "z9");
-    assert_int_equal(ocrq_mp_boundary("multipart/form-data", b), OCRQ_ERR_INVALID);
-    assert_int_equal(ocrq_mp_boundary("multipart/mixed; boundary=x", b), OCRQ_ERR_INVALID);
-    assert_int_equal(ocrq_mp_boundary("multipart/form-data; boundary=", b), OCRQ_ERR_INVALID);
-    assert_int_equal(ocrq_mp_boundary(NULL, b), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_boundary("multipart/form-data", b), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_boundary("multipart/mixed; boundary=x", b), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_boundary("multipart/form-data; boundary=", b),
+                     OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_boundary(NULL, b), OCRQ_ERR_INVALID);
     snprintf(longer, sizeof longer, "multipart/form-data; boundary=%071d", 0);
-    assert_int_equal(ocrq_mp_boundary(longer, b), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_boundary(longer, b), OCRQ_ERR_INVALID);
     /* a parameter whose name ends in "boundary" is not the boundary */
-    assert_int_equal(ocrq_mp_boundary("multipart/form-data; xboundary=no", b), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_boundary("multipart/form-data; xboundary=no", b),
+                     OCRQ_ERR_INVALID);
 }
 
 static const unsigned char bin[] = {0x89, 'P', 'N', 'G', '\r', '\n', '-', '-', 'X', 0, '\n', 0xff};
@@ -65,12 +67,12 @@ static void parts_and_bytes(void **state)
 {
     (void)state;
     unsigned char body[1024];
-    struct ocrq_mp_part parts[4];
+    struct ocrq_multipart_part parts[4];
     size_t n = 0;
 
     for (int preamble = 0; preamble <= 1; preamble++) {
         size_t len = build(body, "XyZ", preamble, 1);
-        assert_int_equal(ocrq_mp_parse(body, len, "XyZ", parts, 4, &n), OCRQ_OK);
+        assert_int_equal(ocrq_multipart_parse(body, len, "XyZ", parts, 4, &n), OCRQ_OK);
         assert_int_equal(n, 3);
         assert_string_equal(parts[0].name, "priority");
         assert_int_equal(parts[0].len, 1);
@@ -97,10 +99,10 @@ static void multipart_quoted_param(void **state)
     static const char hdr[] =
         "Content-Disposition: form-data; filename=\" name=file;\"; name=\"batch\"\r\n"
         "Content-Type: text/plain\r\n";
-    struct ocrq_mp_part part;
+    struct ocrq_multipart_part part;
 
     memset(&part, 0, sizeof part);
-    ocrq_mp_part_headers(hdr, sizeof hdr - 1, &part);
+    ocrq_multipart_part_headers(hdr, sizeof hdr - 1, &part);
     assert_string_equal(part.name, "batch");
     assert_true(part.has_filename);
     assert_string_equal(part.filename, " name=file;");
@@ -108,13 +110,15 @@ static void multipart_quoted_param(void **state)
     static const char hdr2[] = "Content-Disposition: form-data; xname=\"file\"; NAME = \"a\\\"b\"; "
                                "name=second\r\n";
     memset(&part, 0, sizeof part);
-    ocrq_mp_part_headers(hdr2, sizeof hdr2 - 1, &part);
+    ocrq_multipart_part_headers(hdr2, sizeof hdr2 - 1, &part);
     assert_string_equal(part.name, "a\"b"); /* case and blanks as RFC 2183 allows; the first wins */
     assert_false(part.has_filename);
 
-    char b[OCRQ_MP_BOUNDARY_MAX + 1];
-    assert_int_equal(ocrq_mp_boundary("multipart/form-data; charset=\"x; boundary=no\"; "
-                                      "boundary=yes", b), OCRQ_OK);
+    char b[OCRQ_MULTIPART_BOUNDARY_MAX + 1];
+    assert_int_equal(ocrq_multipart_boundary("multipart/form-data; charset=\"x; boundary=no\"; "
+                                             "boundary=yes",
+                                             b),
+                     OCRQ_OK);
     assert_string_equal(b, "yes");
 }
 
@@ -122,30 +126,32 @@ static void malformed(void **state)
 {
     (void)state;
     unsigned char body[1024];
-    struct ocrq_mp_part parts[4];
+    struct ocrq_multipart_part parts[4];
     size_t n = 0, len;
 
     /* the last part never ends: no closing delimiter after it */
     len = build(body, "XyZ", 0, 0);
     len -= strlen("--XyZ") + 2; /* cut the final delimiter */
-    assert_int_equal(ocrq_mp_parse(body, len, "XyZ", parts, 4, &n), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_parse(body, len, "XyZ", parts, 4, &n), OCRQ_ERR_INVALID);
     /* another boundary */
     len = build(body, "XyZ", 0, 1);
-    assert_int_equal(ocrq_mp_parse(body, len, "Other", parts, 4, &n), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_parse(body, len, "Other", parts, 4, &n), OCRQ_ERR_INVALID);
     /* too many parts for the room given */
-    assert_int_equal(ocrq_mp_parse(body, len, "XyZ", parts, 2, &n), OCRQ_ERR_TOO_LARGE);
+    assert_int_equal(ocrq_multipart_parse(body, len, "XyZ", parts, 2, &n), OCRQ_ERR_TOO_LARGE);
     /* headers without the blank line */
     const char *bad = "--b\r\nContent-Disposition: form-data; name=x\r\n--b--\r\n";
-    assert_int_equal(ocrq_mp_parse((const unsigned char *)bad, strlen(bad), "b", parts, 4, &n),
-                     OCRQ_ERR_INVALID);
+    assert_int_equal(
+        ocrq_multipart_parse((const unsigned char *)bad, strlen(bad), "b", parts, 4, &n),
+        OCRQ_ERR_INVALID);
     /* empty body, empty boundary */
-    assert_int_equal(ocrq_mp_parse((const unsigned char *)"", 0, "b", parts, 4, &n),
+    assert_int_equal(ocrq_multipart_parse((const unsigned char *)"", 0, "b", parts, 4, &n),
                      OCRQ_ERR_INVALID);
-    assert_int_equal(ocrq_mp_parse(body, len, "", parts, 4, &n), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_parse(body, len, "", parts, 4, &n), OCRQ_ERR_INVALID);
     /* a closing delimiter alone: no parts, well-formed */
     const char *none = "--b--\r\n";
-    assert_int_equal(ocrq_mp_parse((const unsigned char *)none, strlen(none), "b", parts, 4, &n),
-                     OCRQ_OK);
+    assert_int_equal(
+        ocrq_multipart_parse((const unsigned char *)none, strlen(none), "b", parts, 4, &n),
+        OCRQ_OK);
     assert_int_equal(n, 0);
 }
 

@@ -26,14 +26,14 @@
 /* What the callbacks saw. */
 struct seen {
     size_t n;
-    struct ocrq_mp_part part[MAX_PARTS];
+    struct ocrq_multipart_part part[MAX_PARTS];
     unsigned char *data[MAX_PARTS];
     size_t len[MAX_PARTS], cap[MAX_PARTS];
     int ended[MAX_PARTS];
     int fail_on_data; /* return this from data (0: go on) */
 };
 
-static int on_begin(void *arg, const struct ocrq_mp_part *p)
+static int on_begin(void *arg, const struct ocrq_multipart_part *p)
 {
     struct seen *s = arg;
     assert_true(s->n < MAX_PARTS);
@@ -72,7 +72,7 @@ static int on_end(void *arg)
     return OCRQ_OK;
 }
 
-static const struct ocrq_mp_callbacks cbs = {on_begin, on_data, on_end};
+static const struct ocrq_multipart_callbacks cbs = {on_begin, on_data, on_end};
 
 static void seen_free(struct seen *s)
 {
@@ -85,24 +85,24 @@ static void seen_free(struct seen *s)
 static int feed(const unsigned char *body, size_t len, const char *boundary, size_t first_len,
                 size_t step, struct seen *s, size_t max_parts)
 {
-    struct ocrq_mp_stream *mp = NULL;
+    struct ocrq_multipart_stream *mp = NULL;
     int st;
 
-    assert_int_equal(ocrq_mp_stream_new(boundary, &cbs, s, max_parts, &mp), OCRQ_OK);
+    assert_int_equal(ocrq_multipart_stream_new(boundary, &cbs, s, max_parts, &mp), OCRQ_OK);
     size_t off = 0, piece = first_len;
     while (off < len) {
         size_t n = piece < len - off ? piece : len - off;
-        st = ocrq_mp_stream_feed(mp, body + off, n);
+        st = ocrq_multipart_stream_feed(mp, body + off, n);
         if (st != OCRQ_OK) {
-            assert_int_equal(ocrq_mp_stream_finish(mp), st);
-            ocrq_mp_stream_free(mp);
+            assert_int_equal(ocrq_multipart_stream_finish(mp), st);
+            ocrq_multipart_stream_free(mp);
             return st;
         }
         off += n;
         piece = step;
     }
-    st = ocrq_mp_stream_finish(mp);
-    ocrq_mp_stream_free(mp);
+    st = ocrq_multipart_stream_finish(mp);
+    ocrq_multipart_stream_free(mp);
     return st;
 }
 
@@ -131,12 +131,12 @@ static void same_as_in_memory(void **state)
 {
     (void)state;
     unsigned char body[1024];
-    struct ocrq_mp_part ref[MAX_PARTS];
+    struct ocrq_multipart_part ref[MAX_PARTS];
     size_t nref = 0;
 
     for (int preamble = 0; preamble <= 1; preamble++) {
         size_t len = build(body, "XyZ", preamble, 1);
-        assert_int_equal(ocrq_mp_parse(body, len, "XyZ", ref, MAX_PARTS, &nref), OCRQ_OK);
+        assert_int_equal(ocrq_multipart_parse(body, len, "XyZ", ref, MAX_PARTS, &nref), OCRQ_OK);
         assert_int_equal(nref, 3);
         for (size_t first = 1; first <= len; first++) {
             for (size_t step = 1; step <= 3; step++) {
@@ -242,16 +242,16 @@ static void malformed(void **state)
     /* a closing delimiter alone: no parts, well-formed */
     assert_int_equal(feed_str("--b--\r\n", "b", 4), OCRQ_OK);
     /* bad boundaries */
-    struct ocrq_mp_stream *mp = NULL;
-    assert_int_equal(ocrq_mp_stream_new("", &cbs, NULL, 4, &mp), OCRQ_ERR_INVALID);
-    assert_int_equal(ocrq_mp_stream_new("a\r\nb", &cbs, NULL, 4, &mp), OCRQ_ERR_INVALID);
+    struct ocrq_multipart_stream *mp = NULL;
+    assert_int_equal(ocrq_multipart_stream_new("", &cbs, NULL, 4, &mp), OCRQ_ERR_INVALID);
+    assert_int_equal(ocrq_multipart_stream_new("a\r\nb", &cbs, NULL, 4, &mp), OCRQ_ERR_INVALID);
     assert_null(mp);
 }
 
 static void headers_capped(void **state)
 {
     (void)state;
-    size_t cap = OCRQ_MP_HEADERS_MAX + 100;
+    size_t cap = OCRQ_MULTIPART_HEADERS_MAX + 100;
     char *body = malloc(cap);
 
     assert_non_null(body);
@@ -269,14 +269,14 @@ static void callback_error(void **state)
     unsigned char body[1024];
     size_t len = build(body, "XyZ", 0, 1);
     struct seen s = {.fail_on_data = OCRQ_ERR_DB};
-    struct ocrq_mp_stream *mp = NULL;
+    struct ocrq_multipart_stream *mp = NULL;
 
-    assert_int_equal(ocrq_mp_stream_new("XyZ", &cbs, &s, MAX_PARTS, &mp), OCRQ_OK);
-    assert_int_equal(ocrq_mp_stream_feed(mp, body, len), OCRQ_ERR_DB);
-    assert_int_equal(ocrq_mp_stream_feed(mp, body, 1), OCRQ_ERR_DB);
-    assert_int_equal(ocrq_mp_stream_finish(mp), OCRQ_ERR_DB);
-    assert_int_equal(ocrq_mp_stream_parts(mp), 1);
-    ocrq_mp_stream_free(mp);
+    assert_int_equal(ocrq_multipart_stream_new("XyZ", &cbs, &s, MAX_PARTS, &mp), OCRQ_OK);
+    assert_int_equal(ocrq_multipart_stream_feed(mp, body, len), OCRQ_ERR_DB);
+    assert_int_equal(ocrq_multipart_stream_feed(mp, body, 1), OCRQ_ERR_DB);
+    assert_int_equal(ocrq_multipart_stream_finish(mp), OCRQ_ERR_DB);
+    assert_int_equal(ocrq_multipart_stream_parts(mp), 1);
+    ocrq_multipart_stream_free(mp);
     seen_free(&s);
 }
 

@@ -8,9 +8,9 @@
 
 #include <stddef.h>
 
-#define OCRQ_MP_BOUNDARY_MAX 70 /* RFC 2046 */
+#define OCRQ_MULTIPART_BOUNDARY_MAX 70 /* RFC 2046 */
 
-struct ocrq_mp_part {
+struct ocrq_multipart_part {
     char name[128];         /* Content-Disposition name; "" if none */
     char filename[256];     /* Content-Disposition filename; "" if none */
     char content_type[128]; /* the part's Content-Type; "" if none */
@@ -21,11 +21,11 @@ struct ocrq_mp_part {
 
 /*
  * The boundary parameter of a "multipart/form-data; boundary=..." header
- * value (quoted or not) into out (OCRQ_MP_BOUNDARY_MAX + 1 bytes). Returns
+ * value (quoted or not) into out (OCRQ_MULTIPART_BOUNDARY_MAX + 1 bytes). Returns
  * OCRQ_OK, or OCRQ_ERR_INVALID if it is not multipart/form-data or has no
  * valid boundary.
  */
-int ocrq_mp_boundary(const char *content_type, char *out);
+int ocrq_multipart_boundary(const char *content_type, char *out);
 
 /*
  * Split body into at most max parts. Returns OCRQ_OK with *n parts,
@@ -33,8 +33,8 @@ int ocrq_mp_boundary(const char *content_type, char *out);
  * body is not well-formed (no opening or closing delimiter, a part without
  * the blank line after its headers).
  */
-int ocrq_mp_parse(const unsigned char *body, size_t len, const char *boundary,
-                  struct ocrq_mp_part *parts, size_t max, size_t *n);
+int ocrq_multipart_parse(const unsigned char *body, size_t len, const char *boundary,
+                         struct ocrq_multipart_part *parts, size_t max, size_t *n);
 
 /*
  * Read a part's header block (len bytes of CRLF-separated lines, without the
@@ -42,6 +42,6 @@ int ocrq_mp_parse(const unsigned char *body, size_t len, const char *boundary,
  * content_type; part->data and part->len are left alone. Only
  * Content-Disposition and Content-Type are read. Thread-safe.
  */
-void ocrq_mp_part_headers(const char *headers, size_t len, struct ocrq_mp_part *part);
+void ocrq_multipart_part_headers(const char *headers, size_t len, struct ocrq_multipart_part *part);
 
 #endif

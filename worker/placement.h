@@ -3,8 +3,8 @@
  * Where each OCR process runs: its CPUs (worker.cpus shared out, see
  * docs/fleet.md), its OpenMP thread limit, and its device.
  */
-#ifndef OCRQ_WORKER_PINNING_H
-#define OCRQ_WORKER_PINNING_H
+#ifndef OCRQ_WORKER_PLACEMENT_H
+#define OCRQ_WORKER_PLACEMENT_H
 
 #define _GNU_SOURCE 1
 #include <sched.h>
@@ -18,7 +18,7 @@ struct ocrq_config;
 struct ocrq_placement {
     int cpus[OCRQ_MAX_CPUS]; /* the CPUs the children share, ascending */
     int n_cpus;
-    int pin;                 /* worker.cpus was given: pin every child */
+    int pin; /* worker.cpus was given: pin every child */
 };
 
 /*

@@ -3,7 +3,7 @@
  * Placement of the OCR processes: CPU shares, thread limits, devices.
  * The supervisor computes; the forked child applies (sched_setaffinity).
  */
-#include "pinning.h"
+#include "placement.h"
 
 #include <stdio.h>
 #include <string.h>
