@@ -70,6 +70,8 @@ struct stmt {
  * finishes it (the transactional outbox): at most one per job and type, to
  * the job's webhook_url or else the default URL (none: no event). The body
  * is built here, once, and sent unchanged on every attempt (docs/webhooks.md).
+ * It is JSON built in SQL, not with ocrq/json.h: the database is its natural
+ * author, as the job's row is at hand in the statement that finishes it.
  */
 /* Deliveries for ocrq-admin webhooks list, newest first, at most $1. */
 #define HOOK_LIST_SQL(where)                                                                       \

@@ -8,7 +8,9 @@
 #include "ocrq/job.h"
 
 #include "ocrq/formats.h"
+#include "ocrq/json.h"
 #include "ocrq/status.h"
+#include "ocrq/utf8.h"
 #include "ocrq/uuid.h"
 
 #include <ctype.h>
@@ -41,49 +43,6 @@ __attribute__((format(printf, 4, 5))) static int fail(char *why, size_t whylen, 
         va_end(ap);
     }
     return st;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2, cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3, cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4, cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0; /* overlong, out of range, or a surrogate */
-    return len;
-}
-
-int ocrq_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-
-    for (size_t i = 0, k; i < n; i += k) {
-        k = utf8_seq(p + i, n - i);
-        if (k == 0)
-            return 0;
-    }
-    return 1;
 }
 
 /* Nonzero if s contains an ASCII control character (URLs and paths must not). */
@@ -819,29 +778,6 @@ out:
     return st;
 }
 
-/* A copy of s with each invalid UTF-8 byte replaced by U+FFFD, for display. */
-static char *utf8_sanitize(const char *s)
-{
-    size_t n = strlen(s), o = 0;
-    char *r = malloc(n * 3 + 1);
-
-    if (!r)
-        return NULL;
-    for (size_t i = 0, k; i < n; i += k) {
-        k = utf8_seq((const unsigned char *)s + i, n - i);
-        if (k == 0) {
-            memcpy(r + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            k = 1;
-        } else {
-            memcpy(r + o, s + i, k);
-            o += k;
-        }
-    }
-    r[o] = '\0';
-    return r;
-}
-
 /*
  * {"job_id":..,"source":..,"status":..[,"error":..]} as one compact JSON line
  * without a newline; NULL strings are left out, and bytes that are not UTF-8
@@ -853,34 +789,15 @@ char *ocrq_job_status_json(const char *job_id, const char *source, const char *s
 {
     const char *keys[4] = {"job_id", "source", "status", "error"};
     const char *vals[4] = {job_id, source, status, error};
-    json_t *obj = json_object();
+    struct ocrq_json *obj = ocrq_json_object();
     char *res = NULL;
     int bad = !obj;
 
-    for (int i = 0; i < 4 && !bad; i++) {
-        char *clean;
-        if (!vals[i])
-            continue;
-        clean = utf8_sanitize(vals[i]);
-        bad |= !clean || json_object_set_new(obj, keys[i], json_string(clean));
-        free(clean);
-    }
+    for (int i = 0; i < 4 && !bad; i++)
+        if (vals[i])
+            bad |= ocrq_json_set_str(obj, keys[i], vals[i]);
     if (!bad)
-        res = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
+        res = ocrq_json_dump(obj, 0);
+    ocrq_json_free(obj);
     return res;
-}
-
-/* Nonzero if text (NUL-terminated, may be NULL) parses as a JSON object. Thread-safe. */
-int ocrq_json_is_object(const char *text)
-{
-    json_t *v;
-    int ok;
-
-    if (!text)
-        return 0;
-    v = json_loads(text, 0, NULL);
-    ok = json_is_object(v);
-    json_decref(v);
-    return ok;
 }

@@ -16,6 +16,7 @@
 #include "ocrq/config.h"
 #include "ocrq/formats.h"
 #include "ocrq/job.h"
+#include "ocrq/json.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 #include "submit.h"

@@ -85,9 +85,6 @@ int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *le
 int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq_job **out,
                     char *id_hint, char *why, size_t whylen);
 
-/* Nonzero if s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
-int ocrq_utf8_valid(const char *s);
-
 /* Nonzero if lang is a language spec: 1-64 chars, [A-Za-z0-9_] names joined by '+'. */
 int ocrq_lang_valid(const char *lang);
 
@@ -107,8 +104,5 @@ int ocrq_timestamp_parse_ms(const char *s, long long *ms);
  */
 char *ocrq_job_status_json(const char *job_id, const char *source, const char *status,
                            const char *error);
-
-/* Nonzero if text parses as a JSON object. */
-int ocrq_json_is_object(const char *text);
 
 #endif
