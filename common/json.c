@@ -117,8 +117,8 @@ char *ocrq_json_quote(const char *s)
     return text;
 }
 
-int ocrq_json_parse(const char *text, size_t len, unsigned flags, struct ocrq_json **out,
-                    char *why, size_t whylen)
+int ocrq_json_parse(const char *text, size_t len, unsigned flags, struct ocrq_json **out, char *why,
+                    size_t whylen)
 {
     json_error_t jerr;
     json_t *v =
@@ -152,14 +152,21 @@ enum ocrq_json_type ocrq_json_type(const struct ocrq_json *v)
     if (!v)
         return OCRQ_JSON_NONE;
     switch (json_typeof(J(v))) {
-    case JSON_OBJECT: return OCRQ_JSON_OBJECT;
-    case JSON_ARRAY: return OCRQ_JSON_ARRAY;
-    case JSON_STRING: return OCRQ_JSON_STRING;
-    case JSON_INTEGER: return OCRQ_JSON_INTEGER;
-    case JSON_REAL: return OCRQ_JSON_REAL;
+    case JSON_OBJECT:
+        return OCRQ_JSON_OBJECT;
+    case JSON_ARRAY:
+        return OCRQ_JSON_ARRAY;
+    case JSON_STRING:
+        return OCRQ_JSON_STRING;
+    case JSON_INTEGER:
+        return OCRQ_JSON_INTEGER;
+    case JSON_REAL:
+        return OCRQ_JSON_REAL;
     case JSON_TRUE:
-    case JSON_FALSE: return OCRQ_JSON_BOOL;
-    case JSON_NULL: return OCRQ_JSON_NULL;
+    case JSON_FALSE:
+        return OCRQ_JSON_BOOL;
+    case JSON_NULL:
+        return OCRQ_JSON_NULL;
     }
     return OCRQ_JSON_NONE;
 }

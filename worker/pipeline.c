@@ -30,6 +30,7 @@
 #include "ocrq/mq.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
+#include "ocrq/timestamp.h"
 #include "straighten.h"
 
 

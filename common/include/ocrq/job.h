@@ -5,6 +5,7 @@
  * Body = one line of compact UTF-8 JSON (the metadata, no raw LF inside),
  * then, for inline documents only, a single LF byte followed by exactly
  * document.size raw bytes. The document is never base64-encoded.
+ * The codec is common/job.c, the field rules it enforces common/job_rules.c.
  */
 #ifndef OCRQ_JOB_H
 #define OCRQ_JOB_H
@@ -87,15 +88,6 @@ int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq
 
 /* Nonzero if lang is a language spec: 1-64 chars, [A-Za-z0-9_] names joined by '+'. */
 int ocrq_lang_valid(const char *lang);
-
-/* Write the current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
-void ocrq_timestamp_now(char *out, size_t outlen);
-
-/*
- * Milliseconds since the epoch of an RFC 3339 timestamp as the codec accepts
- * it (submitted_at). Returns OCRQ_OK, or OCRQ_ERR_INVALID for anything else.
- */
-int ocrq_timestamp_parse_ms(const char *s, long long *ms);
 
 /*
  * One compact JSON object (no trailing newline) describing a job's outcome for

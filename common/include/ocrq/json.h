@@ -61,7 +61,8 @@ int ocrq_json_append(struct ocrq_json *arr, struct ocrq_json *v);
 
 /* Flags of ocrq_json_dump() and ocrq_json_parse(). */
 enum {
-    OCRQ_JSON_FOR_PEOPLE = 1, /* dump: reals with 15 significant digits (0.1, not 0.10000000000000001) */
+    OCRQ_JSON_FOR_PEOPLE =
+        1, /* dump: reals with 15 significant digits (0.1, not 0.10000000000000001) */
     OCRQ_JSON_UNIQUE_KEYS = 2 /* parse: refuse an object with a key twice (else the last wins) */
 };
 
@@ -88,8 +89,8 @@ char *ocrq_json_quote(const char *s);
  * and the parser's reason in why (may be NULL), e.g. "'[' or '{' expected
  * near 'x'".
  */
-int ocrq_json_parse(const char *text, size_t len, unsigned flags, struct ocrq_json **out,
-                    char *why, size_t whylen);
+int ocrq_json_parse(const char *text, size_t len, unsigned flags, struct ocrq_json **out, char *why,
+                    size_t whylen);
 
 /* Nonzero if text (NUL-terminated, may be NULL) parses as a JSON object. */
 int ocrq_json_is_object(const char *text);
@@ -109,7 +110,8 @@ const char *ocrq_json_str(const struct ocrq_json *v, size_t *len);
 /* The value of an integer; 0 if v is not an integer. */
 long long ocrq_json_int(const struct ocrq_json *v);
 
-/* The number of items of an array (0 for anything else), and item i (borrowed; NULL past the end). */
+/* The number of items of an array (0 for anything else), and item i (borrowed; NULL past the end).
+ */
 size_t ocrq_json_size(const struct ocrq_json *arr);
 const struct ocrq_json *ocrq_json_at(const struct ocrq_json *arr, size_t i);
 

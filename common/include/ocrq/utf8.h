@@ -14,7 +14,8 @@
  */
 size_t ocrq_utf8_seq(const unsigned char *s, size_t n);
 
-/* Nonzero if s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+/* Nonzero if s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+ */
 int ocrq_utf8_valid(const char *s);
 
 /*
