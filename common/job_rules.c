@@ -10,6 +10,7 @@
 #include "ocrq/json.h"
 #include "ocrq/status.h"
 #include "ocrq/timestamp.h"
+#include "ocrq/url.h"
 #include "ocrq/utf8.h"
 #include "ocrq/uuid.h"
 
@@ -17,7 +18,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* Write a reason into why (may be NULL) and return st. */
 int job_fail(char *why, size_t whylen, int st, const char *fmt, ...)
@@ -69,18 +69,12 @@ int ocrq_lang_valid(const char *lang)
     return name > 0;
 }
 
-/* Nonzero if s starts with http:// or https:// (scheme in any case) and a host. */
+/* Nonzero if s is an http:// or https:// URL (scheme in any case) with a host: ocrq_url_check(). */
 static int http_url_valid(const char *s)
 {
-    size_t skip;
+    const char *why;
 
-    if (strncasecmp(s, "http://", 7) == 0)
-        skip = 7;
-    else if (strncasecmp(s, "https://", 8) == 0)
-        skip = 8;
-    else
-        return 0;
-    return s[skip] != '\0' && s[skip] != '/' && !has_ctl(s) && !strchr(s, ' ');
+    return ocrq_url_check(s, OCRQ_URL_HTTP, &why) == OCRQ_OK;
 }
 
 static int abs_path_valid(const char *s)
