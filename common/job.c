@@ -2,18 +2,18 @@
 /*
  * The job message codec, wire format v1 (docs/protocol.md): one compact JSON
  * line, then for inline documents a LF and the raw bytes. It builds and reads
- * the line with jansson; the field rules it enforces on both ways are in
+ * the line with ocrq/json.h; the field rules it enforces both ways are in
  * job_rules.c.
  */
 #include "job_internal.h"
 
 #include "ocrq/formats.h"
+#include "ocrq/json.h"
 #include "ocrq/status.h"
 #include "ocrq/timestamp.h"
 #include "ocrq/uuid.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,53 +70,64 @@ static const char *kind_name(enum ocrq_doc_kind k)
     return "?";
 }
 
-/* The JSON object of a validated job. NULL only on allocation failure. */
-static json_t *job_to_json(const struct ocrq_job *job)
+/* The "document" object of a validated job. NULL only on allocation failure. */
+static struct ocrq_json *doc_to_json(const struct ocrq_job *job)
 {
-    json_t *root = json_object(), *doc = json_object(), *meta = NULL;
-    int bad = !root || !doc;
+    struct ocrq_json *doc = ocrq_json_object();
+    int bad = ocrq_json_set_str(doc, "kind", kind_name(job->doc_kind));
 
-    bad |= json_object_set_new(root, "schema_version", json_integer(job->schema_version));
-    bad |= json_object_set_new(root, "job_id", json_string(job->job_id));
-    bad |= json_object_set_new(root, "priority", json_integer(job->priority));
+    if (job->doc_kind == OCRQ_DOC_INLINE)
+        bad |= ocrq_json_set_int(doc, "size", (long long)job->doc_len);
+    else if (job->doc_kind == OCRQ_DOC_STORED) {
+        bad |= ocrq_json_set_str(doc, "blob_id", job->doc_ref);
+        bad |= ocrq_json_set_int(doc, "size", job->doc_size);
+    } else
+        bad |= ocrq_json_set_str(doc, job->doc_kind == OCRQ_DOC_URL ? "url" : "path", job->doc_ref);
+    if (job->doc_content_type)
+        bad |= ocrq_json_set_str(doc, "content_type", job->doc_content_type);
+    if (bad) {
+        ocrq_json_free(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* The JSON object of a validated job. NULL only on allocation failure. */
+static struct ocrq_json *job_to_json(const struct ocrq_job *job)
+{
+    struct ocrq_json *root = ocrq_json_object(), *meta = NULL;
+    int bad = ocrq_json_set_int(root, "schema_version", job->schema_version);
+
+    bad |= ocrq_json_set_str(root, "job_id", job->job_id);
+    bad |= ocrq_json_set_int(root, "priority", job->priority);
     for (size_t i = 0; i < job_n_str_fields; i++) {
         const char *v = job_str_value(job, &job_str_fields[i]);
         if (v)
-            bad |= json_object_set_new(root, job_str_fields[i].name, json_string(v));
+            bad |= ocrq_json_set_str(root, job_str_fields[i].name, v);
     }
     if (job->metadata) {
-        meta = json_loads(job->metadata, 0, NULL);
-        bad |= json_object_set_new(root, "metadata", meta);
+        bad |= ocrq_json_parse(job->metadata, strlen(job->metadata), 0, &meta, NULL, 0);
+        bad |= ocrq_json_set(root, "metadata", meta);
     }
     /* absent means plain text only, so a job that asks for no more stays as it was */
     if (job->formats & OCRQ_FMT_ARTIFACTS) {
-        json_t *list = json_array();
+        struct ocrq_json *list = ocrq_json_array();
         bad |= !list;
         for (unsigned bit = 1; list && bit <= OCRQ_FMT_ALL; bit <<= 1)
             if (job->formats & bit)
-                bad |= json_array_append_new(list, json_string(ocrq_format_name(bit)));
-        bad |= json_object_set_new(root, "formats", list);
+                bad |= ocrq_json_append_str(list, ocrq_format_name(bit));
+        bad |= ocrq_json_set(root, "formats", list);
     }
-    bad |= json_object_set_new(doc, "kind", json_string(kind_name(job->doc_kind)));
-    if (job->doc_kind == OCRQ_DOC_INLINE)
-        bad |= json_object_set_new(doc, "size", json_integer((json_int_t)job->doc_len));
-    else if (job->doc_kind == OCRQ_DOC_STORED) {
-        bad |= json_object_set_new(doc, "blob_id", json_string(job->doc_ref));
-        bad |= json_object_set_new(doc, "size", json_integer((json_int_t)job->doc_size));
-    } else
-        bad |= json_object_set_new(doc, job->doc_kind == OCRQ_DOC_URL ? "url" : "path",
-                                   json_string(job->doc_ref));
-    if (job->doc_content_type)
-        bad |= json_object_set_new(doc, "content_type", json_string(job->doc_content_type));
-    bad |= json_object_set(root, "document", doc);
-    json_decref(doc);
+    bad |= ocrq_json_set(root, "document", doc_to_json(job));
     if (job->page_no > 0) {
-        json_t *page = json_pack("{s:i, s:i, s:i}", "no", job->page_no, "of", job->pages_total,
-                                 "window", job->page_window);
-        bad |= !page || json_object_set_new(root, "page", page);
+        struct ocrq_json *page = ocrq_json_object();
+        bad |= ocrq_json_set_int(page, "no", job->page_no);
+        bad |= ocrq_json_set_int(page, "of", job->pages_total);
+        bad |= ocrq_json_set_int(page, "window", job->page_window);
+        bad |= ocrq_json_set(root, "page", page);
     }
     if (bad) {
-        json_decref(root);
+        ocrq_json_free(root);
         return NULL;
     }
     return root;
@@ -131,7 +142,7 @@ static json_t *job_to_json(const struct ocrq_job *job)
 int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *len, char *why,
                     size_t whylen)
 {
-    json_t *root = NULL;
+    struct ocrq_json *root = NULL;
     char *line = NULL;
     unsigned char *buf = NULL;
     size_t jlen, total;
@@ -146,7 +157,7 @@ int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *le
     root = job_to_json(job);
     if (!root)
         goto out;
-    line = json_dumps(root, JSON_COMPACT);
+    line = ocrq_json_dump(root, 0);
     if (!line)
         goto out;
     jlen = strlen(line);
@@ -173,35 +184,45 @@ int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *le
 out:
     free(buf);
     free(line);
-    json_decref(root);
+    ocrq_json_free(root);
     return st;
 }
 
-/* Copy an optional string member (null/absent = none) with its cap into *dst. */
-static int take_str(json_t *obj, const char *key, const char *name, size_t cap, char **dst,
-                    char *why, size_t whylen)
+/* Nonzero if v is absent or null. */
+static int none(const struct ocrq_json *v)
 {
-    json_t *v = json_object_get(obj, key);
+    return ocrq_json_type(v) == OCRQ_JSON_NONE || ocrq_json_type(v) == OCRQ_JSON_NULL;
+}
 
-    if (!v || json_is_null(v))
+/* Copy an optional string member (null/absent = none) with its cap into *dst. */
+static int take_str(const struct ocrq_json *obj, const char *key, const char *name, size_t cap,
+                    char **dst, char *why, size_t whylen)
+{
+    const struct ocrq_json *v = ocrq_json_get(obj, key);
+    const char *s;
+    size_t n;
+
+    if (none(v))
         return OCRQ_OK; /* required fields are caught by job_validate() */
-    if (!json_is_string(v))
+    s = ocrq_json_str(v, &n);
+    if (!s)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s: must be a string", name);
-    if (json_string_length(v) > cap)
+    if (n > cap)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s: longer than %zu bytes", name, cap);
-    *dst = strdup(json_string_value(v)); /* jansson refuses \u0000, so no embedded NUL */
+    *dst = strdup(s); /* the parser refuses \u0000, so no embedded NUL */
     return *dst ? OCRQ_OK : OCRQ_ERR_NOMEM;
 }
 
 /* job_id, lowercased into job and id_hint. */
-static int take_id(json_t *root, struct ocrq_job *job, char *id_hint, char *why, size_t whylen)
+static int take_id(const struct ocrq_json *root, struct ocrq_job *job, char *id_hint, char *why,
+                   size_t whylen)
 {
-    json_t *v = json_object_get(root, "job_id");
+    const struct ocrq_json *v = ocrq_json_get(root, "job_id");
     const char *s;
 
     if (!v)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "job_id: missing");
-    s = json_string_value(v);
+    s = ocrq_json_str(v, NULL);
     if (!s || !ocrq_uuid_valid(s))
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB,
                         "job_id: must be a UUID string (8-4-4-4-12 hex digits)");
@@ -217,32 +238,33 @@ static int take_id(json_t *root, struct ocrq_job *job, char *id_hint, char *why,
  * ("document.size"); the member's key is its last segment. rule is the reason
  * when the value is not such an integer.
  */
-static int take_int(json_t *obj, const char *name, json_int_t lo, json_int_t hi, json_int_t *dst,
-                    const char *rule, char *why, size_t whylen)
+static int take_int(const struct ocrq_json *obj, const char *name, long long lo, long long hi,
+                    long long *dst, const char *rule, char *why, size_t whylen)
 {
     const char *dot = strrchr(name, '.');
-    json_t *v = json_object_get(obj, dot ? dot + 1 : name);
+    const struct ocrq_json *v = ocrq_json_get(obj, dot ? dot + 1 : name);
 
     if (!v)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s: missing", name);
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+    if (ocrq_json_type(v) != OCRQ_JSON_INTEGER || ocrq_json_int(v) < lo || ocrq_json_int(v) > hi)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "%s", rule);
-    *dst = json_integer_value(v);
+    *dst = ocrq_json_int(v);
     return OCRQ_OK;
 }
 
 /* The "document" object; the inline size is checked against the tail by the caller. */
-static int take_doc(json_t *root, struct ocrq_job *job, json_int_t *size, char *why, size_t whylen)
+static int take_doc(const struct ocrq_json *root, struct ocrq_job *job, long long *size, char *why,
+                    size_t whylen)
 {
-    json_t *doc = json_object_get(root, "document");
+    const struct ocrq_json *doc = ocrq_json_get(root, "document");
     const char *kind;
     int st;
 
     if (!doc)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "document: missing");
-    if (!json_is_object(doc))
+    if (ocrq_json_type(doc) != OCRQ_JSON_OBJECT)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "document: must be an object");
-    kind = json_string_value(json_object_get(doc, "kind"));
+    kind = ocrq_json_str(ocrq_json_get(doc, "kind"), NULL);
     if (!kind)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB,
                         "document.kind: must be \"inline\", \"url\", \"path\" or \"stored\"");
@@ -264,13 +286,13 @@ static int take_doc(json_t *root, struct ocrq_job *job, json_int_t *size, char *
         return take_str(doc, "path", "document.path", CAP_PATH, &job->doc_ref, why, whylen);
     }
     if (strcmp(kind, "stored") == 0) {
-        json_int_t n;
+        long long n;
         job->doc_kind = OCRQ_DOC_STORED;
         st = take_int(doc, "document.size", 0, INT64_MAX, &n,
                       "document.size: must be an integer >= 0", why, whylen);
         if (st != OCRQ_OK)
             return st;
-        job->doc_size = (long long)n;
+        job->doc_size = n;
         return take_str(doc, "blob_id", "document.blob_id", OCRQ_UUID_LEN, &job->doc_ref, why,
                         whylen);
     }
@@ -279,19 +301,18 @@ static int take_doc(json_t *root, struct ocrq_job *job, json_int_t *size, char *
 }
 
 /* The optional "formats": an array of format names; absent, null or [] is plain text only. */
-static int take_formats(json_t *root, struct ocrq_job *job, char *why, size_t whylen)
+static int take_formats(const struct ocrq_json *root, struct ocrq_job *job, char *why,
+                        size_t whylen)
 {
-    json_t *list = json_object_get(root, "formats"), *v;
-    size_t i;
+    const struct ocrq_json *list = ocrq_json_get(root, "formats");
 
-    if (!list || json_is_null(list))
+    if (none(list))
         return OCRQ_OK;
-    if (!json_is_array(list))
+    if (ocrq_json_type(list) != OCRQ_JSON_ARRAY)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB,
                         "formats: must be an array of format names, e.g. [\"hocr\", \"pdf\"]");
-    json_array_foreach(list, i, v)
-    {
-        unsigned bit = ocrq_format_from_name(json_string_value(v));
+    for (size_t i = 0; i < ocrq_json_size(list); i++) {
+        unsigned bit = ocrq_format_from_name(ocrq_json_str(ocrq_json_at(list, i), NULL));
         if (bit == 0)
             return job_fail(why, whylen, OCRQ_ERR_BAD_JOB,
                             "formats: item %zu must be one of \"txt\", \"hocr\", \"alto\","
@@ -303,15 +324,15 @@ static int take_formats(json_t *root, struct ocrq_job *job, char *why, size_t wh
 }
 
 /* The optional "page" of a page task: {"no": N, "of": T, "window": K}; absent or null: none. */
-static int take_page(json_t *root, struct ocrq_job *job, char *why, size_t whylen)
+static int take_page(const struct ocrq_json *root, struct ocrq_job *job, char *why, size_t whylen)
 {
-    json_t *page = json_object_get(root, "page");
-    json_int_t no, of, win;
+    const struct ocrq_json *page = ocrq_json_get(root, "page");
+    long long no, of, win;
     int st;
 
-    if (!page || json_is_null(page))
+    if (none(page))
         return OCRQ_OK;
-    if (!json_is_object(page))
+    if (ocrq_json_type(page) != OCRQ_JSON_OBJECT)
         return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "page: must be an object");
     st = take_int(page, "page.no", 1, INT32_MAX, &no, "page.no: must be an integer >= 1", why,
                   whylen);
@@ -330,11 +351,11 @@ static int take_page(json_t *root, struct ocrq_job *job, char *why, size_t whyle
 }
 
 /* Every field of the parsed JSON line into job (types and caps; values by job_validate()). */
-static int take_fields(json_t *root, struct ocrq_job *job, json_int_t *size, char *id_hint,
-                       char *why, size_t whylen)
+static int take_fields(const struct ocrq_json *root, struct ocrq_job *job, long long *size,
+                       char *id_hint, char *why, size_t whylen)
 {
-    json_int_t n;
-    json_t *meta;
+    const struct ocrq_json *meta;
+    long long n;
     int st;
 
     st = take_id(root, job, id_hint, why, whylen);
@@ -359,11 +380,11 @@ static int take_fields(json_t *root, struct ocrq_job *job, json_int_t *size, cha
         if (st != OCRQ_OK)
             return st;
     }
-    meta = json_object_get(root, "metadata");
-    if (meta && !json_is_null(meta)) {
-        if (!json_is_object(meta))
+    meta = ocrq_json_get(root, "metadata");
+    if (!none(meta)) {
+        if (ocrq_json_type(meta) != OCRQ_JSON_OBJECT)
             return job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "metadata: must be a JSON object");
-        job->metadata = json_dumps(meta, JSON_COMPACT);
+        job->metadata = ocrq_json_dump(meta, 0);
         if (!job->metadata)
             return OCRQ_ERR_NOMEM;
     }
@@ -377,7 +398,7 @@ static int take_fields(json_t *root, struct ocrq_job *job, json_int_t *size, cha
 }
 
 /* Where the bytes after the JSON line go: doc_data for inline, nothing otherwise. */
-static int take_tail(struct ocrq_job *job, json_int_t size, size_t max_inline,
+static int take_tail(struct ocrq_job *job, long long size, size_t max_inline,
                      const unsigned char *tail, size_t tail_len, int has_lf, char *why,
                      size_t whylen)
 {
@@ -416,9 +437,9 @@ int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq
     const unsigned char *b = body;
     const unsigned char *lf;
     struct ocrq_job *job = NULL;
-    json_t *root = NULL;
-    json_error_t jerr;
-    json_int_t size = 0;
+    struct ocrq_json *root = NULL;
+    char jerr[200];
+    long long size = 0;
     size_t jlen;
     int st;
 
@@ -436,15 +457,13 @@ int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq
         goto out;
     }
     jlen = lf ? (size_t)(lf - b) : len;
-    root = json_loadb((const char *)b, jlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        st = job_fail(why, whylen, OCRQ_ERR_BAD_JOB,
-                      "body: the JSON line is not valid JSON "
-                      "(byte %d: %s)",
-                      jerr.position, jerr.text);
+    if (ocrq_json_parse((const char *)b, jlen, OCRQ_JSON_UNIQUE_KEYS | OCRQ_JSON_WHY_AT, &root,
+                        jerr, sizeof jerr) != OCRQ_OK) {
+        st = job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "body: the JSON line is not valid JSON (%s)",
+                      jerr);
         goto out;
     }
-    if (!json_is_object(root)) {
+    if (ocrq_json_type(root) != OCRQ_JSON_OBJECT) {
         st = job_fail(why, whylen, OCRQ_ERR_BAD_JOB, "body: the JSON line must be an object");
         goto out;
     }
@@ -466,6 +485,6 @@ int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq
     job = NULL;
 out:
     ocrq_job_free(job);
-    json_decref(root);
+    ocrq_json_free(root);
     return st;
 }

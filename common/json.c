@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * JSON built and read for the API, the CLI and ocrq-admin (ocrq/json.h): thin
- * wrappers over jansson that keep its types out of the callers. A struct
- * ocrq_json is a json_t; only this file (and the job codec) includes jansson.
+ * JSON built and read for the job codec, the API, the CLI and ocrq-admin
+ * (ocrq/json.h): thin wrappers over jansson that keep its types out of the
+ * callers. A struct ocrq_json is a json_t; only this file includes jansson.
  */
 #include "ocrq/json.h"
 
@@ -101,6 +101,11 @@ int ocrq_json_append(struct ocrq_json *arr, struct ocrq_json *v)
     return OCRQ_OK;
 }
 
+int ocrq_json_append_str(struct ocrq_json *arr, const char *s)
+{
+    return ocrq_json_append(arr, (struct ocrq_json *)string_of(s));
+}
+
 char *ocrq_json_dump(const struct ocrq_json *v, unsigned flags)
 {
     size_t f = DUMP_FLAGS | ((flags & OCRQ_JSON_FOR_PEOPLE) ? JSON_REAL_PRECISION(15) : 0);
@@ -126,7 +131,9 @@ int ocrq_json_parse(const char *text, size_t len, unsigned flags, struct ocrq_js
 
     *out = (struct ocrq_json *)v;
     if (!v) {
-        if (why && whylen > 0)
+        if (why && whylen > 0 && (flags & OCRQ_JSON_WHY_AT))
+            snprintf(why, whylen, "byte %d: %s", jerr.position, jerr.text);
+        else if (why && whylen > 0)
             snprintf(why, whylen, "%s", jerr.text);
         return OCRQ_ERR_INVALID;
     }

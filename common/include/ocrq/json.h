@@ -2,9 +2,8 @@
 /*
  * JSON for ocrq's own output and input: the API's replies and its JSON
  * requests, ocrq-admin's --json lines, the CLI's status lines, the words
- * artifact. The one public module over jansson (common/json.c); jansson's
- * types stay behind struct ocrq_json. The job message codec (ocrq/job.h)
- * builds its wire format on jansson inside libocrq.
+ * artifact, and the job messages' JSON line (common/job.c). The one module
+ * over jansson (common/json.c); jansson's types stay behind struct ocrq_json.
  *
  * Building: make an object or array, add members (a failed add returns
  * OCRQ_ERR_NOMEM and callers may OR the results and check once), dump it,
@@ -59,11 +58,15 @@ int ocrq_json_set(struct ocrq_json *obj, const char *key, struct ocrq_json *v);
 /* Append v to the array arr, which takes it (as ocrq_json_set). */
 int ocrq_json_append(struct ocrq_json *arr, struct ocrq_json *v);
 
+/* Append the string s (NULL: null) to the array arr. Returns OCRQ_OK or OCRQ_ERR_NOMEM. */
+int ocrq_json_append_str(struct ocrq_json *arr, const char *s);
+
 /* Flags of ocrq_json_dump() and ocrq_json_parse(). */
 enum {
     OCRQ_JSON_FOR_PEOPLE =
         1, /* dump: reals with 15 significant digits (0.1, not 0.10000000000000001) */
-    OCRQ_JSON_UNIQUE_KEYS = 2 /* parse: refuse an object with a key twice (else the last wins) */
+    OCRQ_JSON_UNIQUE_KEYS = 2, /* parse: refuse an object with a key twice (else the last wins) */
+    OCRQ_JSON_WHY_AT = 4       /* parse: the reason starts with "byte N: ", where it went wrong */
 };
 
 /*
@@ -84,7 +87,7 @@ char *ocrq_json_quote(const char *s);
 
 /*
  * Parse len bytes of text as one JSON object or array (nothing else at the
- * top); flags may hold OCRQ_JSON_UNIQUE_KEYS. Returns OCRQ_OK with *out
+ * top); flags may hold OCRQ_JSON_UNIQUE_KEYS and OCRQ_JSON_WHY_AT. Returns OCRQ_OK with *out
  * (caller frees with ocrq_json_free()), or OCRQ_ERR_INVALID with *out NULL
  * and the parser's reason in why (may be NULL), e.g. "'[' or '{' expected
  * near 'x'".
