@@ -12,6 +12,7 @@
 #include "ocrq/netguard.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
+#include "ocrq/url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -89,8 +90,8 @@ static const int default_webhook_retries[9] = {5, 300, 1800, 7200, 18000, 36000,
 /* clang-format on */
 
 static const struct setting settings[] = {
-    STR("amqp.url", amqp_url, "amqp://guest:guest@127.0.0.1:5682/", 1, MAX_URL_LEN, 0, NULL,
-        "broker address; the vhost is the URL-encoded path"),
+    STR("amqp.url", amqp_url, "amqp://guest:guest@127.0.0.1:5682/", 1, MAX_URL_LEN, 0, check_url,
+        "broker address, amqp:// (no TLS: amqps:// is refused); the vhost is the URL-encoded path"),
     LIST("amqp.urls", T_STRLIST, amqp_urls, n_amqp_urls, NULL, 0, 1, MAX_URL_LEN, 0,
          OCRQ_MAX_AMQP_URLS, check_url, "brokers tried in turn; empty: amqp.url"),
     INT("amqp.heartbeat_s", amqp_heartbeat_s, 30, 0, 3600, "AMQP heartbeat; 0 disables"),
@@ -294,16 +295,15 @@ static const char *check_lang(const char *s)
 
 static const char *check_http_url(const char *s)
 {
-    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0
-               ? NULL
-               : "must be an http:// or https:// URL";
+    const char *why;
+    return ocrq_url_check(s, OCRQ_URL_HTTP, &why) == OCRQ_OK ? NULL : why;
 }
 
+/* A broker: amqp:// only, since the connection has no TLS (common/mq.c would refuse amqps://). */
 static const char *check_url(const char *s)
 {
-    return strncmp(s, "amqp://", 7) == 0 || strncmp(s, "amqps://", 8) == 0
-               ? NULL
-               : "must be an amqp:// or amqps:// URL";
+    const char *why;
+    return ocrq_url_check(s, OCRQ_URL_AMQP, &why) == OCRQ_OK ? NULL : why;
 }
 
 static const char *check_cpus(const char *s)

@@ -4,7 +4,6 @@
  * Idempotency-Keys in one statement, and the JSON of the read endpoints,
  * built by PostgreSQL itself. The schema is migration 4 (migrations.c).
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "ocrq/db.h"
 #include "ocrq/db_api.h"
 #include "ocrq/job.h"
+#include "ocrq/json.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
@@ -49,7 +49,12 @@ static const char accept_sql[] =
     " LEFT JOIN ocr_jobs AS j ON j.job_id = k.job_id"
     " WHERE r.ikey IS NOT NULL AND r.id NOT IN (SELECT job_id FROM claimed)";
 
-/* The owner alone sees a job; every statement below filters on api_key = $2. */
+/*
+ * The owner alone sees a job; every statement below filters on api_key = $2.
+ * The replies of the read endpoints are built here in SQL, not with
+ * ocrq/json.h: the database is their natural author (a row, its artifacts
+ * and its timestamps in one jsonb), and clients know jsonb's key order.
+ */
 static const char job_sql[] =
     "SELECT jsonb_strip_nulls(jsonb_build_object("
     " 'job_id', j.job_id, 'status', j.status, 'priority', j.priority, 'language', j.language,"
@@ -177,33 +182,54 @@ int ocrq_db_api_key(struct ocrq_db *db, const char *key_id, int *found, char *na
     return OCRQ_OK;
 }
 
+/* One request of accept_json(): n is its index. Returns the object or NULL (out of memory). */
+static struct ocrq_json *accept_item(const struct ocrq_db_accept *a, size_t n)
+{
+    const struct ocrq_job *j = a->job;
+    struct ocrq_json *o = ocrq_json_object(), *meta = NULL;
+    const char *blob = j->doc_kind == OCRQ_DOC_STORED ? j->doc_ref : NULL;
+    /* the optional members are left out when NULL, as jsonb_to_recordset reads a null */
+    const char *const opt_keys[] = {"src", "bat", "hook"};
+    const char *const opt_vals[] = {j->source, j->batch, j->webhook_url};
+    const char *const tail_keys[] = {"akey", "ikey", "fp", "blob"};
+    const char *const tail_vals[] = {a->api_key, a->idem_key, a->fingerprint, blob};
+    int bad = ocrq_json_set_int(o, "n", (long long)n);
+
+    bad |= ocrq_json_set_str(o, "id", j->job_id);
+    bad |= ocrq_json_set_int(o, "pri", j->priority);
+    bad |= ocrq_json_set_str(o, "lang", j->language ? j->language : "");
+    for (size_t i = 0; i < 3; i++)
+        if (opt_vals[i])
+            bad |= ocrq_json_set_str(o, opt_keys[i], opt_vals[i]);
+    if (j->metadata) {
+        bad |= ocrq_json_parse(j->metadata, strlen(j->metadata), 0, &meta, NULL, 0);
+        bad |= ocrq_json_set(o, "meta", meta);
+    }
+    bad |= ocrq_json_set_str(o, "sub", j->submitted_at);
+    for (size_t i = 0; i < 4; i++)
+        if (tail_vals[i])
+            bad |= ocrq_json_set_str(o, tail_keys[i], tail_vals[i]);
+    if (bad) {
+        ocrq_json_free(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* The JSON array of the requests (see accept_sql); NULL when out of memory. */
 static char *accept_json(const struct ocrq_db_accept *a, size_t n)
 {
-    json_t *arr = json_array();
+    struct ocrq_json *arr = ocrq_json_array();
     char *text = NULL;
 
     if (!arr)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const struct ocrq_job *j = a[i].job;
-        json_t *meta = NULL;
-        json_t *o;
-
-        if (j->metadata && !(meta = json_loads(j->metadata, 0, NULL)))
+    for (size_t i = 0; i < n; i++)
+        if (ocrq_json_append(arr, accept_item(&a[i], i)) != OCRQ_OK)
             goto out;
-        const char *blob = j->doc_kind == OCRQ_DOC_STORED ? j->doc_ref : NULL;
-        o = json_pack("{s:I, s:s, s:i, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s, s:s?, s:s?, s:s?}",
-                      "n", (json_int_t)i, "id", j->job_id, "pri", j->priority, "lang",
-                      j->language ? j->language : "", "src", j->source, "bat", j->batch, "hook",
-                      j->webhook_url, "meta", meta, "sub", j->submitted_at, "akey", a[i].api_key,
-                      "ikey", a[i].idem_key, "fp", a[i].fingerprint, "blob", blob);
-        if (!o || json_array_append_new(arr, o) != 0)
-            goto out;
-    }
-    text = json_dumps(arr, JSON_COMPACT);
+    text = ocrq_json_dump(arr, 0);
 out:
-    json_decref(arr);
+    ocrq_json_free(arr);
     return text;
 }
 

@@ -23,6 +23,8 @@
  * finishes it (the transactional outbox): at most one per job and type, to
  * the job's webhook_url or else the default URL (none: no event). The body
  * is built here, once, and sent unchanged on every attempt (docs/webhooks.md).
+ * It is JSON built in SQL, not with ocrq/json.h: the database is its natural
+ * author, as the job's row is at hand in the statement that finishes it.
  */
 #define HOOK_INSERT(type, status, code, message, conf, text, cut, default_url)                     \
     " INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type, url, body)"                \

@@ -15,6 +15,7 @@
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/db_poll.h"
+#include "ocrq/json.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
 #include "ocrq/units.h"
@@ -165,60 +166,90 @@ out:
     return st;
 }
 
-/* s as a JSON string on stdout, or null for NULL. */
-void admin_json_str(const char *s)
+int admin_json_print(struct ocrq_json *o, int bad)
 {
-    if (s == NULL) {
-        fputs("null", stdout);
-        return;
+    char *line = bad ? NULL : ocrq_json_dump(o, OCRQ_JSON_FOR_PEOPLE);
+
+    ocrq_json_free(o);
+    if (!line) {
+        fprintf(stderr, "ocrq-admin: out of memory\n");
+        return OCRQ_ERR_NOMEM;
     }
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
+    printf("%s\n", line);
+    free(line);
+    return OCRQ_OK;
+}
+
+/* The queues of the status as a JSON array (NULL: out of memory). */
+static struct ocrq_json *queues_json(const struct queue_row *rows, size_t n)
+{
+    struct ocrq_json *arr = ocrq_json_array();
+    int bad = !arr;
+
+    for (size_t i = 0; i < n && !bad; i++) {
+        struct ocrq_json *q = ocrq_json_object();
+        bad |= ocrq_json_set_str(q, "name", rows[i].name);
+        bad |= ocrq_json_set_bool(q, "declared", rows[i].declared);
+        if (rows[i].declared) {
+            bad |= ocrq_json_set_int(q, "ready", rows[i].ready);
+            bad |= ocrq_json_set_int(q, "consumers", rows[i].consumers);
+        }
+        bad |= ocrq_json_append(arr, q);
     }
-    putchar('"');
+    if (bad) {
+        ocrq_json_free(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* The job counts of the status as a JSON object (NULL: out of memory). */
+static struct ocrq_json *jobs_json(const char *batch, const struct ocrq_db_counts *c)
+{
+    struct ocrq_json *jobs = ocrq_json_object(), *pages = ocrq_json_object();
+    int bad = ocrq_json_set_str(jobs, "batch", batch);
+
+    bad |= ocrq_json_set_int(jobs, "queued", c->queued);
+    bad |= ocrq_json_set_int(jobs, "running", c->running);
+    bad |= ocrq_json_set_int(jobs, "succeeded", c->succeeded);
+    bad |= ocrq_json_set_int(jobs, "failed", c->failed);
+    bad |= ocrq_json_set_int(jobs, "canceled", c->canceled);
+    bad |= ocrq_json_set_int(pages, "done", c->pages_done);
+    bad |= ocrq_json_set_int(pages, "running_done", c->running_pages_done);
+    bad |= ocrq_json_set_int(pages, "running_total", c->running_pages_total);
+    bad |= ocrq_json_set(jobs, "pages", pages);
+    if (bad) {
+        ocrq_json_free(jobs);
+        return NULL;
+    }
+    return jobs;
 }
 
 /* c is NULL when the schema is not set up, store when it has no document store yet. */
 static void print_json(const struct queue_row *rows, size_t n, const char *batch,
                        const struct ocrq_db_counts *c, const struct ocrq_blob_totals *store)
 {
-    fputs("{\"queues\":[", stdout);
-    for (size_t i = 0; i < n; i++) {
-        fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
-        admin_json_str(rows[i].name);
-        if (rows[i].declared)
-            printf(",\"declared\":true,\"ready\":%u,\"consumers\":%u}", rows[i].ready,
-                   rows[i].consumers);
-        else
-            fputs(",\"declared\":false}", stdout);
-    }
+    struct ocrq_json *o = ocrq_json_object(), *s = NULL;
+    int bad = ocrq_json_set(o, "queues", queues_json(rows, n));
+
     if (!c) {
-        fputs("],\"jobs\":null,\"store\":null}\n", stdout);
+        bad |= ocrq_json_set_null(o, "jobs");
+        bad |= ocrq_json_set_null(o, "store");
+        admin_json_print(o, bad);
         return;
     }
-    fputs("],\"jobs\":{\"batch\":", stdout);
-    if (batch)
-        admin_json_str(batch);
-    else
-        fputs("null", stdout);
-    printf(",\"queued\":%lld,\"running\":%lld,\"succeeded\":%lld,\"failed\":%lld,"
-           "\"canceled\":%lld,\"pages\":{\"done\":%lld,\"running_done\":%lld,"
-           "\"running_total\":%lld}}",
-           c->queued, c->running, c->succeeded, c->failed, c->canceled, c->pages_done,
-           c->running_pages_done, c->running_pages_total);
-    if (store)
-        printf(",\"store\":{\"documents\":%lld,\"document_bytes\":%lld,\"artifacts\":%lld,"
-               "\"artifact_bytes\":%lld}}\n",
-               store->documents, store->document_bytes, store->artifacts, store->artifact_bytes);
-    else
-        fputs(",\"store\":null}\n", stdout);
+    bad |= ocrq_json_set(o, "jobs", jobs_json(batch, c));
+    if (store) {
+        s = ocrq_json_object();
+        bad |= ocrq_json_set_int(s, "documents", store->documents);
+        bad |= ocrq_json_set_int(s, "document_bytes", store->document_bytes);
+        bad |= ocrq_json_set_int(s, "artifacts", store->artifacts);
+        bad |= ocrq_json_set_int(s, "artifact_bytes", store->artifact_bytes);
+        bad |= ocrq_json_set(o, "store", s);
+    } else {
+        bad |= ocrq_json_set_null(o, "store");
+    }
+    admin_json_print(o, bad);
 }
 
 static void print_text(const struct queue_row *rows, size_t n, const char *batch,

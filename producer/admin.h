@@ -134,7 +134,13 @@ struct admin_purge_opts {
  */
 int admin_purge(const struct ocrq_config *cfg, const struct admin_purge_opts *o);
 
-/* s as a JSON string on stdout (escaped), or null for NULL. */
-void admin_json_str(const char *s);
+struct ocrq_json;
+
+/*
+ * Print the object o (taken and freed) as one compact JSON line on stdout,
+ * reals rounded for people (ocrq/json.h). bad: an add to o failed. Returns
+ * OCRQ_OK, or OCRQ_ERR_NOMEM with nothing printed and a message on stderr.
+ */
+int admin_json_print(struct ocrq_json *o, int bad);
 
 #endif

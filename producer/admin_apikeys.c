@@ -15,6 +15,7 @@
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/db_keys.h"
+#include "ocrq/json.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
 
@@ -94,17 +95,13 @@ static void print_key(void *arg, const struct ocrq_db_key *k)
     int *json = arg;
 
     if (*json) {
-        printf("{\"name\":");
-        admin_json_str(k->name);
-        printf(",\"key_id\":");
-        admin_json_str(k->key_id);
-        printf(",\"created_at\":");
-        admin_json_str(k->created_at);
-        printf(",\"revoked_at\":");
-        admin_json_str(k->revoked_at);
-        printf(",\"last_used_at\":");
-        admin_json_str(k->last_used_at);
-        printf("}\n");
+        struct ocrq_json *o = ocrq_json_object();
+        int bad = ocrq_json_set_str(o, "name", k->name);
+        bad |= ocrq_json_set_str(o, "key_id", k->key_id);
+        bad |= ocrq_json_set_str(o, "created_at", k->created_at);
+        bad |= ocrq_json_set_str(o, "revoked_at", k->revoked_at);
+        bad |= ocrq_json_set_str(o, "last_used_at", k->last_used_at);
+        admin_json_print(o, bad);
         return;
     }
     printf("%-24s %-12s %-20s %s\n", k->name, k->key_id, k->created_at,

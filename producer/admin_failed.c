@@ -19,6 +19,7 @@
 #include "ocrq/db.h"
 #include "ocrq/db_failed.h"
 #include "ocrq/job.h"
+#include "ocrq/json.h"
 #include "ocrq/mq.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
@@ -216,12 +217,13 @@ static void iso_time(double t, char *buf, size_t len)
         snprintf(buf, len, "-");
 }
 
-static void json_time(double t)
+/* Add key to o: t as an ISO time, or null when there is none. */
+static int json_time(struct ocrq_json *o, const char *key, double t)
 {
     char buf[32];
 
     iso_time(t, buf, sizeof(buf));
-    admin_json_str(t > 0 ? buf : NULL);
+    return ocrq_json_set_str(o, key, t > 0 ? buf : NULL);
 }
 
 static const char *job_id_of(const struct dead *d)
@@ -238,23 +240,20 @@ static void print_json_line(const struct dead *d)
 {
     const struct ocrq_mq_msg *m = d->msg;
 
-    fputs("{\"job_id\":", stdout);
-    admin_json_str(job_id_of(d));
-    fputs(",\"reason\":", stdout);
-    admin_json_str(d->reason);
-    fputs(",\"batch\":", stdout);
-    admin_json_str(d->batch);
-    fputs(",\"source\":", stdout);
-    admin_json_str(d->source);
-    fputs(",\"died_at\":", stdout);
-    json_time(d->died_at);
-    printf(",\"attempts\":%d,\"status\":", attempts_of(d));
-    admin_json_str(d->has_row ? d->status : NULL);
-    fputs(",\"error_code\":", stdout);
-    admin_json_str(d->has_row ? d->error_code : m->error_code);
-    fputs(",\"error_message\":", stdout);
-    admin_json_str(d->has_row ? d->error_message : m->error_message);
-    printf(",\"priority\":%d,\"x_death_count\":%lld}\n", m->priority, m->death_count);
+    struct ocrq_json *o = ocrq_json_object();
+    int bad = ocrq_json_set_str(o, "job_id", job_id_of(d));
+
+    bad |= ocrq_json_set_str(o, "reason", d->reason);
+    bad |= ocrq_json_set_str(o, "batch", d->batch);
+    bad |= ocrq_json_set_str(o, "source", d->source);
+    bad |= json_time(o, "died_at", d->died_at);
+    bad |= ocrq_json_set_int(o, "attempts", attempts_of(d));
+    bad |= ocrq_json_set_str(o, "status", d->has_row ? d->status : NULL);
+    bad |= ocrq_json_set_str(o, "error_code", d->has_row ? d->error_code : m->error_code);
+    bad |= ocrq_json_set_str(o, "error_message", d->has_row ? d->error_message : m->error_message);
+    bad |= ocrq_json_set_int(o, "priority", m->priority);
+    bad |= ocrq_json_set_int(o, "x_death_count", m->death_count);
+    admin_json_print(o, bad);
 }
 
 /* ---- failed list ------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/db_purge.h"
+#include "ocrq/json.h"
 #include "ocrq/status.h"
 #include "ocrq/units.h"
 
@@ -68,15 +69,23 @@ static int on_batch(void *arg, const struct ocrq_db_purge_counts *c)
 static void report_json(const struct admin_purge_opts *o, const struct ocrq_db_purge_counts *c,
                         double secs)
 {
-    printf("{\"dry_run\":%s,\"cutoff\":", o->dry_run ? "true" : "false");
-    admin_json_str(c->cutoff);
-    printf(",\"finished_before_s\":%lld", o->finished_before_s);
+    struct ocrq_json *j = ocrq_json_object();
+    int bad = ocrq_json_set_bool(j, "dry_run", o->dry_run);
+
+    bad |= ocrq_json_set_str(j, "cutoff", c->cutoff);
+    bad |= ocrq_json_set_int(j, "finished_before_s", o->finished_before_s);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        printf(",\"%s\":%lld", rows[i].key, count_of(c, rows[i].field));
-    printf(",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"blob_bytes\":%lld,"
-           "\"kept_pending\":%lld,\"batches\":%lld,\"batch_size\":%d,\"seconds\":%.3f}\n",
-           c->succeeded, c->failed, c->canceled, c->blob_bytes, c->kept_pending, c->batches,
-           o->batch_size ? o->batch_size : OCRQ_DB_PURGE_BATCH, secs);
+        bad |= ocrq_json_set_int(j, rows[i].key, count_of(c, rows[i].field));
+    bad |= ocrq_json_set_int(j, "succeeded", c->succeeded);
+    bad |= ocrq_json_set_int(j, "failed", c->failed);
+    bad |= ocrq_json_set_int(j, "canceled", c->canceled);
+    bad |= ocrq_json_set_int(j, "blob_bytes", c->blob_bytes);
+    bad |= ocrq_json_set_int(j, "kept_pending", c->kept_pending);
+    bad |= ocrq_json_set_int(j, "batches", c->batches);
+    bad |= ocrq_json_set_int(j, "batch_size", o->batch_size ? o->batch_size : OCRQ_DB_PURGE_BATCH);
+    /* to the millisecond: it is for people */
+    bad |= ocrq_json_set_real(j, "seconds", (double)(long long)(secs * 1000 + 0.5) / 1000);
+    admin_json_print(j, bad);
 }
 
 static void report_text(const struct admin_purge_opts *o, const struct ocrq_db_purge_counts *c,

@@ -10,35 +10,31 @@
 #include "ocrq/config.h"
 #include "ocrq/db.h"
 #include "ocrq/db_hooks.h"
+#include "ocrq/json.h"
 #include "ocrq/status.h"
 
 static void print_json(void *arg, const struct ocrq_db_hook_info *h)
 {
     (void)arg;
-    printf("{\"id\":%lld,\"event_id\":", h->id);
-    admin_json_str(h->event_id);
-    fputs(",\"job_id\":", stdout);
-    admin_json_str(h->job_id);
-    fputs(",\"type\":", stdout);
-    admin_json_str(h->event_type);
-    fputs(",\"url\":", stdout);
-    admin_json_str(h->url);
-    fputs(",\"status\":", stdout);
-    admin_json_str(h->status);
-    printf(",\"attempts\":%d,\"last_http_status\":", h->attempts);
+    struct ocrq_json *o = ocrq_json_object();
+    int bad = ocrq_json_set_int(o, "id", h->id);
+
+    bad |= ocrq_json_set_str(o, "event_id", h->event_id);
+    bad |= ocrq_json_set_str(o, "job_id", h->job_id);
+    bad |= ocrq_json_set_str(o, "type", h->event_type);
+    bad |= ocrq_json_set_str(o, "url", h->url);
+    bad |= ocrq_json_set_str(o, "status", h->status);
+    bad |= ocrq_json_set_int(o, "attempts", h->attempts);
     if (h->last_http_status)
-        printf("%d", h->last_http_status);
+        bad |= ocrq_json_set_int(o, "last_http_status", h->last_http_status);
     else
-        fputs("null", stdout);
-    fputs(",\"last_error\":", stdout);
-    admin_json_str(h->last_error);
-    fputs(",\"created_at\":", stdout);
-    admin_json_str(h->created_at);
-    fputs(",\"next_attempt_at\":", stdout);
-    admin_json_str(h->status && h->status[0] == 'p' ? h->next_attempt_at : NULL);
-    fputs(",\"delivered_at\":", stdout);
-    admin_json_str(h->delivered_at);
-    fputs("}\n", stdout);
+        bad |= ocrq_json_set_null(o, "last_http_status");
+    bad |= ocrq_json_set_str(o, "last_error", h->last_error);
+    bad |= ocrq_json_set_str(o, "created_at", h->created_at);
+    bad |= ocrq_json_set_str(o, "next_attempt_at",
+                             h->status && h->status[0] == 'p' ? h->next_attempt_at : NULL);
+    bad |= ocrq_json_set_str(o, "delivered_at", h->delivered_at);
+    admin_json_print(o, bad);
 }
 
 static void print_row(void *arg, const struct ocrq_db_hook_info *h)

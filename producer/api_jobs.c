@@ -11,7 +11,6 @@
  * The first two arrive as uploads (api_upload.c): the document is inline
  * in the message, or a reference to the document store.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,10 @@
 #include "ocrq/formats.h"
 #include "ocrq/http.h"
 #include "ocrq/job.h"
+#include "ocrq/json.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
+#include "ocrq/utf8.h"
 
 #define MAX_SOURCE_CHARS 1024
 #define FIELD_MAX 4096
@@ -88,26 +89,28 @@ static const char supported_types[] =
     " with a \"file\" part, or application/json with {\"url\": ...}";
 
 /* A JSON value of a parameter as text: strings as they are, numbers printed. */
-static int json_param(json_t *o, const char *key, char **dst)
+static int json_param(const struct ocrq_json *o, const char *key, char **dst)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
+    const struct ocrq_json *v = ocrq_json_get(o, key);
+    enum ocrq_json_type type = ocrq_json_type(v);
+    if (type == OCRQ_JSON_NONE || type == OCRQ_JSON_NULL)
         return OCRQ_OK;
-    if (json_is_string(v))
-        return set(dst, json_string_value(v), json_string_length(v));
-    if (json_is_integer(v)) {
+    if (type == OCRQ_JSON_STRING) {
+        size_t len;
+        const char *s = ocrq_json_str(v, &len);
+        return set(dst, s, len);
+    }
+    if (type == OCRQ_JSON_INTEGER) {
         char b[32];
-        snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+        snprintf(b, sizeof b, "%lld", ocrq_json_int(v));
         return set(dst, b, strlen(b));
     }
-    if (json_is_array(v) && strcmp(key, "formats") == 0) {
+    if (type == OCRQ_JSON_ARRAY && strcmp(key, "formats") == 0) {
         /* ["hocr", "pdf"] as "hocr,pdf"; apply_params() checks the names */
         char list[OCRQ_FMT_LIST_MAX + 2] = "";
-        size_t i, used = 0;
-        json_t *item;
-        json_array_foreach(v, i, item)
-        {
-            const char *name = json_string_value(item);
+        size_t used = 0;
+        for (size_t i = 0; i < ocrq_json_size(v); i++) {
+            const char *name = ocrq_json_str(ocrq_json_at(v, i), NULL);
             int w;
             if (!name || strchr(name, ','))
                 return OCRQ_ERR_INVALID;
@@ -118,8 +121,8 @@ static int json_param(json_t *o, const char *key, char **dst)
         }
         return set(dst, list, used);
     }
-    if (json_is_object(v) && strcmp(key, "metadata") == 0) {
-        char *t = json_dumps(v, JSON_COMPACT);
+    if (type == OCRQ_JSON_OBJECT && strcmp(key, "metadata") == 0) {
+        char *t = ocrq_json_dump(v, 0);
         if (!t)
             return OCRQ_ERR_NOMEM;
         free(*dst);
@@ -135,31 +138,26 @@ static int parse_json(struct ocrq_http_req *req, const unsigned char *body, size
 {
     static const char *const keys[] = {"url",   "priority", "language", "webhook_url",
                                        "batch", "metadata", "formats"};
-    json_error_t jerr;
-    json_t *o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+    struct ocrq_json *o = NULL;
+    char jerr[160] = "";
     const char *k;
-    json_t *v;
-    int st = OCRQ_OK;
+    int st = ocrq_json_parse((const char *)body, len, OCRQ_JSON_UNIQUE_KEYS, &o, jerr,
+                             sizeof jerr);
 
-    if (!o || !json_is_object(o)) {
+    if (st != OCRQ_OK || ocrq_json_type(o) != OCRQ_JSON_OBJECT) {
         api_error(req, 400, "invalid_json", "the body is not a JSON object%s%s", o ? "" : ": ",
-                  o ? "" : jerr.text);
-        json_decref(o);
+                  o ? "" : jerr);
+        ocrq_json_free(o);
         return OCRQ_ERR_INVALID;
     }
-    json_object_foreach(o, k, v)
-    {
-        size_t i = 0;
-        while (i < sizeof keys / sizeof keys[0] && strcmp(k, keys[i]) != 0)
-            i++;
-        if (i == sizeof keys / sizeof keys[0]) {
-            api_error(req, 400, "invalid_parameter",
-                      "unknown field \"%.64s\": want url, priority, language, webhook_url,"
-                      " batch, metadata, formats",
-                      k);
-            st = OCRQ_ERR_INVALID;
-            goto out;
-        }
+    k = ocrq_json_key_not_in(o, keys, sizeof keys / sizeof keys[0]);
+    if (k) {
+        api_error(req, 400, "invalid_parameter",
+                  "unknown field \"%.64s\": want url, priority, language, webhook_url,"
+                  " batch, metadata, formats",
+                  k);
+        st = OCRQ_ERR_INVALID;
+        goto out;
     }
     char **dst[] = {&p->url,   &p->priority, &p->language, &p->webhook_url,
                     &p->batch, &p->metadata, &p->formats};
@@ -175,7 +173,7 @@ static int parse_json(struct ocrq_http_req *req, const unsigned char *body, size
         st = OCRQ_ERR_INVALID;
     }
 out:
-    json_decref(o);
+    ocrq_json_free(o);
     return st;
 }
 

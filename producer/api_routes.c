@@ -7,7 +7,6 @@
  * route allows and which handler answers it. Every error is
  * {"error": {"code": ..., "message": ...}}.
  */
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +21,11 @@
 #include "ocrq/http.h"
 #include "ocrq/formats.h"
 #include "ocrq/job.h"
+#include "ocrq/json.h"
 #include "ocrq/log.h"
 #include "ocrq/prom.h"
 #include "ocrq/status.h"
+#include "ocrq/utf8.h"
 #include "ocrq/uuid.h"
 
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -87,10 +88,11 @@ static void reply(struct ocrq_http_req *req, int status, const char *type, char 
 
 static void reply_owned(struct ocrq_http_req *req, int status, const char *type, char *s);
 
-static void reply_json(struct ocrq_http_req *req, int status, json_t *o)
+/* Answer the object o (taken) as JSON; bad: an add to o failed (out of memory). */
+static void reply_json(struct ocrq_http_req *req, int status, struct ocrq_json *o, int bad)
 {
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
+    char *s = bad ? NULL : ocrq_json_dump(o, 0);
+    ocrq_json_free(o);
     if (!s) {
         static const char oom[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
@@ -115,7 +117,11 @@ static void verror(struct ocrq_http_req *req, int status, int retry_after, const
         snprintf(ra, sizeof ra, "%d", retry_after);
         ocrq_http_add_header(req, "Retry-After", ra);
     }
-    reply_json(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+    struct ocrq_json *o = ocrq_json_object(), *e = ocrq_json_object();
+    int bad = ocrq_json_set_str(e, "code", code);
+    bad |= ocrq_json_set_str(e, "message", msg);
+    bad |= ocrq_json_set(o, "error", e);
+    reply_json(req, status, o, bad);
 }
 
 void api_error(struct ocrq_http_req *req, int status, const char *code, const char *fmt, ...)
@@ -143,9 +149,13 @@ void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *sta
     ocrq_http_add_header(req, "Location", self);
     if (replayed)
         ocrq_http_add_header(req, "Idempotent-Replayed", "true");
-    reply_json(req, 202,
-               json_pack("{s:s, s:s, s:{s:s, s:s}}", "job_id", job_id, "status", status, "links",
-                         "self", self, "text", text));
+    struct ocrq_json *o = ocrq_json_object(), *links = ocrq_json_object();
+    int bad = ocrq_json_set_str(o, "job_id", job_id);
+    bad |= ocrq_json_set_str(o, "status", status);
+    bad |= ocrq_json_set_str(links, "self", self);
+    bad |= ocrq_json_set_str(links, "text", text);
+    bad |= ocrq_json_set(o, "links", links);
+    reply_json(req, 202, o, bad);
 }
 
 /* Answer the malloc'd text s (taken) with a newline added. */
@@ -407,10 +417,13 @@ static void cancel_job(struct api *api, struct ocrq_http_req *req, struct api_re
     else if (strcmp(status, "canceled") != 0)
         api_error(req, 409, "not_cancelable", "the job is %s: only a queued job can be canceled",
                   status);
-    else
-        reply_json(req, 200,
-                   json_pack("{s:s, s:s, s:b}", "job_id", ar->id, "status", "canceled",
-                             "canceled_now", now));
+    else {
+        struct ocrq_json *o = ocrq_json_object();
+        int bad = ocrq_json_set_str(o, "job_id", ar->id);
+        bad |= ocrq_json_set_str(o, "status", "canceled");
+        bad |= ocrq_json_set_bool(o, "canceled_now", now);
+        reply_json(req, 200, o, bad);
+    }
 }
 
 static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
@@ -430,7 +443,8 @@ static void get_batch(struct api *api, struct ocrq_http_req *req, struct api_req
 static void healthz(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
 {
     (void)api, (void)ar;
-    reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    struct ocrq_json *o = ocrq_json_object();
+    reply_json(req, 200, o, ocrq_json_set_str(o, "status", "ok"));
 }
 
 static void readyz(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
@@ -442,9 +456,11 @@ static void readyz(struct api *api, struct ocrq_http_req *req, struct api_req *a
 
     if (!database)
         db_check(api, db);
-    reply_json(req, broker && database ? 200 : 503,
-               json_pack("{s:s, s:s, s:s}", "status", broker && database ? "ready" : "not_ready",
-                         "broker", broker ? "up" : "down", "database", database ? "up" : "down"));
+    struct ocrq_json *o = ocrq_json_object();
+    int bad = ocrq_json_set_str(o, "status", broker && database ? "ready" : "not_ready");
+    bad |= ocrq_json_set_str(o, "broker", broker ? "up" : "down");
+    bad |= ocrq_json_set_str(o, "database", database ? "up" : "down");
+    reply_json(req, broker && database ? 200 : 503, o, bad);
 }
 
 static void metrics(struct api *api, struct ocrq_http_req *req, struct api_req *ar)

@@ -18,11 +18,12 @@
 #include <sys/stat.h>
 
 #include "ocrq/status.h"
+#include "ocrq/url.h"
 
 /* Nonzero if arg looks like an http:// or https:// URL (scheme in any case). */
 int inputs_is_url(const char *arg)
 {
-    return strncasecmp(arg, "http://", 7) == 0 || strncasecmp(arg, "https://", 8) == 0;
+    return ocrq_url_scheme_is(arg, OCRQ_URL_HTTP);
 }
 
 /* Append one input; source is copied, error (may be NULL) is copied. */

@@ -16,8 +16,10 @@
 #include "ocrq/config.h"
 #include "ocrq/formats.h"
 #include "ocrq/job.h"
+#include "ocrq/json.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
+#include "ocrq/url.h"
 #include "submit.h"
 #include "submit_exit.h"
 
@@ -107,11 +109,12 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 /* Check the option values that do not depend on the configuration. */
 static int check_opts(const struct submit_opts *o)
 {
+    const char *why;
+
     if (o->language && !ocrq_lang_valid(o->language))
         return usage_error("--lang: '%s' is not a language (e.g. eng, deu, eng+deu)", o->language);
-    if (o->webhook && strncmp(o->webhook, "http://", 7) != 0 &&
-        strncmp(o->webhook, "https://", 8) != 0)
-        return usage_error("--webhook: '%s' is not an http(s) URL", o->webhook);
+    if (o->webhook && ocrq_url_check(o->webhook, OCRQ_URL_HTTP, &why) != OCRQ_OK)
+        return usage_error("--webhook: '%s' %s", o->webhook, why);
     if (o->batch && (!*o->batch || strlen(o->batch) >= sizeof((struct submit_result *)0)->batch))
         return usage_error("--batch: '%s' must be 1 to 127 bytes", o->batch);
     if (o->metadata && strlen(o->metadata) > OCRQ_MAX_META_BYTES / 2)

@@ -22,6 +22,7 @@
 #include "ocrq/netguard.h"
 #include "ocrq/pathcheck.h"
 #include "ocrq/status.h"
+#include "ocrq/url.h"
 
 struct sink {
     struct ocrq_dynbuf buf; /* capped at fetch.max_bytes */
@@ -60,14 +61,16 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
     CURL *h = NULL;
     CURLcode rc;
     long code = 0;
-    int st = OCRQ_OK;
+    const char *bad;
+    int st;
 
     *data = NULL;
     *len = 0;
     ocrq_dynbuf_init(&s.buf, (size_t)cfg->fetch_max_bytes);
-    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-        snprintf(why, whylen, "only http and https URLs are fetched");
-        return OCRQ_ERR_FETCH_PERM;
+    st = ocrq_url_check(url, OCRQ_URL_HTTP, &bad);
+    if (st != OCRQ_OK) {
+        snprintf(why, whylen, "only well-formed http and https URLs are fetched: the URL %s", bad);
+        return st == OCRQ_ERR_NOMEM ? st : OCRQ_ERR_FETCH_PERM;
     }
     if (ocrq_netguard_init(&guard, (const char *const *)cfg->url_allowlist, cfg->n_url_allowlist,
                            why, whylen) != OCRQ_OK)

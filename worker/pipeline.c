@@ -36,6 +36,7 @@
 #include "ocrq/mq.h"
 #include "ocrq/sign.h"
 #include "ocrq/status.h"
+#include "ocrq/timestamp.h"
 
 
 /*

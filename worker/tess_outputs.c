@@ -21,6 +21,7 @@
 
 #include "ocrq/dynbuf.h"
 #include "ocrq/formats.h"
+#include "ocrq/json.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
 
@@ -76,26 +77,17 @@ __attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, cons
         buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* s as a JSON string: quotes, backslashes and control characters escaped; UTF-8 as it is. */
+/* s as a JSON string (ocrq_json_quote()): bytes that are not UTF-8 become U+FFFD. */
 static void buf_json_str(struct buf *b, const char *s)
 {
-    buf_add(b, "\"", 1);
-    for (const char *run = s;; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c != '\0' && c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_add(b, run, (size_t)(s - run));
-        if (c == '\0')
-            break;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            buf_add(b, esc, 2);
-        } else {
-            buf_printf(b, "\\u%04x", c);
-        }
-        run = s + 1;
+    char *q = ocrq_json_quote(s);
+
+    if (!q) {
+        b->nomem = 1;
+        return;
     }
-    buf_add(b, "\"", 1);
+    buf_add(b, q, strlen(q));
+    free(q);
 }
 
 /* The title Tesseract writes into the documents' headers unescaped: keep it markup-free. */

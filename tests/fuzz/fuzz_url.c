@@ -2,7 +2,8 @@
 /*
  * libFuzzer: the URL and address checks: allow-list entries
  * (ocrq_netguard_parse_cidr), the guard's verdict on any IPv4 or IPv6
- * address (ocrq_netguard_check), and the URL shown in logs (ocrq_url_redact).
+ * address (ocrq_netguard_check), the one URL check (ocrq_url_check) and the
+ * URL shown in logs (ocrq_url_redact).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,12 +19,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char s[1024], why[256], shown[512];
     struct ocrq_cidr cidr;
-    const char *reason = NULL;
+    const char *reason = NULL, *bad;
     size_t n = size < sizeof s - 1 ? size : sizeof s - 1;
 
     memcpy(s, data, n);
     s[n] = '\0';
     (void)ocrq_netguard_parse_cidr(s, &cidr, &reason);
+    if (ocrq_url_check(s, OCRQ_URL_HTTP, &bad) == OCRQ_ERR_INVALID && bad == NULL)
+        abort(); /* a refusal always says why */
+    (void)ocrq_url_check(s, OCRQ_URL_AMQP, &bad);
     ocrq_url_redact(s, shown, sizeof shown, 0);
     ocrq_url_redact(s, shown, sizeof shown, OCRQ_URL_SECRETS);
     if (strlen(shown) >= sizeof shown)

@@ -499,7 +499,7 @@ static void fleet_settings(void **state)
     expect_file_error("worker = {\n  metrics_listen = \"[::1]:99999\";\n};\n",
                       ":2: worker.metrics_listen: the port must be between 1 and 65535");
     expect_file_error("amqp = {\n  urls = [\"http://x/\"];\n};\n",
-                      ":2: amqp.urls: must be an amqp:// or amqps:// URL");
+                      ":2: amqp.urls: must be an amqp:// URL");
     expect_file_error("amqp = {\n  queue_type = \"stream\";\n};\n",
                       ":2: amqp.queue_type: must be \"classic\" or \"quorum\"");
     expect_file_error("database = {\n  pool_mode = \"statement\";\n};\n",
@@ -728,6 +728,39 @@ static void bad_env_value(void **state)
                              "characters long");
 }
 
+/*
+ * Issue 16: amqps:// passed the start-up check while common/mq.c refused it
+ * at connect time. The broker connection has no TLS, so the loader refuses
+ * it, in amqp.url, amqp.urls and OCRQ_AMQP_URL alike; a broker URL must
+ * parse as one, and a webhook URL must have a host.
+ */
+static void amqps_refused(void **state)
+{
+    (void)state;
+    expect_file_error("amqp = {\n  url = \"amqps://u:p@mq.example:5671/\";\n};\n",
+                      ":2: amqp.url: amqps:// (TLS to the broker) is not supported: use amqp://");
+    expect_file_error("amqp = {\n  urls = [\"amqp://a/\", \"AMQPS://b/\"];\n};\n",
+                      ":2: amqp.urls: amqps:// (TLS to the broker) is not supported: use amqp://");
+    expect_file_error("amqp = {\n  url = \"rabbit:5672\";\n};\n",
+                      ":2: amqp.url: must be an amqp:// URL");
+    expect_file_error("amqp = {\n  url = \"amqp://h:99999/\";\n};\n",
+                      ":2: amqp.url: has a port that is not a number up to 65535");
+    expect_file_error("webhooks = {\n  default_url = \"https:///in\";\n};\n",
+                      ":2: webhooks.default_url: must name a host, e.g. http://host/path");
+
+    setenv("OCRQ_AMQP_URL", "amqps://guest:guest@127.0.0.1:5671/", 1);
+    struct ocrq_config *cfg = NULL;
+    char err[512];
+    assert_int_equal(ocrq_config_load(NULL, &cfg, err, sizeof err), OCRQ_ERR_CONFIG);
+    assert_null(cfg);
+    assert_string_equal(err, "OCRQ_AMQP_URL: amqp.url: amqps:// (TLS to the broker) is not"
+                             " supported: use amqp://");
+
+    setenv("OCRQ_AMQP_URL", "AMQP://guest:guest@[::1]:5672/%2F", 1); /* the scheme in any case */
+    cfg = load_ok(NULL);
+    ocrq_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup(syntax_error, each_setup),
         cmocka_unit_test_setup(missing_file, each_setup),
         cmocka_unit_test_setup(bad_env_value, each_setup),
+        cmocka_unit_test_setup(amqps_refused, each_setup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

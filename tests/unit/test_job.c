@@ -17,6 +17,8 @@
 
 #include "ocrq/formats.h"
 #include "ocrq/job.h"
+#include "ocrq/timestamp.h"
+#include "ocrq/json.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
 

@@ -5,6 +5,7 @@
  * Body = one line of compact UTF-8 JSON (the metadata, no raw LF inside),
  * then, for inline documents only, a single LF byte followed by exactly
  * document.size raw bytes. The document is never base64-encoded.
+ * The codec is common/job.c, the field rules it enforces common/job_rules.c.
  */
 #ifndef OCRQ_JOB_H
 #define OCRQ_JOB_H
@@ -85,20 +86,8 @@ int ocrq_job_encode(const struct ocrq_job *job, unsigned char **body, size_t *le
 int ocrq_job_decode(const void *body, size_t len, size_t max_inline, struct ocrq_job **out,
                     char *id_hint, char *why, size_t whylen);
 
-/* Nonzero if s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
-int ocrq_utf8_valid(const char *s);
-
 /* Nonzero if lang is a language spec: 1-64 chars, [A-Za-z0-9_] names joined by '+'. */
 int ocrq_lang_valid(const char *lang);
-
-/* Write the current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
-void ocrq_timestamp_now(char *out, size_t outlen);
-
-/*
- * Milliseconds since the epoch of an RFC 3339 timestamp as the codec accepts
- * it (submitted_at). Returns OCRQ_OK, or OCRQ_ERR_INVALID for anything else.
- */
-int ocrq_timestamp_parse_ms(const char *s, long long *ms);
 
 /*
  * One compact JSON object (no trailing newline) describing a job's outcome for
@@ -107,8 +96,5 @@ int ocrq_timestamp_parse_ms(const char *s, long long *ms);
  */
 char *ocrq_job_status_json(const char *job_id, const char *source, const char *status,
                            const char *error);
-
-/* Nonzero if text parses as a JSON object. */
-int ocrq_json_is_object(const char *text);
 
 #endif
