@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "ocrq/db.h"
+#include "ocrq/db_purge.h"
 #include "ocrq/uuid.h"
 
 int admin_usage_error(const char *what, const char *arg)

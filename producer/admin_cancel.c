@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ocrq/db.h"
+#include "ocrq/db_failed.h"
 #include "ocrq/status.h"
 
 struct cancel_tally {

@@ -31,6 +31,7 @@
 struct buf {
     struct ocrq_dynbuf d;
     size_t total; /* bytes appended, kept or not */
+    int nomem;    /* a string could not be quoted for want of memory */
 };
 
 struct ocrq_outputs {
@@ -62,7 +63,7 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 
 static int buf_nomem(const struct buf *b)
 {
-    return ocrq_dynbuf_status(&b->d) == OCRQ_ERR_NOMEM;
+    return b->nomem || ocrq_dynbuf_status(&b->d) == OCRQ_ERR_NOMEM;
 }
 
 __attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
