@@ -117,10 +117,18 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'l': lang = optarg; break;
-        case 't': tessdata = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'l':
+            lang = optarg;
+            break;
+        case 't':
+            tessdata = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     char **files = argv + optind;
@@ -171,7 +179,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ocrq-bench-raw: a process failed; no result\n");
         return 1;
     }
-    printf("{\"processes\":%d,\"images\":%d,\"seconds\":%.3f,\"images_per_s\":%.3f}\n", w, n,
-           secs, secs > 0 ? n / secs : 0.0);
+    printf("{\"processes\":%d,\"images\":%d,\"seconds\":%.3f,\"images_per_s\":%.3f}\n", w, n, secs,
+           secs > 0 ? n / secs : 0.0);
     return 0;
 }

@@ -27,7 +27,7 @@
 #define MAX_KEY_LEN 128
 #define MAX_URL_LEN 4096
 #define MAX_PATH_LEN 4096
-#define MAX_NAME_LEN 255 /* AMQP short strings: queue and exchange names */
+#define MAX_NAME_LEN 255   /* AMQP short strings: queue and exchange names */
 #define MAX_CIDR_LEN 64    /* "ffff:...:ffff/128" is 43 */
 #define MAX_SECRET_LEN 128 /* "whsec_" + base64 of 64 bytes is 94 */
 
@@ -70,8 +70,8 @@ static const char *check_pdf_text(const char *s);
 
 static const int default_retry_delays[3] = {5, 30, 120};
 /* the Standard Webhooks example: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h */
-static const int default_webhook_retries[9] = {5, 300, 1800, 7200, 18000, 36000, 50400, 72000,
-                                               86400};
+static const int default_webhook_retries[9] = {5,     300,   1800,  7200, 18000,
+                                               36000, 50400, 72000, 86400};
 
 /* clang-format off */
 #define FIELD(f) offsetof(struct ocrq_config, f)
@@ -786,8 +786,7 @@ static int apply_env_list(const struct ctx *c, struct ocrq_config *cfg, const st
         (*n)++;
     }
     if (*n < st->min_n)
-        rc = fail(c, NULL, 0, st->path, "must have between %d and %d values", st->min_n,
-                  st->max_n);
+        rc = fail(c, NULL, 0, st->path, "must have between %d and %d values", st->min_n, st->max_n);
 out:
     memset(copy, 0, strlen(v)); /* it may hold secrets */
     free(copy);

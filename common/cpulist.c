@@ -95,8 +95,9 @@ char *ocrq_cpulist_format(const int *cpus, int n, char *buf, unsigned long bufle
         int j = i;
         while (j + 1 < n && cpus[j + 1] == cpus[j] + 1)
             j++;
-        int w = j > i ? snprintf(buf + used, buflen - used, "%s%d-%d", i ? "," : "", cpus[i], cpus[j])
-                      : snprintf(buf + used, buflen - used, "%s%d", i ? "," : "", cpus[i]);
+        int w = j > i
+                    ? snprintf(buf + used, buflen - used, "%s%d-%d", i ? "," : "", cpus[i], cpus[j])
+                    : snprintf(buf + used, buflen - used, "%s%d", i ? "," : "", cpus[i]);
         if (w < 0)
             break;
         used += (size_t)w;

@@ -62,21 +62,33 @@ static const char job_sql[] =
     " 'attempts', j.attempts,"
     " 'pages', CASE WHEN j.pages_total IS NOT NULL THEN"
     "  jsonb_build_object('done', coalesce(j.pages_done, 0), 'total', j.pages_total) END,"
-    " 'submitted_at', " TS("j.submitted_at") ", 'started_at', " TS("j.started_at") ","
-    " 'finished_at', " TS("j.finished_at") ","
-    " 'error', CASE WHEN j.error_code IS NOT NULL AND j.status <> 'succeeded' THEN"
-    "  jsonb_build_object('code', j.error_code, 'message', j.error_message) END,"
-    " 'result', CASE WHEN r.job_id IS NOT NULL THEN jsonb_build_object("
-    "  'mean_confidence', r.mean_confidence, 'duration_ms', r.duration_ms,"
-    "  'characters', length(r.text), 'text', CASE WHEN $3::boolean THEN r.text END) END,"
-    " 'artifacts', (SELECT jsonb_object_agg(a.format, jsonb_build_object('bytes', a.bytes,"
-    "  'stored', a.content IS NOT NULL OR a.blob_id IS NOT NULL, 'error', a.error,"
-    "  'href', '/v1/jobs/' || j.job_id || '/artifacts/' || a.format))"
-    "  FROM ocr_artifacts AS a WHERE a.job_id = j.job_id),"
-    " 'links', jsonb_build_object('self', '/v1/jobs/' || j.job_id,"
-    "  'text', '/v1/jobs/' || j.job_id || '/text')))::text"
-    " FROM ocr_jobs AS j LEFT JOIN ocr_results AS r ON r.job_id = j.job_id"
-    " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
+    " 'submitted_at', " TS("j.submitted_at") ", 'started_at', " TS(
+        "j.started_at") ","
+                        " 'finished_at', " TS(
+                            "j.finished_at") ","
+                                             " 'error', CASE WHEN j.error_code IS NOT NULL AND "
+                                             "j.status <> 'succeeded' THEN"
+                                             "  jsonb_build_object('code', j.error_code, "
+                                             "'message', j.error_message) END,"
+                                             " 'result', CASE WHEN r.job_id IS NOT NULL THEN "
+                                             "jsonb_build_object("
+                                             "  'mean_confidence', r.mean_confidence, "
+                                             "'duration_ms', r.duration_ms,"
+                                             "  'characters', length(r.text), 'text', CASE WHEN "
+                                             "$3::boolean THEN r.text END) END,"
+                                             " 'artifacts', (SELECT jsonb_object_agg(a.format, "
+                                             "jsonb_build_object('bytes', a.bytes,"
+                                             "  'stored', a.content IS NOT NULL OR a.blob_id IS "
+                                             "NOT NULL, 'error', a.error,"
+                                             "  'href', '/v1/jobs/' || j.job_id || '/artifacts/' "
+                                             "|| a.format))"
+                                             "  FROM ocr_artifacts AS a WHERE a.job_id = j.job_id),"
+                                             " 'links', jsonb_build_object('self', '/v1/jobs/' || "
+                                             "j.job_id,"
+                                             "  'text', '/v1/jobs/' || j.job_id || '/text')))::text"
+                                             " FROM ocr_jobs AS j LEFT JOIN ocr_results AS r ON "
+                                             "r.job_id = j.job_id"
+                                             " WHERE j.job_id = $1::uuid AND j.api_key = $2::text";
 
 static const char text_sql[] =
     "SELECT j.status, r.text FROM ocr_jobs AS j LEFT JOIN ocr_results AS r"
@@ -105,9 +117,8 @@ static const char key_sql[] =
     " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
     " WHERE key_id = $1::text RETURNING name, key_hash, revoked_at IS NOT NULL";
 
-static const char confirmed_sql[] =
-    "UPDATE ocr_idempotency_keys SET confirmed = true"
-    " WHERE job_id = ANY ($1::uuid[]) AND NOT confirmed";
+static const char confirmed_sql[] = "UPDATE ocr_idempotency_keys SET confirmed = true"
+                                    " WHERE job_id = ANY ($1::uuid[]) AND NOT confirmed";
 
 static const char rejected_sql[] =
     "WITH keys AS (DELETE FROM ocr_idempotency_keys"

@@ -17,15 +17,15 @@ enum { OCRQ_DB_POOL_AUTO, OCRQ_DB_POOL_SESSION, OCRQ_DB_POOL_TRANSACTION };
 
 struct ocrq_db {
     PGconn *conn;
-    unsigned prepared; /* bit i set: the statement of slot i is prepared on this connection */
-    int pool_mode;     /* OCRQ_DB_POOL_*, from database.pool_mode */
-    int pooled;        /* a transaction pool: no named statements, no LISTEN */
-    int timeout_ms;    /* database.statement_timeout_ms; 0: none */
+    unsigned prepared;   /* bit i set: the statement of slot i is prepared on this connection */
+    int pool_mode;       /* OCRQ_DB_POOL_*, from database.pool_mode */
+    int pooled;          /* a transaction pool: no named statements, no LISTEN */
+    int timeout_ms;      /* database.statement_timeout_ms; 0: none */
     int64_t deadline_ms; /* of the call in progress (ocrq_now_ms()); 0: none */
-    char *hook_url;    /* webhooks.default_url; NULL: none */
-    char hook_cap[16]; /* webhooks.text_max_chars, as a parameter */
-    int batching;      /* between ocrq_db_batch_begin() and _end() */
-    int batch_sent;    /* statements sent in the batch, BEGIN included */
+    char *hook_url;      /* webhooks.default_url; NULL: none */
+    char hook_cap[16];   /* webhooks.text_max_chars, as a parameter */
+    int batching;        /* between ocrq_db_batch_begin() and _end() */
+    int batch_sent;      /* statements sent in the batch, BEGIN included */
 };
 
 #define MAX_ERROR_MESSAGE 2048 /* error_message stored per job, and a webhook attempt's error */
@@ -82,8 +82,8 @@ int ocrq_db_prepare(struct ocrq_db *db, const struct ocrq_db_stmt *s, const char
  * Send s with params without waiting for the reply, preparing it first if
  * this connection has not. The server runs (and commits) it at once.
  */
-int ocrq_db_stmt_send(struct ocrq_db *db, const struct ocrq_db_stmt *s,
-                      const char *const *params, const char *job);
+int ocrq_db_stmt_send(struct ocrq_db *db, const struct ocrq_db_stmt *s, const char *const *params,
+                      const char *job);
 
 /*
  * Wait for the reply to the statement sent by ocrq_db_stmt_send(). On

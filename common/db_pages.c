@@ -54,7 +54,6 @@ void ocrq_db_page_params(const struct ocrq_db_page *pg, struct ocrq_db_page_text
     params[9] = b->skew;
 }
 
-
 static int page_put(struct ocrq_db *db, const char *job_id, const struct ocrq_db_page *pg)
 {
     struct ocrq_db_page_text b;

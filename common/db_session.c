@@ -130,8 +130,9 @@ int ocrq_db_session_init(struct ocrq_db *db)
         }
     }
     if (db->pooled && !__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
-        log_info(NULL, "db: connected through a pooler (database.pool_mode %s): unnamed"
-                       " statements, no LISTEN",
+        log_info(NULL,
+                 "db: connected through a pooler (database.pool_mode %s): unnamed"
+                 " statements, no LISTEN",
                  db->pool_mode == OCRQ_DB_POOL_AUTO ? "auto" : "transaction");
     }
     return OCRQ_OK;

@@ -208,8 +208,8 @@ static struct MHD_Daemon *start_daemon(struct ocrq_http *h, const struct sockadd
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     if (!h->is_service) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                         MHD_USE_ITC | v6;
+        unsigned flags =
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC | v6;
         d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
                              (const struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,

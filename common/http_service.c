@@ -35,7 +35,7 @@ struct stream {
 struct ocrq_http_req {
     struct ocrq_http *h;
     struct MHD_Connection *c;
-    const char *method, *path; /* MHD's, valid until the request is over */
+    const char *method, *path;   /* MHD's, valid until the request is over */
     struct ocrq_dynbuf body;     /* the body kept, capped at limit */
     unsigned long long limit;    /* the largest body */
     unsigned long long received; /* body bytes so far */

@@ -259,7 +259,8 @@ int ocrq_mq_get_two(struct ocrq_mq *mq, const char *first, const char *second,
         st = get_send(mq, second);
     if (st != OCRQ_OK)
         return st;
-    /* a get that fails for its queue alone (empty, too large) leaves the other one's reply to read */
+    /* a get that fails for its queue alone (empty, too large) leaves the other one's reply to read
+     */
     *st1 = get_reply(mq, first, out1);
     if (*st1 != OCRQ_OK && *st1 != OCRQ_ERR_EMPTY && *st1 != OCRQ_ERR_TOO_LARGE)
         return *st1;

@@ -74,11 +74,11 @@ static int declare(struct ocrq_mq *mq, const char *q, amqp_table_entry_t *a, int
     if (st != OCRQ_OK && ocrq_mq_last_refusal(mq, why, sizeof why) == PRECONDITION_FAILED) {
         if (advise)
             log_error(NULL,
-                  "amqp: queue %s exists with other arguments than this configuration declares"
-                  " (amqp.queue_type \"%s\"): %s. Drain it and declare it again, or run"
-                  " \"ocrq-admin queues convert\" (docs/operations.md, \"Changing the queue"
-                  " type\")",
-                  q, ocrq_mq_topo_of(mq)->quorum ? "quorum" : "classic", why);
+                      "amqp: queue %s exists with other arguments than this configuration declares"
+                      " (amqp.queue_type \"%s\"): %s. Drain it and declare it again, or run"
+                      " \"ocrq-admin queues convert\" (docs/operations.md, \"Changing the queue"
+                      " type\")",
+                      q, ocrq_mq_topo_of(mq)->quorum ? "quorum" : "classic", why);
         return OCRQ_ERR_CONFIG;
     }
     return st;

@@ -109,7 +109,8 @@ void ocrq_multipart_part_headers(const char *p, size_t len, struct ocrq_multipar
                 param_value(v, vlen, "filename", part->filename, sizeof part->filename,
                             &part->has_filename);
             } else if (name_len == 12 && strncasecmp(p, "Content-Type", 12) == 0) {
-                size_t c = vlen < sizeof part->content_type - 1 ? vlen : sizeof part->content_type - 1;
+                size_t c =
+                    vlen < sizeof part->content_type - 1 ? vlen : sizeof part->content_type - 1;
                 memcpy(part->content_type, v, c);
                 part->content_type[c] = '\0';
             }

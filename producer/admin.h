@@ -79,7 +79,8 @@ int admin_apikey_list(const struct ocrq_config *cfg, int json);
 int admin_apikey_revoke(const struct ocrq_config *cfg, const char *name);
 
 /* A new webhook signing secret for key name; the old one signs too for overlap_s seconds. */
-int admin_apikey_rotate_secret(const struct ocrq_config *cfg, const char *name, long long overlap_s);
+int admin_apikey_rotate_secret(const struct ocrq_config *cfg, const char *name,
+                               long long overlap_s);
 
 /* What ocrq-admin failed is asked to do. */
 struct admin_failed_opts {

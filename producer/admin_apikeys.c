@@ -41,8 +41,7 @@ int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
     struct ocrq_db *db = NULL;
     int created = 0, st;
 
-    if (ocrq_apikey_new(key, key_id, hash) != OCRQ_OK ||
-        ocrq_sign_new_secret(secret) != OCRQ_OK) {
+    if (ocrq_apikey_new(key, key_id, hash) != OCRQ_OK || ocrq_sign_new_secret(secret) != OCRQ_OK) {
         fprintf(stderr, "ocrq-admin: apikey create: no randomness or hash available\n");
         return OCRQ_ERR_IO;
     }
@@ -53,8 +52,10 @@ int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
     if (st != OCRQ_OK)
         return OCRQ_ERR_DB;
     if (!created) {
-        fprintf(stderr, "ocrq-admin: apikey create: a key called '%s' exists already (revoked "
-                        "names stay taken)\n", name);
+        fprintf(stderr,
+                "ocrq-admin: apikey create: a key called '%s' exists already (revoked "
+                "names stay taken)\n",
+                name);
         return OCRQ_ERR_INVALID;
     }
     printf("API key '%s' created (id %s). Both are shown this once; keep them secret.\n", name,
@@ -85,7 +86,8 @@ int admin_apikey_rotate_secret(const struct ocrq_config *cfg, const char *name, 
         return OCRQ_ERR_NOT_FOUND;
     }
     printf("webhook signing secret of '%s' replaced; the old one signs too for %lld s more."
-           " The new one is shown this once:\n", name, overlap_s);
+           " The new one is shown this once:\n",
+           name, overlap_s);
     printf("%s\n", secret);
     return OCRQ_OK;
 }

@@ -89,8 +89,9 @@ static int move_all(struct ocrq_mq *mq, const char *from, const char *to, long l
             ocrq_mq_msg_free(batch[i]);
         }
         if (st != OCRQ_OK) {
-            fprintf(stderr, "ocrq-admin: moving %s to %s failed: %s (the messages not moved stay"
-                            " in %s: run the command again)\n",
+            fprintf(stderr,
+                    "ocrq-admin: moving %s to %s failed: %s (the messages not moved stay"
+                    " in %s: run the command again)\n",
                     from, to, ocrq_strerror(st), from);
             return st;
         }
@@ -136,8 +137,9 @@ static int delete_empty(struct ocrq_mq *mq, const char *q)
     if (st == OCRQ_ERR_NOT_FOUND)
         return OCRQ_OK;
     if (st == OCRQ_OK && (ready > 0 || consumers > 0)) {
-        fprintf(stderr, "ocrq-admin: %s is not empty now (%u ready, %u consumers): stop the"
-                        " workers and submitters and run the command again\n",
+        fprintf(stderr,
+                "ocrq-admin: %s is not empty now (%u ready, %u consumers): stop the"
+                " workers and submitters and run the command again\n",
                 q, ready, consumers);
         return OCRQ_ERR_INVALID;
     }
@@ -192,8 +194,8 @@ static int empty_out(struct ocrq_mq *mq, const char *q)
         return st;
     if ((st = delete_empty(mq, q)) != OCRQ_OK)
         return st;
-    printf("%-32s differs: %lld message%s kept in %s, queue deleted\n", q, out,
-           out == 1 ? "" : "s", hold);
+    printf("%-32s differs: %lld message%s kept in %s, queue deleted\n", q, out, out == 1 ? "" : "s",
+           hold);
     return OCRQ_OK;
 }
 
@@ -238,8 +240,9 @@ int admin_queues_convert(const struct ocrq_config *cfg)
             goto out;
         }
         if (consumers > 0) {
-            fprintf(stderr, "ocrq-admin: %s has %u consumer%s: stop the workers (and ocrq-api,"
-                            " ocrq-submit) before converting the queues\n",
+            fprintf(stderr,
+                    "ocrq-admin: %s has %u consumer%s: stop the workers (and ocrq-api,"
+                    " ocrq-submit) before converting the queues\n",
                     names[i], consumers, consumers == 1 ? "" : "s");
             st = OCRQ_ERR_INVALID;
             goto out;
@@ -267,8 +270,8 @@ int admin_queues_convert(const struct ocrq_config *cfg)
     for (int i = 0; i < n && st == OCRQ_OK; i++)
         st = refill(mq, names[i], cfg->queue_type);
     if (st == OCRQ_OK)
-        printf("%d queue%s converted; every queue is %s now\n", differed,
-               differed == 1 ? "" : "s", cfg->queue_type);
+        printf("%d queue%s converted; every queue is %s now\n", differed, differed == 1 ? "" : "s",
+               cfg->queue_type);
 out:
     ocrq_mq_free(mq);
     return st;

@@ -43,14 +43,14 @@ static void print_row(void *arg, const struct ocrq_db_hook_info *h)
     char last[64];
 
     if ((*rows)++ == 0)
-        printf("%-8s %-10s %-14s %8s  %-20s %-36s %s\n", "ID", "STATUS", "TYPE", "ATTEMPTS",
-               "LAST", "JOB", "URL");
+        printf("%-8s %-10s %-14s %8s  %-20s %-36s %s\n", "ID", "STATUS", "TYPE", "ATTEMPTS", "LAST",
+               "JOB", "URL");
     if (h->last_http_status)
         snprintf(last, sizeof(last), "HTTP %d", h->last_http_status);
     else
         snprintf(last, sizeof(last), "%.20s", h->last_error ? h->last_error : "-");
-    printf("%-8lld %-10s %-14s %8d  %-20s %-36s %s\n", h->id, h->status, h->event_type,
-           h->attempts, last, h->job_id, h->url);
+    printf("%-8lld %-10s %-14s %8d  %-20s %-36s %s\n", h->id, h->status, h->event_type, h->attempts,
+           last, h->job_id, h->url);
 }
 
 int admin_webhooks_list(const struct ocrq_config *cfg, int failed_only, int json, int limit)
@@ -84,8 +84,10 @@ int admin_webhooks_retry(const struct ocrq_config *cfg, long long id)
     }
     ocrq_db_free(db);
     if (id > 0 && n == 0) {
-        fprintf(stderr, "ocrq-admin: webhooks retry: no delivery %lld that is not delivered "
-                        "already\n", id);
+        fprintf(stderr,
+                "ocrq-admin: webhooks retry: no delivery %lld that is not delivered "
+                "already\n",
+                id);
         return OCRQ_ERR_NOT_FOUND;
     }
     if (id > 0)

@@ -53,12 +53,12 @@ struct api_stats {
     uint64_t requests[API_ROUTES][API_CODES];
     uint64_t post_hist[API_HIST_BOUNDS + 1]; /* POST /v1/jobs duration */
     uint64_t post_sum_us;
-    uint64_t accepted;       /* new jobs confirmed by the broker */
-    uint64_t replayed;       /* Idempotency-Key repeats answered */
-    uint64_t batches;        /* pipeline rounds */
-    uint64_t batched_jobs;   /* jobs in those rounds */
-    uint64_t nacked;         /* publishes the broker refused */
-    uint64_t reconnects;     /* broker connections made after the first */
+    uint64_t accepted;     /* new jobs confirmed by the broker */
+    uint64_t replayed;     /* Idempotency-Key repeats answered */
+    uint64_t batches;      /* pipeline rounds */
+    uint64_t batched_jobs; /* jobs in those rounds */
+    uint64_t nacked;       /* publishes the broker refused */
+    uint64_t reconnects;   /* broker connections made after the first */
 };
 
 /* One API key as cached (api_keys.c). */
@@ -106,7 +106,7 @@ struct api_job {
     struct ocrq_http_req *req;
     struct api_upload *up; /* the request's upload (borrowed), or NULL */
     struct ocrq_job *job;  /* owned; its document is in msg, or in the store (doc_ref) */
-    unsigned char *msg;   /* the message body */
+    unsigned char *msg;    /* the message body */
     size_t msg_len;
     char key_name[API_KEY_NAME_MAX];
     char idem_key[API_IDEM_KEY_MAX + 1]; /* "" if none */
@@ -120,12 +120,12 @@ struct api_job {
 /* What a request carries for the application (ocrq_http_user()). */
 struct api_req {
     enum api_route route;
-    int status;         /* the status answered, for metrics */
+    int status; /* the status answered, for metrics */
     int64_t start_us;
     char key_name[API_KEY_NAME_MAX]; /* the authenticated key */
-    char id[128];       /* path parameter: job id or batch */
-    unsigned format;    /* API_R_JOB_ARTIFACT: the OCRQ_FMT_* bit asked for */
-    struct api_upload *up; /* POST /v1/jobs with a document: its upload, or NULL */
+    char id[128];                    /* path parameter: job id or batch */
+    unsigned format;                 /* API_R_JOB_ARTIFACT: the OCRQ_FMT_* bit asked for */
+    struct api_upload *up;           /* POST /v1/jobs with a document: its upload, or NULL */
 };
 
 /* ---- api_routes.c -------------------------------------------------------- */
@@ -145,8 +145,7 @@ void api_error_retry(struct ocrq_http_req *req, int status, int retry_after, con
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Answer 202 (or a replay) for job_id with status; replayed adds Idempotent-Replayed. */
-void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status,
-                  int replayed);
+void api_accepted(struct ocrq_http_req *req, const char *job_id, const char *status, int replayed);
 
 /* ---- api_jobs.c ---------------------------------------------------------- */
 

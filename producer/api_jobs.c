@@ -141,8 +141,7 @@ static int parse_json(struct ocrq_http_req *req, const unsigned char *body, size
     struct ocrq_json *o = NULL;
     char jerr[160] = "";
     const char *k;
-    int st = ocrq_json_parse((const char *)body, len, OCRQ_JSON_UNIQUE_KEYS, &o, jerr,
-                             sizeof jerr);
+    int st = ocrq_json_parse((const char *)body, len, OCRQ_JSON_UNIQUE_KEYS, &o, jerr, sizeof jerr);
 
     if (st != OCRQ_OK || ocrq_json_type(o) != OCRQ_JSON_OBJECT) {
         api_error(req, 400, "invalid_json", "the body is not a JSON object%s%s", o ? "" : ": ",

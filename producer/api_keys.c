@@ -144,9 +144,9 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
         /* read it without holding the lock: the query takes a round trip */
         pthread_mutex_unlock(&api->keys_mu);
         struct ocrq_db *db = api_db(api);
-        int st = db ? ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash,
-                                      &revoked)
-                    : OCRQ_ERR_DB;
+        int st =
+            db ? ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash, &revoked)
+               : OCRQ_ERR_DB;
         if (st != OCRQ_OK && (db = api_db_again(api, db)) != NULL)
             st = ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash, &revoked);
         if (st != OCRQ_OK) {

@@ -52,8 +52,10 @@ static const char usage_text[] =
     "Exit codes: 0 stopped by a signal; 1 cannot listen; 2 usage or configuration error.\n";
 
 static const struct option long_opts[] = {
-    {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-    {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, 'l'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 

@@ -230,8 +230,8 @@ static void settle_keys(struct api_pipeline *p)
                  "api: cannot mark %zu Idempotency-Keys confirmed (repeats will"
                  " publish their jobs again, which workers run once)",
                  p->n_conf);
-    if (p->n_rej > 0 && (connect_db(p) != OCRQ_OK ||
-                         ocrq_db_api_rejected(p->db, p->rejected, p->n_rej) != OCRQ_OK))
+    if (p->n_rej > 0 &&
+        (connect_db(p) != OCRQ_OK || ocrq_db_api_rejected(p->db, p->rejected, p->n_rej) != OCRQ_OK))
         log_warn(NULL, "api: cannot remove %zu refused jobs: they stay queued", p->n_rej);
     p->n_conf = p->n_rej = p->n_answered = 0;
 }
@@ -502,7 +502,8 @@ static void await(struct api_pipeline *p, int wait_ms)
     collect(p, 0); /* what the library has read already: the socket may show nothing */
     if (p->fl_n == 0)
         return;
-    struct pollfd fds[2] = {{.fd = p->efd, .events = POLLIN}, {.fd = ocrq_mq_fd(p->mq), .events = POLLIN}};
+    struct pollfd fds[2] = {{.fd = p->efd, .events = POLLIN},
+                            {.fd = ocrq_mq_fd(p->mq), .events = POLLIN}};
     int rc = poll(fds, 2, wait_ms);
     if (rc > 0 && (fds[0].revents & POLLIN)) {
         uint64_t v;

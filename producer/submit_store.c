@@ -87,8 +87,7 @@ static int store(struct ocrq_db *db, struct ocrq_mq *mq, int fd, const char *job
     int st;
 
     ocrq_uuid_new(blob_id);
-    st = ocrq_blob_put_fd(db, blob_id, job_id, "document", fd, max, mq ? service : NULL, mq,
-                          &size);
+    st = ocrq_blob_put_fd(db, blob_id, job_id, "document", fd, max, mq ? service : NULL, mq, &size);
     if (st == OCRQ_ERR_IO)
         snprintf(why, whylen, "%s", strerror(errno));
     else if (st == OCRQ_ERR_TOO_LARGE)

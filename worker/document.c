@@ -127,8 +127,7 @@ static int bmp_size(const unsigned char *d, size_t len, int *w, int *h)
  * Size of page n of an image, read from its header only, into doc->cur_w,
  * cur_h and cur_pixels (what decoding allocates). 0, or -1 with *code and why.
  */
-static int image_size(struct ocrq_document *doc, int n, const char **code, char *why,
-                      size_t whylen)
+static int image_size(struct ocrq_document *doc, int n, const char **code, char *why, size_t whylen)
 {
     l_int32 lw = 0, lh = 0, bps = 0, spp = 0, res = 0, cmap = 0, format = 0;
     struct ocrq_img_size sz;
@@ -365,13 +364,13 @@ static int over_cap(const struct ocrq_document *doc, const char **code, char *wh
 {
     *code = "too_large";
     if (doc->cur_frames > 1)
-        snprintf(why, whylen, "the GIF's %d frames (the largest %dx%d) decode to %lld pixels,"
-                 " over the cap of %lld", doc->cur_frames, doc->cur_w, doc->cur_h,
-                 doc->cur_pixels, doc->lim.max_pixels);
+        snprintf(why, whylen,
+                 "the GIF's %d frames (the largest %dx%d) decode to %lld pixels,"
+                 " over the cap of %lld",
+                 doc->cur_frames, doc->cur_w, doc->cur_h, doc->cur_pixels, doc->lim.max_pixels);
     else
-        snprintf(why, whylen, "page %d is %dx%d = %lld pixels, over the cap of %lld",
-                 doc->cur + 1, doc->cur_w, doc->cur_h, (long long)doc->cur_w * doc->cur_h,
-                 doc->lim.max_pixels);
+        snprintf(why, whylen, "page %d is %dx%d = %lld pixels, over the cap of %lld", doc->cur + 1,
+                 doc->cur_w, doc->cur_h, (long long)doc->cur_w * doc->cur_h, doc->lim.max_pixels);
     return OCRQ_ERR_TOO_LARGE;
 }
 

@@ -57,13 +57,13 @@ struct ocrq_engine_ops {
     int (*check_langs)(const char *datadir, const char *langs, char *why, size_t whylen);
 
     /* A handle for dev and langs, or OCRQ_ERR_LANG / OCRQ_ERR_NOMEM with why. */
-    int (*create)(const struct ocrq_device *dev, const char *datadir, const char *langs,
-                  void **out, char *why, size_t whylen);
+    int (*create)(const struct ocrq_device *dev, const char *datadir, const char *langs, void **out,
+                  char *why, size_t whylen);
 
     /*
      * Recognize pix (borrowed). timeout_ms > 0: give up once it has passed
-     * (OCRQ_ERR_TIMEOUT). outputs (NULL: none) get the page as their next. Returns OCRQ_OK with res->text set, OCRQ_ERR_OCR,
-     * OCRQ_ERR_TIMEOUT or OCRQ_ERR_NOMEM, with a reason in why.
+     * (OCRQ_ERR_TIMEOUT). outputs (NULL: none) get the page as their next. Returns OCRQ_OK with
+     * res->text set, OCRQ_ERR_OCR, OCRQ_ERR_TIMEOUT or OCRQ_ERR_NOMEM, with a reason in why.
      */
     int (*recognize)(void *handle, struct Pix *pix, int timeout_ms, struct ocrq_outputs *outputs,
                      struct ocrq_ocr_result *res, char *why, size_t whylen);
@@ -76,13 +76,12 @@ struct ocrq_engine_ops {
      * for. OCRQ_OK, OCRQ_ERR_IO or OCRQ_ERR_NOMEM with why.
      */
     int (*outputs_begin)(const char *datadir, unsigned formats, const char *title,
-                         long long max_bytes, struct ocrq_outputs **out, char *why,
-                         size_t whylen);
+                         long long max_bytes, struct ocrq_outputs **out, char *why, size_t whylen);
 
     /* Finish the documents into arts[0..*n-1] (at most OCRQ_MAX_ARTIFACTS; data owned by the
      * caller). OCRQ_OK, OCRQ_ERR_OCR, OCRQ_ERR_IO or OCRQ_ERR_NOMEM with why. */
-    int (*outputs_end)(struct ocrq_outputs *outputs, struct ocrq_artifact *arts, int *n,
-                       char *why, size_t whylen);
+    int (*outputs_end)(struct ocrq_outputs *outputs, struct ocrq_artifact *arts, int *n, char *why,
+                       size_t whylen);
 
     /* Free the outputs and whatever they hold (temporary files included); NULL is fine. */
     void (*outputs_free)(struct ocrq_outputs *outputs);
@@ -124,8 +123,7 @@ int ocrq_engines_new(const struct ocrq_engine_ops *ops, const struct ocrq_device
 void ocrq_engines_free(struct ocrq_engines *set);
 
 /* See ocrq_engine_ops.check_langs. */
-int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *why,
-                            size_t whylen);
+int ocrq_engines_check_lang(struct ocrq_engines *set, const char *lang, char *why, size_t whylen);
 
 /*
  * Recognize one decoded page (borrowed; document.h made it and checked its

@@ -82,8 +82,8 @@ static int tess_check_langs(const char *datadir, const char *langs, char *why, s
         if (len == 0 || !lang_installed(datadir, p, len)) {
             char installed[512];
             list_installed(datadir, installed, sizeof(installed));
-            snprintf(why, whylen, "language '%.*s' is not installed; installed: %s", (int)len,
-                     p, installed);
+            snprintf(why, whylen, "language '%.*s' is not installed; installed: %s", (int)len, p,
+                     installed);
             return OCRQ_ERR_LANG;
         }
         p += len;
@@ -145,8 +145,10 @@ static int tess_recognize(void *handle, struct Pix *pix, int timeout_ms,
     TessBaseAPISetImage2(api, pix);
     rc = TessBaseAPIRecognize(api, monitor);
     if (timeout_ms > 0 && ocrq_now_ms() - t0 >= timeout_ms) {
-        snprintf(why, whylen, "recognition stopped at the time limit of %d ms "
-                 "(worker.job_timeout_s)", timeout_ms);
+        snprintf(why, whylen,
+                 "recognition stopped at the time limit of %d ms "
+                 "(worker.job_timeout_s)",
+                 timeout_ms);
         st = OCRQ_ERR_TIMEOUT;
         goto out;
     }

@@ -94,20 +94,19 @@ int ocrq_fetch_url(const struct ocrq_config *cfg, const char *url, unsigned char
     rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (s.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(why, whylen, "document at URL is larger than %lld bytes",
-                 cfg->fetch_max_bytes);
+        snprintf(why, whylen, "document at URL is larger than %lld bytes", cfg->fetch_max_bytes);
         st = OCRQ_ERR_TOO_LARGE;
     } else if (rc == CURLE_COULDNT_CONNECT && guarded.refused > 0) {
         /* permanent: the host's addresses will not turn into allowed ones */
         /* the address it resolved to is for the log, not for the job's owner */
         log_warn(NULL, "fetch: refused by the SSRF guard: %s", guarded.why);
-        snprintf(why, whylen, "URL refused: its host resolves to an address that is not"
-                              " allowed (security.url_allowlist)");
+        snprintf(why, whylen,
+                 "URL refused: its host resolves to an address that is not"
+                 " allowed (security.url_allowlist)");
         st = OCRQ_ERR_FETCH_PERM;
     } else if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT ||
                rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_RECV_ERROR ||
-               rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
-               rc == CURLE_PARTIAL_FILE) {
+               rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE) {
         snprintf(why, whylen, "fetch failed: %s", curl_easy_strerror(rc));
         st = OCRQ_ERR_FETCH;
     } else if (rc != CURLE_OK) {
@@ -143,8 +142,8 @@ int ocrq_fetch_path(const struct ocrq_config *cfg, const char *path, unsigned ch
     *len = 0;
     int fd = -1;
     /* opened once, beneath a root, and that descriptor is what is checked and read */
-    st = ocrq_path_open(path, (const char *const *)cfg->file_roots, (size_t)cfg->n_file_roots,
-                        &fd, &real, why, whylen);
+    st = ocrq_path_open(path, (const char *const *)cfg->file_roots, (size_t)cfg->n_file_roots, &fd,
+                        &real, why, whylen);
     if (st != OCRQ_OK)
         goto out;
     f = fdopen(fd, "rb");

@@ -166,8 +166,14 @@ static int run_worker(const struct ocrq_config *cfg, struct ocrq_worker_opts *op
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MAX_JOBS = 256, OPT_NO_SUPERVISOR, OPT_CHILD, OPT_STATS_FD, OPT_DEVICE,
-           OPT_DISPATCHER };
+    enum {
+        OPT_MAX_JOBS = 256,
+        OPT_NO_SUPERVISOR,
+        OPT_CHILD,
+        OPT_STATS_FD,
+        OPT_DEVICE,
+        OPT_DISPATCHER
+    };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"processes", required_argument, NULL, 'p'},
@@ -175,7 +181,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'L'},
         {"max-jobs", required_argument, NULL, OPT_MAX_JOBS},
         {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
-        {"child", required_argument, NULL, OPT_CHILD},     /* internal: set by the supervisor */
+        {"child", required_argument, NULL, OPT_CHILD}, /* internal: set by the supervisor */
         {"stats-fd", required_argument, NULL, OPT_STATS_FD},
         {"device", required_argument, NULL, OPT_DEVICE},
         {"dispatcher", no_argument, NULL, OPT_DISPATCHER}, /* internal: the webhook dispatcher */
@@ -193,9 +199,15 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "c:p:n:L:hV", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'n': name = optarg; break;
-        case 'L': level_arg = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'L':
+            level_arg = optarg;
+            break;
         case 'p':
             if (parse_count("--processes", optarg, 1, &processes) != 0)
                 return 2;
@@ -204,7 +216,9 @@ int main(int argc, char **argv)
             if (parse_count("--max-jobs", optarg, 0, &opts.max_jobs) != 0)
                 return 2;
             break;
-        case OPT_NO_SUPERVISOR: no_supervisor = 1; break;
+        case OPT_NO_SUPERVISOR:
+            no_supervisor = 1;
+            break;
         case OPT_CHILD:
             if (parse_count("--child", optarg, 0, &child) != 0)
                 return 2;
@@ -213,11 +227,21 @@ int main(int argc, char **argv)
             if (parse_count("--stats-fd", optarg, 0, &stats_fd) != 0)
                 return 2;
             break;
-        case OPT_DEVICE: device_arg = optarg; break;
-        case OPT_DISPATCHER: dispatcher = 1; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("ocrq-worker %s\n", OCRQ_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case OPT_DEVICE:
+            device_arg = optarg;
+            break;
+        case OPT_DISPATCHER:
+            dispatcher = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("ocrq-worker %s\n", OCRQ_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -268,8 +292,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (fallback && child < 0)
-        log_warn(NULL, "worker.device = \"gpu\": the %s engine has no GPU backend; running "
-                 "on the CPU (worker.gpu_fallback_cpu = true)", ocrq_tesseract_engine.name);
+        log_warn(NULL,
+                 "worker.device = \"gpu\": the %s engine has no GPU backend; running "
+                 "on the CPU (worker.gpu_fallback_cpu = true)",
+                 ocrq_tesseract_engine.name);
     if (child < 0 && !no_supervisor) {
         struct ocrq_supervisor_opts so = {
             .processes = (int)(processes > 0 ? processes : cfg->processes),
@@ -307,9 +333,10 @@ int main(int argc, char **argv)
     }
     if (opts.device.kind == OCRQ_DEVICE_GPU && fallback) {
         const char *cuda = getenv("CUDA_VISIBLE_DEVICES");
-        log_info(NULL, "assigned GPU %d (CUDA_VISIBLE_DEVICES=%s); the %s engine has no GPU "
-                 "backend: running on the CPU (worker.gpu_fallback_cpu)", opts.device.id,
-                 cuda ? cuda : "unset", ocrq_tesseract_engine.name);
+        log_info(NULL,
+                 "assigned GPU %d (CUDA_VISIBLE_DEVICES=%s); the %s engine has no GPU "
+                 "backend: running on the CPU (worker.gpu_fallback_cpu)",
+                 opts.device.id, cuda ? cuda : "unset", ocrq_tesseract_engine.name);
         opts.device.kind = OCRQ_DEVICE_CPU;
         opts.device.id = -1;
     }

@@ -38,7 +38,6 @@
 #include "ocrq/status.h"
 #include "ocrq/timestamp.h"
 
-
 /*
  * An image this small (about a tenth of a page, 50 ms of OCR or less) has
  * no start of its own on its first attempt (ocrq_pipeline_run).
@@ -136,7 +135,7 @@ static long long queue_wait_ms(const struct ocrq_job *job)
 }
 
 void ocrq_pipeline_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const char *code,
-                        const char *message)
+                           const char *message)
 {
     out->verdict = v;
     snprintf(out->code, sizeof(out->code), "%s", code ? code : "");
@@ -148,13 +147,14 @@ void ocrq_pipeline_verdict(struct ocrq_outcome *out, enum ocrq_verdict v, const 
  * cannot be committed the message goes back to the queue instead: it must
  * not disappear without a record.
  */
-void ocrq_pipeline_fail(struct ocrq_pipeline *p, const struct ocrq_job *job, struct ocrq_outcome *out,
-                     const char *code, const char *message)
+void ocrq_pipeline_fail(struct ocrq_pipeline *p, const struct ocrq_job *job,
+                        struct ocrq_outcome *out, const char *code, const char *message)
 {
     log_warn(out->job_id[0] ? out->job_id : NULL, "failed: %s: %s", code, message);
     if (out->job_id[0] != '\0' &&
         ocrq_db_job_fail(p->db, out->job_id, job, p->worker, code, message) != OCRQ_OK) {
-        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the failure");
+        ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
+                              "could not record the failure");
         return;
     }
     ocrq_pipeline_verdict(out, OCRQ_VERDICT_DEADLETTER, code, message);
@@ -178,8 +178,8 @@ static void retry_job(struct ocrq_pipeline *p, const struct ocrq_job *job, int a
     ocrq_pipeline_retry_later(p, out, attempt, code, message);
 }
 
-void ocrq_pipeline_retry_later(const struct ocrq_pipeline *p, struct ocrq_outcome *out,
-                               int attempt, const char *code, const char *message)
+void ocrq_pipeline_retry_later(const struct ocrq_pipeline *p, struct ocrq_outcome *out, int attempt,
+                               const char *code, const char *message)
 {
     ocrq_pipeline_verdict(out, OCRQ_VERDICT_RETRY, code, message);
     out->next_attempt = attempt + 1;
@@ -267,8 +267,8 @@ out:
 
 /* The ocr_artifacts row of art: its bytes, or why it was not kept (logged). */
 static void artifact_row(const struct ocrq_pipeline *p, const struct ocrq_job *job,
-                         const struct ocrq_artifact *art, struct ocrq_db_artifact *row,
-                         char *err, size_t errlen)
+                         const struct ocrq_artifact *art, struct ocrq_db_artifact *row, char *err,
+                         size_t errlen)
 {
     row->format = ocrq_format_name(art->format);
     row->data = art->data;
@@ -299,7 +299,7 @@ static int started(struct ocrq_pipeline *p, const struct ocrq_job *job,
         if (ocrq_db_alive(p->db)) {
             /* the database is up but refused this job's fields (e.g. \u0000 in metadata) */
             ocrq_pipeline_fail(p, NULL, out, ocrq_error_code(OCRQ_ERR_BAD_JOB),
-                     "the database refused the job's fields");
+                               "the database refused the job's fields");
             return 0;
         }
         ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database", "could not record the start");
@@ -334,7 +334,6 @@ const char *ocrq_pipeline_options(const struct ocrq_pipeline *p, const struct oc
 {
     return job->formats ? p->options_formats : p->options;
 }
-
 
 /*
  * Whether the document is one small image (step 2 of ocrq_pipeline_run).
@@ -415,8 +414,8 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
      * attempt, as a database crash could lose an asynchronous start anyway.
      */
     overlap = !msg->redelivered && job->doc_kind != OCRQ_DOC_STORED; /* the store needs p->db */
-    may_fuse = overlap && job->doc_kind == OCRQ_DOC_INLINE && msg->attempt <= 1 &&
-                   !job->formats && !p->cfg->dedupe_enabled;
+    may_fuse = overlap && job->doc_kind == OCRQ_DOC_INLINE && msg->attempt <= 1 && !job->formats &&
+               !p->cfg->dedupe_enabled;
     if (!may_fuse) {
         if (ocrq_db_job_start_send(p->db, job, p->worker) != OCRQ_OK) {
             ocrq_pipeline_verdict(out, OCRQ_VERDICT_REQUEUE, "database",
@@ -457,8 +456,7 @@ void ocrq_pipeline_run(struct ocrq_pipeline *p, const struct ocrq_mq_msg *msg,
             st = ocrq_document_open(doc.data, doc.len, &lim, &opened, &code, why, sizeof(why));
         /* a document of many pages goes over the fleet as page tasks (pages.c) */
         if (st == OCRQ_OK && ocrq_document_page_count(opened) >= p->cfg->split_min_pages) {
-            ocrq_pages_split(p, job, doc.data, doc.len, ocrq_document_page_count(opened), sha,
-                             out);
+            ocrq_pages_split(p, job, doc.data, doc.len, ocrq_document_page_count(opened), sha, out);
             goto out;
         }
         if (st == OCRQ_OK)

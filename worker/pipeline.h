@@ -36,10 +36,10 @@ struct ocrq_outcome {
     char job_id[OCRQ_UUID_LEN + 1]; /* "" if the message had none */
     char code[32];                  /* error code for DEADLETTER / RETRY */
     char message[512];
-    int next_attempt; /* RETRY: attempt number the retried copy carries */
-    int retry_index;  /* RETRY: which of amqp.retry_delays_s */
-    int repeat;       /* ACK of a repeat delivery of a finished job */
-    int ocr_ms;       /* time in loading and recognizing the document; -1: none */
+    int next_attempt;        /* RETRY: attempt number the retried copy carries */
+    int retry_index;         /* RETRY: which of amqp.retry_delays_s */
+    int repeat;              /* ACK of a repeat delivery of a finished job */
+    int ocr_ms;              /* time in loading and recognizing the document; -1: none */
     long long queue_wait_ms; /* from submitted_at to the start; -1: unknown */
     /* ACK only: page tasks to publish first (a split, a page releasing the next) */
     struct ocrq_outcome_pub *pubs; /* malloc'd */

@@ -39,7 +39,7 @@ struct doc_result {
     double mean_confidence; /* over the recognized pages; 100 when none was */
     struct ocrq_artifact arts[OCRQ_MAX_ARTIFACTS]; /* the job's formats beside txt */
     int n_arts;
-    int progress_failed;    /* a page's progress write failed (logged once) */
+    int progress_failed; /* a page's progress write failed (logged once) */
 };
 
 /* Set the verdict with its code and message (either may be NULL). */

@@ -180,7 +180,7 @@ int ocrq_pipeline_recognize(struct ocrq_pipeline *p, const struct ocrq_job *job,
     while ((st = ocrq_document_next(doc, &page, code, why, whylen)) == OCRQ_OK) {
         /* on error the page holds no text: nothing to free */
         st = ocrq_pipeline_page(p, job, doc, &page, deadline, outputs, &r->pages[r->n], code, why,
-                         whylen);
+                                whylen);
         if (st != OCRQ_OK)
             goto out;
         r->n_ocr += r->pages[r->n].ocr;

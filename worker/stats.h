@@ -55,8 +55,8 @@ struct ocrq_child_slot {
      * copy only if job_started_ms still holds the same value.
      */
     char job_id[OCRQ_UUID_LEN + 1];
-    int32_t mq_up;          /* connected to a broker */
-    int32_t db_up;          /* the last database statement or check succeeded */
+    int32_t mq_up; /* connected to a broker */
+    int32_t db_up; /* the last database statement or check succeeded */
     uint64_t jobs[OCRQ_JOB_KINDS];
     uint64_t reconnects_mq; /* connections made after a lost one */
     uint64_t reconnects_db; /* times the database came back after being unreachable */

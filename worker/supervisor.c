@@ -38,7 +38,7 @@
 #define POLL_MS 200
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 30000
-#define STABLE_MS 60000        /* a child that ran this long resets its slot's backoff */
+#define STABLE_MS 60000         /* a child that ran this long resets its slot's backoff */
 #define CONSUMER_TIMEOUT_S 1800 /* RabbitMQ's default consumer_timeout */
 
 extern char **environ;
@@ -251,8 +251,10 @@ static void ended(struct sup *s, int k, int status)
         return;
     }
     if (code == 0) {
-        log_info(NULL, is_dispatcher(s, k) ? "supervisor: the webhook dispatcher stopped"
-                                           : "supervisor: child %d finished its jobs", k);
+        log_info(NULL,
+                 is_dispatcher(s, k) ? "supervisor: the webhook dispatcher stopped"
+                                     : "supervisor: child %d finished its jobs",
+                 k);
         c->done = 1;
         return;
     }
@@ -272,9 +274,10 @@ static void ended(struct sup *s, int k, int status)
     if (c->backoff_ms > RESTART_MAX_MS)
         c->backoff_ms = RESTART_MAX_MS;
     count_restart(s, k, OCRQ_RESTART_CRASH);
-    log_warn(NULL, "supervisor: child %d (pid %d, up %lld ms) ended with %s %d: restarting in "
-             "%d ms", k, (int)pid, lived, sig ? "signal" : "exit status", sig ? sig : code,
-             c->backoff_ms);
+    log_warn(NULL,
+             "supervisor: child %d (pid %d, up %lld ms) ended with %s %d: restarting in "
+             "%d ms",
+             k, (int)pid, lived, sig ? "signal" : "exit status", sig ? sig : code, c->backoff_ms);
     c->restart_at_ms = now + c->backoff_ms;
 }
 
@@ -311,7 +314,8 @@ static void enforce_hard_limit(struct sup *s)
         job[OCRQ_UUID_LEN] = '\0';
         if (__atomic_load_n(&slot->job_started_ms, __ATOMIC_ACQUIRE) != t0)
             continue; /* that job ended while we looked; the next one is young */
-        log_error(job, "supervisor: job has run %lld s, over worker.hard_timeout_s = %d: "
+        log_error(job,
+                  "supervisor: job has run %lld s, over worker.hard_timeout_s = %d: "
                   "killing child %d (pid %d); the broker redelivers the job",
                   (now - t0) / 1000, s->cfg->hard_timeout_s, k, (int)c->pid);
         c->killed_for_time = 1;
@@ -331,7 +335,8 @@ static void on_stop_signal(struct sup *s, int sig)
     if (s->stopping == 0) {
         s->stopping = 1;
         s->stop_deadline_ms = ocrq_now_ms() + (long long)s->cfg->shutdown_timeout_s * 1000;
-        log_info(NULL, "supervisor: %s: children finish their current job, then stop "
+        log_info(NULL,
+                 "supervisor: %s: children finish their current job, then stop "
                  "(at most %d s; a second signal stops at once)",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", s->cfg->shutdown_timeout_s);
         signal_children(s, SIGTERM);
@@ -343,7 +348,7 @@ static void on_stop_signal(struct sup *s, int sig)
         s->stopping = 2;
         s->unclean = 1;
         log_warn(NULL, "supervisor: second signal: stopping at once; the broker requeues "
-                 "the jobs in flight");
+                       "the jobs in flight");
         signal_children(s, SIGKILL);
     }
 }
@@ -417,8 +422,10 @@ static void loop(struct sup *s)
             s->pinged_ms = now;
         }
         if (s->stopping == 1 && now >= s->stop_deadline_ms) {
-            log_warn(NULL, "supervisor: worker.shutdown_timeout_s (%d s) passed: killing the "
-                     "children left; the broker requeues their jobs", s->cfg->shutdown_timeout_s);
+            log_warn(NULL,
+                     "supervisor: worker.shutdown_timeout_s (%d s) passed: killing the "
+                     "children left; the broker requeues their jobs",
+                     s->cfg->shutdown_timeout_s);
             s->stopping = 2;
             s->unclean = 1;
             signal_children(s, SIGKILL);
@@ -459,9 +466,11 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
         goto out;
     }
     if (cfg->hard_timeout_s == 0 || cfg->hard_timeout_s >= CONSUMER_TIMEOUT_S)
-        log_warn(NULL, "supervisor: worker.hard_timeout_s = %d: keep it above 0 and below the "
+        log_warn(NULL,
+                 "supervisor: worker.hard_timeout_s = %d: keep it above 0 and below the "
                  "broker's consumer_timeout (30 min by default), or a stuck job is redelivered "
-                 "while it still runs", cfg->hard_timeout_s);
+                 "while it still runs",
+                 cfg->hard_timeout_s);
     rc = ocrq_supervisor_http_start(&s, &http);
     if (rc != 0)
         goto out;
@@ -473,7 +482,7 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
             s.kids[k].restart_at_ms = ocrq_now_ms() + RESTART_MIN_MS;
     if (ocrq_retention_new(cfg, &s.retention) != OCRQ_OK)
         log_error(NULL, "supervisor: cannot start the retention thread: retention.days is not "
-                  "applied");
+                        "applied");
     /* systemd (Type=notify): started; the children connect on their own */
     s.watchdog_ms = ocrq_notify_watchdog_ms();
     ocrq_notify_ready("%d OCR process%s%s", s.n, s.n == 1 ? "" : "es",

@@ -15,10 +15,10 @@ struct ocrq_config;
 struct ocrq_supervisor_opts {
     int processes;              /* children to run; 0: one per CPU, see placement.h */
     const char *processes_from; /* "--processes" or "worker.processes", for the log */
-    long max_jobs;        /* --max-jobs for each child; 0: none */
-    const char *name;     /* worker name; with several children "<name>/<k>" */
-    const char *config;   /* -c FILE, handed on to the children; NULL: none */
-    const char *log_level;/* --log-level, handed on; NULL: none */
+    long max_jobs;              /* --max-jobs for each child; 0: none */
+    const char *name;           /* worker name; with several children "<name>/<k>" */
+    const char *config;         /* -c FILE, handed on to the children; NULL: none */
+    const char *log_level;      /* --log-level, handed on; NULL: none */
 };
 
 /*

@@ -55,8 +55,9 @@ static int on_readyz(void *arg, struct ocrq_http_reply *r)
     }
     if (both)
         return reply_text(r, 200, "ready\n");
-    return reply_text(r, 503, mq ? "not ready: the database is unreachable\n"
-                                 : "not ready: no OCR process is connected to the broker\n");
+    return reply_text(r, 503,
+                      mq ? "not ready: the database is unreachable\n"
+                         : "not ready: no OCR process is connected to the broker\n");
 }
 
 /* Ready messages per job queue, from a broker connection of the HTTP thread. */

@@ -33,13 +33,13 @@ struct sup {
     struct ocrq_placement pl;
     struct ocrq_stats *stats;
     int stats_fd;
-    struct child *kids;    /* the OCR processes, then the webhook dispatcher if any */
-    int n;                 /* OCR processes */
-    int n_kids;            /* n, plus 1 with the dispatcher */
-    int stopping;          /* 1 after the first signal, 2 after the second */
+    struct child *kids; /* the OCR processes, then the webhook dispatcher if any */
+    int n;              /* OCR processes */
+    int n_kids;         /* n, plus 1 with the dispatcher */
+    int stopping;       /* 1 after the first signal, 2 after the second */
     long long stop_deadline_ms;
-    int unclean;           /* some child had to be killed, or failed */
-    int running;           /* children alive (read by the HTTP thread) */
+    int unclean;                      /* some child had to be killed, or failed */
+    int running;                      /* children alive (read by the HTTP thread) */
     struct ocrq_retention *retention; /* retention.days: its own thread; NULL when off */
     long long watchdog_ms, pinged_ms; /* systemd's watchdog (WatchdogSec=): 0 when none */
 

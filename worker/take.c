@@ -45,8 +45,7 @@ static int prefer_priority(struct ocrq_mq *mq, const struct ocrq_config *cfg,
  * the deliveries that came before the cancel-oks are all buffered by now.
  * Keep one, a priority job if there is one, and hand the other back.
  */
-static int one_delivery(struct ocrq_mq *mq, const struct ocrq_config *cfg,
-                        struct ocrq_mq_msg **msg)
+static int one_delivery(struct ocrq_mq *mq, const struct ocrq_config *cfg, struct ocrq_mq_msg **msg)
 {
     struct ocrq_mq_msg *extra = NULL;
     int st = OCRQ_OK;
@@ -67,8 +66,8 @@ static int one_delivery(struct ocrq_mq *mq, const struct ocrq_config *cfg,
 }
 
 /* Both queues were empty: wait for a push on either, then stop consuming. */
-static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg,
-                     volatile sig_atomic_t *stop, struct ocrq_mq_msg **out)
+static int wait_idle(struct ocrq_mq *mq, const struct ocrq_config *cfg, volatile sig_atomic_t *stop,
+                     struct ocrq_mq_msg **out)
 {
     struct ocrq_mq_msg *msg = NULL;
     int st, st2;
@@ -140,8 +139,8 @@ int ocrq_take_next(struct ocrq_mq *mq, const struct ocrq_config *cfg, volatile s
             if (st != OCRQ_ERR_EMPTY && st != OCRQ_ERR_TOO_LARGE)
                 return st;
         }
-        st = ocrq_mq_get_two(mq, cfg->queue_jobs, cfg->queue_priority, &normal, &st_n, &prio,
-                             &st_p);
+        st =
+            ocrq_mq_get_two(mq, cfg->queue_jobs, cfg->queue_priority, &normal, &st_n, &prio, &st_p);
         if (st != OCRQ_OK) {
             ocrq_mq_msg_free(normal);
             ocrq_mq_msg_free(prio);

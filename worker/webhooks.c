@@ -29,9 +29,9 @@
 #include "ocrq/url.h"
 #include "webhook_schedule.h"
 
-#define IDLE_POLL_MS 1000     /* due retries are found at least this often */
-#define POOLED_POLL_MS 200    /* without LISTEN (a transaction pool), new events this often */
-#define LEASE_EXTRA_S 30      /* a claim outlives an attempt's time limit by this much */
+#define IDLE_POLL_MS 1000  /* due retries are found at least this often */
+#define POOLED_POLL_MS 200 /* without LISTEN (a transaction pool), new events this often */
+#define LEASE_EXTRA_S 30   /* a claim outlives an attempt's time limit by this much */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 
@@ -40,9 +40,9 @@ struct flight {
     CURL *easy;
     struct curl_slist *headers;
     struct ocrq_netguard_result guard;
-    size_t got;       /* response bytes seen (read up to the cap, then dropped) */
-    double started;   /* wall clock, seconds */
-    long long t0_ms;  /* monotonic */
+    size_t got;      /* response bytes seen (read up to the cap, then dropped) */
+    double started;  /* wall clock, seconds */
+    long long t0_ms; /* monotonic */
     int in_use;
 };
 
@@ -100,8 +100,10 @@ static int signing_keys(const struct dispatcher *d, const struct flight *f,
         if (ocrq_sign_parse_secret(own[i], &keys[n], &why) == OCRQ_OK)
             n++;
         else
-            log_warn(NULL, "webhook %s: the API key's secret does not parse (%s): not signed with"
-                           " it", f->hook.event_id, why ? why : "?");
+            log_warn(NULL,
+                     "webhook %s: the API key's secret does not parse (%s): not signed with"
+                     " it",
+                     f->hook.event_id, why ? why : "?");
     }
     return n;
 }
@@ -109,7 +111,8 @@ static int signing_keys(const struct dispatcher *d, const struct flight *f,
 /* Start POSTing f->hook; 0 on success (it is now in the multi handle). */
 static int start_flight(struct dispatcher *d, struct flight *f)
 {
-    char hdr[OCRQ_SIGNATURE_MAX(OCRQ_SIGN_MAX_KEYS) + 64], sig[OCRQ_SIGNATURE_MAX(OCRQ_SIGN_MAX_KEYS)];
+    char hdr[OCRQ_SIGNATURE_MAX(OCRQ_SIGN_MAX_KEYS) + 64],
+        sig[OCRQ_SIGNATURE_MAX(OCRQ_SIGN_MAX_KEYS)];
     long long ts = (long long)time(NULL);
     const struct ocrq_config *cfg = d->cfg;
 
@@ -123,9 +126,8 @@ static int start_flight(struct dispatcher *d, struct flight *f)
     f->headers = curl_slist_append(f->headers, hdr);
     struct ocrq_secret keys[OCRQ_SIGN_MAX_KEYS];
     int n_keys = signing_keys(d, f, keys);
-    if (n_keys > 0 &&
-        ocrq_sign(keys, n_keys, f->hook.event_id, ts, f->hook.body, strlen(f->hook.body), sig,
-                  sizeof(sig)) == OCRQ_OK) {
+    if (n_keys > 0 && ocrq_sign(keys, n_keys, f->hook.event_id, ts, f->hook.body,
+                                strlen(f->hook.body), sig, sizeof(sig)) == OCRQ_OK) {
         snprintf(hdr, sizeof(hdr), "webhook-signature: %s", sig);
         f->headers = curl_slist_append(f->headers, hdr);
     }
@@ -197,8 +199,9 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
             /* the address it resolved to stays in the log; the receiver's owner reads err */
             log_warn(NULL, "webhook %s: refused by the SSRF guard: %s", f->hook.event_id,
                      f->guard.why);
-            snprintf(err, sizeof(err), "refused by the SSRF guard: the URL's host resolves to an"
-                                       " address that is not allowed");
+            snprintf(err, sizeof(err),
+                     "refused by the SSRF guard: the URL's host resolves to an"
+                     " address that is not allowed");
             permanent = 1; /* the same address would be refused on every retry */
         } else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
             snprintf(err, sizeof(err), "%s (only http and https URLs)", curl_easy_strerror(rc));
@@ -219,16 +222,18 @@ static void finish(struct dispatcher *d, struct flight *f, CURLcode rc)
     }
     ocrq_url_redact(f->hook.url, shown, sizeof(shown), OCRQ_URL_SECRETS);
     if (strcmp(o.status, "delivered") == 0)
-        log_info(NULL, "webhook %s delivered to %s (attempt %d, HTTP %ld, %d ms)",
-                 f->hook.event_id, shown, f->hook.attempt, http, o.duration_ms);
+        log_info(NULL, "webhook %s delivered to %s (attempt %d, HTTP %ld, %d ms)", f->hook.event_id,
+                 shown, f->hook.attempt, http, o.duration_ms);
     else
         log_warn(NULL, "webhook %s to %s: attempt %d: %s; %s", f->hook.event_id, shown,
                  f->hook.attempt, err,
                  strcmp(o.status, "failed") == 0 ? "giving up (ocrq-admin webhooks retry)"
                                                  : "will retry");
     if (ocrq_db_hook_done(d->db, &f->hook, &o) != OCRQ_OK)
-        log_warn(NULL, "webhook %s: could not record the attempt; the claim runs out and it is "
-                 "sent again", f->hook.event_id);
+        log_warn(NULL,
+                 "webhook %s: could not record the attempt; the claim runs out and it is "
+                 "sent again",
+                 f->hook.event_id);
     end_flight(d, f);
 }
 
@@ -266,8 +271,10 @@ static int claim(struct dispatcher *d)
         f->hook = hooks[i];
         hooks[i].url = hooks[i].body = NULL; /* owned by the flight now */
         if (start_flight(d, f) != 0) {
-            log_error(NULL, "webhook %s: cannot start the request; retried when the claim runs "
-                      "out", f->hook.event_id);
+            log_error(NULL,
+                      "webhook %s: cannot start the request; retried when the claim runs "
+                      "out",
+                      f->hook.event_id);
             d->in_flight++; /* end_flight counts it down */
             end_flight(d, f);
             continue;
@@ -284,8 +291,8 @@ static int setup(struct dispatcher *d)
     char why[256];
     const char *reason;
 
-    if (ocrq_netguard_init(&d->guard, (const char *const *)cfg->url_allowlist,
-                           cfg->n_url_allowlist, why, sizeof(why)) != OCRQ_OK) {
+    if (ocrq_netguard_init(&d->guard, (const char *const *)cfg->url_allowlist, cfg->n_url_allowlist,
+                           why, sizeof(why)) != OCRQ_OK) {
         log_error(NULL, "webhooks: security.url_allowlist: %s", why);
         return OCRQ_ERR_CONFIG;
     }
@@ -299,7 +306,7 @@ static int setup(struct dispatcher *d)
     }
     if (d->n_keys == 0)
         log_warn(NULL, "webhooks: no secret (webhooks.secrets, OCRQ_WEBHOOK_SECRETS): events are "
-                 "sent without webhook-signature");
+                       "sent without webhook-signature");
     d->n_flights = cfg->webhook_concurrency;
     d->flights = calloc((size_t)d->n_flights, sizeof(*d->flights));
     d->multi = curl_multi_init();
@@ -346,8 +353,7 @@ int ocrq_dispatcher_run(const struct ocrq_config *cfg, const char *name,
     if (st != OCRQ_OK)
         goto out;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    log_info(NULL, "webhook dispatcher %s starting (%d in flight at most)", name,
-             d.n_flights);
+    log_info(NULL, "webhook dispatcher %s starting (%d in flight at most)", name, d.n_flights);
     while (!*stop || d.in_flight > 0) {
         if (ensure_db(&d, stop, &backoff) != 0) {
             if (*stop)

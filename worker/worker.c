@@ -37,8 +37,8 @@ struct loop {
     struct ocrq_mq *mq;
     struct ocrq_lane *lane;
     struct ocrq_child_slot *slot; /* NULL without a supervisor */
-    int service_ms; /* how often the connection must be called into */
-    int url_next;   /* the broker of amqp.urls to try next */
+    int service_ms;               /* how often the connection must be called into */
+    int url_next;                 /* the broker of amqp.urls to try next */
     int connected_before;
 };
 
@@ -253,8 +253,7 @@ static int carry_out(struct loop *l, const struct ocrq_mq_msg *msg, const struct
         log_warn(job, "could not publish to %s: rejecting instead", l->cfg->exchange_dlx);
         return ocrq_mq_reject(l->mq, msg->delivery_tag, 0);
     case OCRQ_VERDICT_RETRY:
-        ocrq_mq_retry_queue(l->cfg, msg->queue, o->retry_index, retry_queue,
-                            sizeof(retry_queue));
+        ocrq_mq_retry_queue(l->cfg, msg->queue, o->retry_index, retry_queue, sizeof(retry_queue));
         st = republish(l, msg, "", retry_queue, o->next_attempt, o, 1);
         if (st == OCRQ_OK) {
             log_info(job, "retry %d scheduled via %s", o->next_attempt, retry_queue);
@@ -318,10 +317,18 @@ static void slot_outcome(struct loop *l, const struct ocrq_outcome *o)
     if (s == NULL)
         return;
     switch (o->verdict) {
-    case OCRQ_VERDICT_ACK: kind = o->repeat ? OCRQ_JOB_REPEAT : OCRQ_JOB_SUCCEEDED; break;
-    case OCRQ_VERDICT_DEADLETTER: kind = OCRQ_JOB_FAILED; break;
-    case OCRQ_VERDICT_RETRY: kind = OCRQ_JOB_RETRIED; break;
-    default: kind = OCRQ_JOB_REQUEUED; break;
+    case OCRQ_VERDICT_ACK:
+        kind = o->repeat ? OCRQ_JOB_REPEAT : OCRQ_JOB_SUCCEEDED;
+        break;
+    case OCRQ_VERDICT_DEADLETTER:
+        kind = OCRQ_JOB_FAILED;
+        break;
+    case OCRQ_VERDICT_RETRY:
+        kind = OCRQ_JOB_RETRIED;
+        break;
+    default:
+        kind = OCRQ_JOB_REQUEUED;
+        break;
     }
     slot_add(&s->jobs[kind]);
     if (o->ocr_ms >= 0 && kind != OCRQ_JOB_REQUEUED)
@@ -407,8 +414,9 @@ int ocrq_worker_run(const struct ocrq_config *cfg, const struct ocrq_worker_opts
                 connected_at = 0;
                 quick_loss = lived < QUICK_LOSS_MS;
                 if (quick_loss) {
-                    log_warn(NULL, "the broker connection broke %lld ms after it was made:"
-                                   " retrying in about %d ms",
+                    log_warn(NULL,
+                             "the broker connection broke %lld ms after it was made:"
+                             " retrying in about %d ms",
                              (long long)lived, backoff);
                     pause_serviced(&l, jitter(backoff));
                     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;

@@ -105,7 +105,6 @@ static int setup(void **state)
     return 0;
 }
 
-
 static int teardown(void **state)
 {
     (void)state;
@@ -492,8 +491,9 @@ static void fleet_settings(void **state)
                       ":2: worker.device: must be \"cpu\" or \"gpu\"");
     expect_file_error("worker = {\n  device = \"gpu\";\n};\n",
                       ": worker.gpus: must list at least one GPU id when worker.device is \"gpu\"");
-    expect_file_error("worker = {\n  job_timeout_s = 30;\n  hard_timeout_s = 30;\n};\n",
-                      ":3: worker.hard_timeout_s: must be greater than worker.job_timeout_s (30), or 0");
+    expect_file_error(
+        "worker = {\n  job_timeout_s = 30;\n  hard_timeout_s = 30;\n};\n",
+        ":3: worker.hard_timeout_s: must be greater than worker.job_timeout_s (30), or 0");
     expect_file_error("worker = {\n  metrics_listen = \"9464\";\n};\n",
                       ":2: worker.metrics_listen: must be host:port, e.g. \"127.0.0.1:9464\"");
     expect_file_error("worker = {\n  metrics_listen = \"[::1]:99999\";\n};\n",
@@ -583,8 +583,7 @@ static void allowlist_and_secrets_refused(void **state)
                       "characters)");
     expect_file_error("webhooks = {\n  secrets = [\"whsec_!!!!\"];\n};\n",
                       ":2: webhooks.secrets: the part after \"whsec_\" must be base64");
-    expect_file_error("webhooks = {\n  secret = [];\n};\n",
-                      ":2: webhooks.secret: unknown setting");
+    expect_file_error("webhooks = {\n  secret = [];\n};\n", ":2: webhooks.secret: unknown setting");
 
     setenv("OCRQ_URL_ALLOWLIST", "127.0.0.1, ::1/129", 1);
     expect_env_error("OCRQ_URL_ALLOWLIST: security.url_allowlist: value 2: the prefix length "

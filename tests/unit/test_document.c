@@ -535,7 +535,7 @@ static size_t make_jp2(unsigned char *j, int decoy, uint32_t iw, uint32_t ih, ui
     jp2_box(j, &at, "jp2h", jp2h, sizeof(jp2h));
     siz[n++] = 0xff, siz[n++] = 0x4f, siz[n++] = 0xff, siz[n++] = 0x51;
     siz[n++] = 0, siz[n++] = 41, siz[n++] = 0, siz[n++] = 0; /* Lsiz, Rsiz */
-    be32(siz + n, sw), be32(siz + n + 4, sh); /* Xsiz, Ysiz; offsets 0 */
+    be32(siz + n, sw), be32(siz + n + 4, sh);                /* Xsiz, Ysiz; offsets 0 */
     jp2_box(j, &at, "jp2c", siz, sizeof(siz));
     return at;
 }

@@ -75,7 +75,6 @@ static int setup(void **state)
     return 0;
 }
 
-
 static int teardown(void **state)
 {
     (void)state;

@@ -272,15 +272,15 @@ static void apikey_new_and_parse(void **state)
     assert_int_equal(ocrq_apikey_new(key2, id2, hash2), OCRQ_OK);
     assert_string_not_equal(key, key2);
 
-    assert_false(ocrq_apikey_parse(key, strlen(key) - 1, id2));      /* too short */
+    assert_false(ocrq_apikey_parse(key, strlen(key) - 1, id2)); /* too short */
     memcpy(bad, key, sizeof bad);
-    bad[0] = 'x';                                                     /* prefix */
+    bad[0] = 'x'; /* prefix */
     assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
     memcpy(bad, key, sizeof bad);
-    bad[5 + OCRQ_KEY_ID_CHARS] = '-';                                 /* separator */
+    bad[5 + OCRQ_KEY_ID_CHARS] = '-'; /* separator */
     assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
     memcpy(bad, key, sizeof bad);
-    bad[OCRQ_KEY_CHARS - 1] = '+';                                    /* not base62 */
+    bad[OCRQ_KEY_CHARS - 1] = '+'; /* not base62 */
     assert_false(ocrq_apikey_parse(bad, strlen(bad), id2));
 }
 

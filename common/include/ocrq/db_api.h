@@ -31,13 +31,13 @@ enum ocrq_accept_outcome {
 
 /* One request of ocrq_db_api_accept(). */
 struct ocrq_db_accept {
-    const struct ocrq_job *job; /* in */
-    const char *api_key;        /* in: the key's name, recorded as the job's owner */
-    const char *idem_key;       /* in: Idempotency-Key, or NULL */
-    const char *fingerprint;    /* in: with idem_key, the request's hash */
-    int outcome;                /* out: enum ocrq_accept_outcome */
-    char job_id[OCRQ_UUID_LEN + 1]; /* out: repeats: the original job */
-    char status[16];            /* out: repeats: its status */
+    const struct ocrq_job *job;          /* in */
+    const char *api_key;                 /* in: the key's name, recorded as the job's owner */
+    const char *idem_key;                /* in: Idempotency-Key, or NULL */
+    const char *fingerprint;             /* in: with idem_key, the request's hash */
+    int outcome;                         /* out: enum ocrq_accept_outcome */
+    char job_id[OCRQ_UUID_LEN + 1];      /* out: repeats: the original job */
+    char status[16];                     /* out: repeats: its status */
     char doc_blob_id[OCRQ_UUID_LEN + 1]; /* out: repeats: its stored document; "" if none */
 };
 
@@ -69,7 +69,7 @@ struct ocrq_db_api_artifact {
     int found;           /* the job has a row for the format */
     unsigned char *data; /* malloc'd; NULL when not stored here (error says why, or blob_id) */
     size_t len;
-    char *error;         /* malloc'd or NULL */
+    char *error;                     /* malloc'd or NULL */
     char blob_id[OCRQ_UUID_LEN + 1]; /* in the document store (ocrq/blob.h) instead; else "" */
     long long blob_size;             /* with blob_id: the blob's bytes; -1 if the blob is gone */
 };

@@ -24,8 +24,8 @@ typedef void (*ocrq_db_job_info_fn)(void *arg, const struct ocrq_db_job_info *j)
  * in no particular order, in one round trip. Returns OCRQ_OK,
  * OCRQ_ERR_INVALID (a bad id, logged) or OCRQ_ERR_DB.
  */
-int ocrq_db_jobs_info(struct ocrq_db *db, const char *const *ids, size_t n,
-                      ocrq_db_job_info_fn fn, void *arg);
+int ocrq_db_jobs_info(struct ocrq_db *db, const char *const *ids, size_t n, ocrq_db_job_info_fn fn,
+                      void *arg);
 
 /*
  * ocrq-admin failed requeue, before the job is published again: if the row is
@@ -53,7 +53,7 @@ typedef void (*ocrq_db_cancel_fn)(void *arg, const struct ocrq_db_cancel_info *c
  * job that matched, canceled now or not, oldest first. Returns OCRQ_OK,
  * OCRQ_ERR_INVALID or OCRQ_ERR_DB.
  */
-int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch,
-                   ocrq_db_cancel_fn fn, void *arg);
+int ocrq_db_cancel(struct ocrq_db *db, const char *job_id, const char *batch, ocrq_db_cancel_fn fn,
+                   void *arg);
 
 #endif

@@ -12,13 +12,13 @@ struct ocrq_db;
 /* A delivery claimed for sending. url and body are malloc'd (ocrq_db_hooks_free). */
 struct ocrq_db_hook {
     long long id;
-    char event_id[64];   /* webhook-id */
+    char event_id[64]; /* webhook-id */
     char *url;
     char *body;
-    int attempt;         /* this attempt's number, over the delivery's whole life */
-    int round_attempt;   /* ... and since the latest ocrq-admin webhooks retry (1 = first) */
-    char *secret;        /* the submitting API key's whsec_ secret; NULL: webhooks.secrets */
-    char *secret_prev;   /* its previous one, while the rotation's overlap lasts; or NULL */
+    int attempt;       /* this attempt's number, over the delivery's whole life */
+    int round_attempt; /* ... and since the latest ocrq-admin webhooks retry (1 = first) */
+    char *secret;      /* the submitting API key's whsec_ secret; NULL: webhooks.secrets */
+    char *secret_prev; /* its previous one, while the rotation's overlap lasts; or NULL */
 };
 
 /*
@@ -32,11 +32,11 @@ void ocrq_db_hooks_free(struct ocrq_db_hook *hooks, int n);
 
 /* What became of one attempt. */
 struct ocrq_db_hook_outcome {
-    double started_at;   /* seconds since the epoch */
-    int http_status;     /* 0: no response */
-    const char *error;   /* NULL if delivered */
+    double started_at; /* seconds since the epoch */
+    int http_status;   /* 0: no response */
+    const char *error; /* NULL if delivered */
     int duration_ms;
-    const char *status;  /* "delivered", "pending" (again, in retry_in_s) or "failed" */
+    const char *status; /* "delivered", "pending" (again, in retry_in_s) or "failed" */
     double retry_in_s;
 };
 
@@ -49,7 +49,7 @@ struct ocrq_db_hook_info {
     long long id;
     const char *event_id, *job_id, *event_type, *url, *status;
     int attempts;
-    int last_http_status; /* 0: none */
+    int last_http_status;                                                 /* 0: none */
     const char *last_error, *created_at, *next_attempt_at, *delivered_at; /* may be NULL */
 };
 

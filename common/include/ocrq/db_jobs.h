@@ -138,7 +138,7 @@ int ocrq_db_page_progress(struct ocrq_db *db, const char *job_id, const struct o
 /* A succeeded job whose result a new job may take (deduplication). */
 struct ocrq_db_dedupe {
     char job_id[37];
-    char *text;           /* malloc'd; free with ocrq_db_dedupe_cleanup() */
+    char *text; /* malloc'd; free with ocrq_db_dedupe_cleanup() */
     double mean_confidence;
     char *engine_version; /* malloc'd; may be NULL */
 };

@@ -24,12 +24,12 @@ int ocrq_db_counts(struct ocrq_db *db, const char *batch, struct ocrq_db_counts 
 /* One finished job, as seen by ocrq_db_poll_finished(). Strings are borrowed for the call. */
 struct ocrq_db_finished {
     const char *job_id;
-    int succeeded;             /* 1 succeeded, 0 failed or canceled */
-    int canceled;              /* 1 canceled (ocrq-admin cancel) */
-    const char *text;          /* NULL unless want_text and succeeded */
-    const char *error_code;    /* NULL if succeeded */
+    int succeeded;          /* 1 succeeded, 0 failed or canceled */
+    int canceled;           /* 1 canceled (ocrq-admin cancel) */
+    const char *text;       /* NULL unless want_text and succeeded */
+    const char *error_code; /* NULL if succeeded */
     const char *error_message;
-    int pages;                 /* pages with a result (pages_done); 0 if none */
+    int pages; /* pages with a result (pages_done); 0 if none */
 };
 
 typedef void (*ocrq_db_finished_fn)(void *arg, const struct ocrq_db_finished *f);

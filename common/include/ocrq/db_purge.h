@@ -10,8 +10,8 @@
 
 struct ocrq_db;
 
-#define OCRQ_DB_PURGE_SCHEMA 12     /* migration 12: the indexes purge goes by */
-#define OCRQ_DB_PURGE_BATCH 1000    /* jobs per transaction by default */
+#define OCRQ_DB_PURGE_SCHEMA 12  /* migration 12: the indexes purge goes by */
+#define OCRQ_DB_PURGE_BATCH 1000 /* jobs per transaction by default */
 #define OCRQ_DB_PURGE_BATCH_MAX 10000
 
 /* Finished statuses, for ocrq_db_purge_filter.statuses. */
@@ -35,16 +35,16 @@ struct ocrq_db_purge_filter {
 
 /* What ocrq_db_purge() deleted (with dry_run: would delete). */
 struct ocrq_db_purge_counts {
-    char cutoff[64];           /* jobs that finished before this (server time, text) */
+    char cutoff[64]; /* jobs that finished before this (server time, text) */
     long long jobs, succeeded, failed, canceled;
     long long results, pages, artifacts, page_tasks, page_artifacts;
     long long deliveries, attempts, idempotency_keys;
     long long blobs, blob_bytes; /* stored documents and artifacts (ocr_blobs) */
-    long long dedupe_cleared;  /* jobs whose dedupe_of named a deleted job: now NULL */
-    long long kept_pending;    /* old enough but a webhook delivery is pending: kept */
-    long long batches;         /* transactions that deleted jobs */
-    int busy;                  /* try_lock: another purge was running; this one ended */
-    int stopped;               /* the progress callback asked to stop */
+    long long dedupe_cleared;    /* jobs whose dedupe_of named a deleted job: now NULL */
+    long long kept_pending;      /* old enough but a webhook delivery is pending: kept */
+    long long batches;           /* transactions that deleted jobs */
+    int busy;                    /* try_lock: another purge was running; this one ended */
+    int stopped;                 /* the progress callback asked to stop */
 };
 
 /* Called after each batch with the totals so far; nonzero stops the purge there. */

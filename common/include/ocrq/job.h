@@ -28,17 +28,17 @@ enum ocrq_doc_kind {
 struct ocrq_job {
     int schema_version;
     char job_id[OCRQ_UUID_LEN + 1];
-    int priority;           /* 0-9 */
-    char *language;         /* "eng", "eng+deu" */
-    char *submitted_at;     /* RFC 3339 UTC, e.g. "2026-11-23T10:00:00.123Z" */
-    char *source;           /* display name (file name or URL); may be NULL */
-    char *webhook_url;      /* may be NULL */
-    char *batch;            /* may be NULL */
-    char *metadata;         /* compact JSON text of an object; may be NULL */
+    int priority;       /* 0-9 */
+    char *language;     /* "eng", "eng+deu" */
+    char *submitted_at; /* RFC 3339 UTC, e.g. "2026-11-23T10:00:00.123Z" */
+    char *source;       /* display name (file name or URL); may be NULL */
+    char *webhook_url;  /* may be NULL */
+    char *batch;        /* may be NULL */
+    char *metadata;     /* compact JSON text of an object; may be NULL */
     enum ocrq_doc_kind doc_kind;
-    char *doc_ref;          /* URL, path or blob id (a UUID); NULL for inline */
-    long long doc_size;     /* stored: the blob's size in bytes */
-    char *doc_content_type; /* optional hint, e.g. "image/png"; may be NULL */
+    char *doc_ref;                 /* URL, path or blob id (a UUID); NULL for inline */
+    long long doc_size;            /* stored: the blob's size in bytes */
+    char *doc_content_type;        /* optional hint, e.g. "image/png"; may be NULL */
     const unsigned char *doc_data; /* inline bytes: borrowed, never freed by the codec */
     size_t doc_len;
     unsigned formats; /* OCRQ_FMT_* bits (ocrq/formats.h); 0: plain text only */

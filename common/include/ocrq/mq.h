@@ -34,14 +34,14 @@ struct ocrq_mq_death {
 struct ocrq_mq_msg {
     uint64_t delivery_tag;
     int redelivered;
-    char queue[256];      /* queue it came from ("" if unknown) */
-    char message_id[128]; /* properties.message_id, "" if absent */
-    int priority;         /* properties.priority, -1 if absent */
-    int attempt;          /* header x-ocrq-attempt, 0 if absent */
-    long long death_count;/* sum of the counts in header x-death, 0 if absent */
-    long long timestamp;  /* properties.timestamp, seconds since the epoch; 0 if absent */
-    char *error_code;     /* header x-ocrq-error-code; NULL if absent */
-    char *error_message;  /* header x-ocrq-error-message; NULL if absent */
+    char queue[256];              /* queue it came from ("" if unknown) */
+    char message_id[128];         /* properties.message_id, "" if absent */
+    int priority;                 /* properties.priority, -1 if absent */
+    int attempt;                  /* header x-ocrq-attempt, 0 if absent */
+    long long death_count;        /* sum of the counts in header x-death, 0 if absent */
+    long long timestamp;          /* properties.timestamp, seconds since the epoch; 0 if absent */
+    char *error_code;             /* header x-ocrq-error-code; NULL if absent */
+    char *error_message;          /* header x-ocrq-error-message; NULL if absent */
     struct ocrq_mq_death *deaths; /* header x-death in the broker's order (latest first); */
     int n_deaths;                 /* NULL and 0 if absent */
     unsigned char *body;
@@ -53,15 +53,15 @@ void ocrq_mq_msg_free(struct ocrq_mq_msg *msg);
 
 /* What to publish. Every message is persistent (delivery_mode 2). */
 struct ocrq_mq_pub {
-    const char *exchange;      /* "" for the default exchange */
+    const char *exchange; /* "" for the default exchange */
     const char *routing_key;
-    const char *message_id;    /* NULL: none */
-    const char *content_type;  /* NULL: none */
-    int priority;              /* -1: none */
-    int attempt;               /* > 0: header x-ocrq-attempt */
-    const char *error_code;    /* non-NULL: headers x-ocrq-error-code, x-ocrq-error-message */
+    const char *message_id;   /* NULL: none */
+    const char *content_type; /* NULL: none */
+    int priority;             /* -1: none */
+    int attempt;              /* > 0: header x-ocrq-attempt */
+    const char *error_code;   /* non-NULL: headers x-ocrq-error-code, x-ocrq-error-message */
     const char *error_message;
-    long long timestamp;       /* > 0: properties.timestamp (seconds since the epoch) */
+    long long timestamp;                /* > 0: properties.timestamp (seconds since the epoch) */
     const struct ocrq_mq_death *deaths; /* n_deaths > 0: header x-death, carried over */
     int n_deaths;                       /* from the message this one is a copy of */
     const void *body;
@@ -114,8 +114,9 @@ int ocrq_mq_topology_queues(struct ocrq_mq *mq, char (*names)[256], int max);
 /*
  * Declare one queue of the topology (named as ocrq_mq_topology_queues()
  * names it) with the arguments of the configured amqp.queue_type, or a
- * plain durable classic queue to hold messages while queues are converted. OCRQ_ERR_CONFIG: the queue exists with other arguments (the
- * broker refused; with advise, logged with what to do); OCRQ_ERR_MQ otherwise.
+ * plain durable classic queue to hold messages while queues are converted. OCRQ_ERR_CONFIG: the
+ * queue exists with other arguments (the broker refused; with advise, logged with what to do);
+ * OCRQ_ERR_MQ otherwise.
  */
 int ocrq_mq_declare_one(struct ocrq_mq *mq, const char *queue, int advise);
 int ocrq_mq_declare_holding(struct ocrq_mq *mq, const char *queue);
@@ -193,7 +194,8 @@ int ocrq_mq_get_two(struct ocrq_mq *mq, const char *first, const char *second,
 /* Start a consumer on queue with the given tag (no_ack = false). */
 int ocrq_mq_consume(struct ocrq_mq *mq, const char *queue, const char *tag);
 
-/* Cancel a consumer; waits for cancel-ok (a delivery that arrives first is kept for ocrq_mq_next). */
+/* Cancel a consumer; waits for cancel-ok (a delivery that arrives first is kept for ocrq_mq_next).
+ */
 int ocrq_mq_cancel(struct ocrq_mq *mq, const char *tag);
 
 /*
@@ -220,7 +222,6 @@ int ocrq_mq_cork(struct ocrq_mq *mq, int on);
 int ocrq_mq_fd(const struct ocrq_mq *mq);
 
 /* Passive queue.declare: ready messages and consumers. OCRQ_ERR_NOT_FOUND if absent. */
-int ocrq_mq_queue_info(struct ocrq_mq *mq, const char *queue, unsigned *ready,
-                       unsigned *consumers);
+int ocrq_mq_queue_info(struct ocrq_mq *mq, const char *queue, unsigned *ready, unsigned *consumers);
 
 #endif

@@ -45,11 +45,11 @@ struct ocrq_prom_hist {
 
 /* The builder: set up with ocrq_prom_init(); its fields are private. */
 struct ocrq_prom {
-    struct ocrq_dynbuf out;     /* the text so far */
-    struct ocrq_dynbuf names;   /* families declared so far, each NUL-terminated */
-    size_t cur;                 /* offset in names of the current family */
-    int cur_type;               /* its enum ocrq_prom_type; -1: none declared yet */
-    int st;                     /* the first error, sticky; OCRQ_OK while none */
+    struct ocrq_dynbuf out;   /* the text so far */
+    struct ocrq_dynbuf names; /* families declared so far, each NUL-terminated */
+    size_t cur;               /* offset in names of the current family */
+    int cur_type;             /* its enum ocrq_prom_type; -1: none declared yet */
+    int st;                   /* the first error, sticky; OCRQ_OK while none */
 };
 
 /* An empty builder. Allocates nothing. */
