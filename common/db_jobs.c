@@ -188,6 +188,22 @@ static const struct ocrq_db_stmt st_retry = {
     " DELETE FROM ocr_pages AS p USING job WHERE p.job_id = job.job_id"};
 
 /*
+ * A job's own fields as text parameters, in the order of ST_START's $2-$8:
+ * priority, language, source, batch, webhook_url, metadata, submitted_at.
+ * pri holds the priority's text.
+ */
+static void job_fields(const struct ocrq_job *job, char *pri, size_t prilen, const char **p)
+{
+    p[0] = ocrq_db_priority_text(job->priority, pri, prilen);
+    p[1] = job->language ? job->language : "";
+    p[2] = job->source;
+    p[3] = job->batch;
+    p[4] = job->webhook_url;
+    p[5] = job->metadata;
+    p[6] = ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
+}
+
+/*
  * Insert jobs[0..n-1] as 'queued' with one statement: each column goes as
  * one array-literal parameter, unnested server-side. Existing rows are left
  * alone. Returns OCRQ_OK, OCRQ_ERR_INVALID (a bad job id), OCRQ_ERR_NOMEM,
@@ -218,15 +234,11 @@ int ocrq_db_jobs_queue(struct ocrq_db *db, const struct ocrq_job *const *jobs, s
         }
         for (int c = 0; c < 8 && i > 0; c++)
             ocrq_dynbuf_add(&col[c], ",", 1);
+        const char *fields[7];
+        job_fields(job, pri, sizeof pri, fields);
         ocrq_db_array_elem(&col[0], job->job_id);
-        ocrq_db_array_elem(&col[1], ocrq_db_priority_text(job->priority, pri, sizeof pri));
-        ocrq_db_array_elem(&col[2], job->language ? job->language : "");
-        ocrq_db_array_elem(&col[3], job->source);
-        ocrq_db_array_elem(&col[4], job->batch);
-        ocrq_db_array_elem(&col[5], job->webhook_url);
-        ocrq_db_array_elem(&col[6], job->metadata);
-        ocrq_db_array_elem(&col[7],
-                           ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL);
+        for (int c = 0; c < 7; c++)
+            ocrq_db_array_elem(&col[c + 1], fields[c]);
     }
     for (int c = 0; c < 8; c++) {
         ocrq_dynbuf_add(&col[c], "}", 1);
@@ -262,13 +274,7 @@ int ocrq_db_job_start_send(struct ocrq_db *db, const struct ocrq_job *job, const
     if (st != OCRQ_OK)
         return st;
     params[0] = job->job_id;
-    params[1] = ocrq_db_priority_text(job->priority, pri, sizeof pri);
-    params[2] = job->language ? job->language : "";
-    params[3] = job->source;
-    params[4] = job->batch;
-    params[5] = job->webhook_url;
-    params[6] = job->metadata;
-    params[7] = ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
+    job_fields(job, pri, sizeof pri, params + 1);
     params[8] = worker;
     return ocrq_db_stmt_send(db, &st_start, params, job->job_id);
 }
@@ -399,13 +405,7 @@ int ocrq_db_job_succeed_first(struct ocrq_db *db, const struct ocrq_job *job, co
     if (st != OCRQ_OK)
         return st;
     succeed_params(job->job_id, worker, db, res, 1, page, &b, params);
-    params[21] = ocrq_db_priority_text(job->priority, pri, sizeof pri);
-    params[22] = job->language ? job->language : "";
-    params[23] = job->source;
-    params[24] = job->batch;
-    params[25] = job->webhook_url;
-    params[26] = job->metadata;
-    params[27] = ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
+    job_fields(job, pri, sizeof pri, params + 21);
     st = ocrq_db_stmt_run(db, &st_succeed_first, params, PGRES_TUPLES_OK, job->job_id, &pr);
     if (st == OCRQ_OK && PQntuples(pr) == 1)
         *recorded = atoi(PQgetvalue(pr, 0, 0)) > 0;
@@ -434,15 +434,8 @@ int ocrq_db_job_fail(struct ocrq_db *db, const char *job_id, const struct ocrq_j
     if (st != OCRQ_OK)
         return st;
     params[0] = job_id;
-    if (job) {
-        params[1] = ocrq_db_priority_text(job->priority, pri, sizeof pri);
-        params[2] = job->language;
-        params[3] = job->source;
-        params[4] = job->batch;
-        params[5] = job->webhook_url;
-        params[6] = job->metadata;
-        params[7] = ocrq_db_timestamp_ok(job->submitted_at) ? job->submitted_at : NULL;
-    }
+    if (job)
+        job_fields(job, pri, sizeof pri, params + 1);
     params[8] = worker;
     params[9] = code;
     params[10] = ocrq_db_capped(message, msg, sizeof msg);
