@@ -117,7 +117,8 @@ static int list_dir(const char *dir, char ***names, size_t *count)
         n++;
     }
     if (st == OCRQ_OK) {
-        qsort(v, n, sizeof *v, cmp_names);
+        if (n > 0) /* an empty directory has no array: qsort must not see NULL */
+            qsort(v, n, sizeof *v, cmp_names);
         *names = v;
         *count = n;
         v = NULL;
