@@ -129,8 +129,8 @@ static const struct step steps[] = {
  */
 static const char blobs_sql[] =
     "WITH c AS (SELECT blob_id FROM (SELECT blob_id, bytes,"
-    "  sum(bytes) OVER (ORDER BY blob_id) AS upto FROM ocr_blobs WHERE job_id = " IDS ") AS x"
-    "  WHERE upto - bytes < $2::bigint),"
+    "  sum(bytes) OVER (ORDER BY blob_id) AS running FROM ocr_blobs WHERE job_id = " IDS ") AS x"
+    "  WHERE running - bytes < $2::bigint),"
     " l AS (SELECT blob_id FROM ocr_blobs WHERE blob_id IN (SELECT blob_id FROM c)"
     "  FOR UPDATE SKIP LOCKED),"
     " d AS (DELETE FROM ocr_blobs WHERE blob_id IN (SELECT blob_id FROM l) RETURNING bytes)"

@@ -36,3 +36,12 @@ foreach(f IN LISTS man_pages docs)
         endif()
     endif()
 endforeach()
+# as dh_strip does: no .comment or .note sections in the programs
+file(GLOB programs "${root}/usr/bin/*")
+foreach(f IN LISTS programs)
+    execute_process(COMMAND strip --remove-section=.comment --remove-section=.note "${f}"
+                    RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "strip ${f} failed")
+    endif()
+endforeach()
