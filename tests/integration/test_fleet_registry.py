@@ -17,7 +17,9 @@ and ocrq-admin workers shows them.
 5. SIGTERM: the supervisor exits 0 with its row stopped (stopped_at set) and
    its processes stopped; ocrq-admin workers leaves it out, --all shows it.
 6. Rows written by hand: a worker silent for 40 s is shown stale, one
-   silent for two days only with --all."""
+   silent for two days only with --all.
+7. Usage errors: workers takes --json and --all only; --all goes with
+   failed requeue and workers only."""
 
 import json
 import signal
@@ -165,6 +167,13 @@ def main(t):
     text = h.admin(["workers"])
     t.check("stale" in text.stdout, "ocrq-admin workers: the text says stale", text.stdout)
     t.check(h.stop_worker(w2) == 0, "the second supervisor exits 0 on SIGTERM")
+
+    # 7. usage errors
+    for args in (["workers", "extra"], ["workers", "--batch", "b"], ["workers", "--limit", "3"],
+                 ["status", "--all"], ["purge", "--finished-before", "1d", "--all"]):
+        r = h.admin(args)
+        t.check(r.returncode == 2, f"ocrq-admin {' '.join(args)} is a usage error (exit 2)",
+                f"exit {r.returncode}: {r.stderr}")
 
 
 if __name__ == "__main__":
