@@ -19,7 +19,9 @@ and ocrq-admin workers shows them.
 6. Rows written by hand: a worker silent for 40 s is shown stale, one
    silent for two days only with --all.
 7. Usage errors: workers takes --json and --all only; --all goes with
-   failed requeue and workers only."""
+   failed requeue and workers only.
+8. A supervisor started while PostgreSQL is down starts its processes, and
+   records itself once the database is back (its registry retries)."""
 
 import json
 import signal
@@ -174,6 +176,20 @@ def main(t):
         r = h.admin(args)
         t.check(r.returncode == 2, f"ocrq-admin {' '.join(args)} is a usage error (exit 2)",
                 f"exit {r.returncode}: {r.stderr}")
+
+    # 8. a supervisor started while PostgreSQL is down
+    h.services("pg-stop")
+    try:
+        w3 = h.start_worker(processes=2, name=f"{name}-third")
+        t.check(len(h.wait_children(w3, 2)) == 2 and w3.poll() is None,
+                "a supervisor starts its processes while PostgreSQL is down")
+    finally:
+        h.services("pg-start")
+    h.wait_until(lambda: len(proc_rows(w3.worker_name)) == 2, timeout=120, interval=0.5,
+                 what="its rows once PostgreSQL is back", ignore=(Exception,))
+    t.check(worker_row(w3.worker_name)["pid"] == w3.pid,
+            "once PostgreSQL is back it records itself", worker_row(w3.worker_name))
+    t.check(h.stop_worker(w3) == 0, "it exits 0 on SIGTERM")
 
 
 if __name__ == "__main__":
