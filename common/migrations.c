@@ -396,6 +396,48 @@ static const char m12_retention[] =
     "CREATE INDEX IF NOT EXISTS ocr_jobs_dedupe_of_idx ON ocr_jobs (dedupe_of)"
     "  WHERE dedupe_of IS NOT NULL;";
 
+/*
+ * The fleet registry (docs/fleet.md, worker/registry.c): each supervisor
+ * records itself by its --name every few seconds, and each of its OCR
+ * processes by slot, so that ocrq-admin workers and the dashboard see every
+ * worker of the fleet in one place. A new start under the same name takes
+ * the row over; its process rows go with it (ON DELETE CASCADE).
+ */
+static const char m14_fleet[] =
+    "CREATE TABLE ocr_workers ("
+    "  name         text PRIMARY KEY,"
+    "  host         text NOT NULL,"
+    "  pid          integer NOT NULL,"
+    "  processes    integer NOT NULL,"
+    "  version      text NOT NULL,"
+    "  started_at   timestamptz NOT NULL,"
+    "  heartbeat_at timestamptz NOT NULL,"
+    "  stopped_at   timestamptz"
+    ");"
+    "CREATE TABLE ocr_worker_processes ("
+    "  worker         text NOT NULL REFERENCES ocr_workers (name) ON DELETE CASCADE,"
+    "  slot           integer NOT NULL,"
+    "  pid            integer,"
+    "  state          text NOT NULL"
+    "                 CHECK (state IN ('idle', 'busy', 'starting', 'stopped')),"
+    "  job_id         uuid,"
+    "  job_started_at timestamptz,"
+    "  jobs_done      bigint NOT NULL DEFAULT 0,"
+    "  updated_at     timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (worker, slot)"
+    ");"
+    "COMMENT ON TABLE ocr_workers IS"
+    "  'One row per supervisor (ocrq-worker --name), written by itself every 5 s';"
+    "COMMENT ON COLUMN ocr_workers.heartbeat_at IS"
+    "  'its last beat; older than 30 s: stale (the supervisor is gone or cut off)';"
+    "COMMENT ON COLUMN ocr_workers.stopped_at IS 'when it stopped; NULL: running';"
+    "COMMENT ON TABLE ocr_worker_processes IS"
+    "  'The OCR processes of each supervisor, by slot, as of its last beat';"
+    "COMMENT ON COLUMN ocr_worker_processes.state IS"
+    "  'idle, busy (job_id set), starting (not connected to the broker) or stopped';"
+    "COMMENT ON COLUMN ocr_worker_processes.jobs_done IS"
+    "  'jobs the slot finished (succeeded or failed) since the supervisor started';";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -409,6 +451,7 @@ static const struct ocrq_migration migrations[] = {
     {10, "webhook secrets per API key", m10_key_secrets},
     {11, "webhook notify per event row", m11_notify_rows},
     {12, "retention: finished jobs and dedupe references", m12_retention},
+    {14, "fleet registry: workers and their processes", m14_fleet},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */

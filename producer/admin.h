@@ -135,6 +135,14 @@ struct admin_purge_opts {
  */
 int admin_purge(const struct ocrq_config *cfg, const struct admin_purge_opts *o);
 
+/*
+ * Print the fleet from the fleet registry (producer/admin_workers.c): each
+ * worker and its OCR processes, a block each or one JSON object per worker
+ * with json; without all, the stopped workers and those silent for over a
+ * day are left out. Returns OCRQ_OK, OCRQ_ERR_NOMEM or OCRQ_ERR_DB.
+ */
+int admin_workers(const struct ocrq_config *cfg, int json, int all);
+
 struct ocrq_json;
 
 /*

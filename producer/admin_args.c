@@ -270,3 +270,13 @@ int admin_parse_status(int argc, char **argv, struct admin_args *a)
         return admin_usage_error("--batch", "empty batch name");
     return -1;
 }
+
+/* The rest of "workers [--json] [--all]". */
+int admin_parse_workers(int argc, char **argv, struct admin_args *a)
+{
+    if (optind < argc)
+        return admin_usage_error("unexpected argument", argv[optind]);
+    if (a->batch || a->failed || a->all_failed || a->limit || a->overlap_s >= 0)
+        return admin_usage_error("workers takes --json and --all", NULL);
+    return -1;
+}

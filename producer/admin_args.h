@@ -23,7 +23,7 @@ struct admin_args {
     int failed, all_failed;
     int limit;
     const char *reason;          /* failed list|requeue */
-    int all;                     /* failed requeue --all */
+    int all;                     /* failed requeue --all; workers --all */
     long long older_than_s;      /* failed purge --older-than; -1: not given */
     long long overlap_s;         /* apikey rotate-secret --overlap; -1: not given */
     long long finished_before_s; /* purge --finished-before; -1: not given */
@@ -53,6 +53,7 @@ int admin_parse_store(int argc, char **argv, struct admin_args *a);
 int admin_parse_webhooks(int argc, char **argv, struct admin_args *a);
 int admin_parse_plain(int argc, char **argv, struct admin_args *a); /* setup, migrate */
 int admin_parse_status(int argc, char **argv, struct admin_args *a);
+int admin_parse_workers(int argc, char **argv, struct admin_args *a);
 
 /* Seconds in a duration such as 30s, 10m, 2h or 7d (a bare number: seconds); -1 if bad. */
 long long admin_duration_s(const char *s);

@@ -4,7 +4,7 @@
  * arguments in admin_args.c), load the configuration, run one command
  * (admin.c: setup, migrate, status; admin_webhooks.c, admin_apikeys.c,
  * admin_failed.c: failed; admin_cancel.c: cancel; admin_store.c: store sweep;
- * admin_purge.c: purge), and map its status to the exit code that
+ * admin_purge.c: purge; admin_workers.c: workers), and map its status to the exit code that
  * docs/design.md promises. One table (commands[]) names every command: its
  * parser, its handler and its --help lines, so that help and dispatch agree.
  */
@@ -47,13 +47,14 @@ static const char usage_tail[] =
     "Options:\n"
     "  -c, --config FILE     config file (else $OCRQ_CONFIG, else built-in defaults)\n"
     "      --json            status, purge: one JSON object; webhooks list, apikey\n"
-    "                        list, failed list|show: one JSON line each\n"
+    "                        list, failed list|show, workers: one JSON line each\n"
     "      --batch B         status: count the jobs of batch B only; failed list: the\n"
     "                        messages of batch B only; cancel: the jobs of batch B;\n"
     "                        purge: only the jobs of batch B\n"
     "      --reason CODE     failed list|requeue --all: only messages whose reason is\n"
     "                        CODE (x-ocrq-error-code, e.g. language, fetch, decode)\n"
     "      --all             failed requeue: every dead-lettered message (of --reason)\n"
+    "                        workers: the stopped and long silent workers too\n"
     "      --older-than DUR  failed purge: only messages that died more than DUR ago\n"
     "      --finished-before DUR\n"
     "                        purge: jobs that finished more than DUR ago (a number\n"
@@ -191,6 +192,11 @@ static int run_store_sweep(const struct ocrq_config *cfg, const struct admin_arg
     return admin_store_sweep(cfg);
 }
 
+static int run_workers(const struct ocrq_config *cfg, const struct admin_args *a)
+{
+    return admin_workers(cfg, a->json, a->all);
+}
+
 static int run_purge(const struct ocrq_config *cfg, const struct admin_args *a)
 {
     struct admin_purge_opts po = {
@@ -210,6 +216,7 @@ static int run_purge(const struct ocrq_config *cfg, const struct admin_args *a)
 enum {
     TAKES_PURGE_OPTS = 1,  /* --finished-before, --status, --batch-size, --dry-run */
     TAKES_FAILED_OPTS = 2, /* --reason, --all, --older-than (cancel refuses them itself) */
+    TAKES_ALL = 4,         /* --all alone of those */
 };
 
 /*
@@ -314,6 +321,14 @@ static const struct admin_command commands[] = {
      "it took (progress on stderr); retention.days does the\n"
      "same hourly in the worker",
      admin_parse_purge, run_purge, TAKES_PURGE_OPTS},
+    {"workers", NULL, "[--json] [--all]",
+     "the fleet, as each supervisor records itself every 5 s:\n"
+     "name, host, pid, version, started, last heartbeat (stale\n"
+     "when over 30 s old) or stopped, and each OCR process:\n"
+     "state, current job and for how long, jobs done; without\n"
+     "--all, stopped workers and those silent for over a day\n"
+     "are left out",
+     admin_parse_workers, run_workers, TAKES_ALL},
     {"help", NULL, NULL, "show this help", parse_help, NULL, 0},
 };
 
@@ -464,8 +479,10 @@ static int parse(int argc, char **argv, struct admin_args *a)
         return admin_usage_error("--finished-before, --status, --batch-size and --dry-run go with "
                                  "purge only",
                                  NULL);
-    if (!(takes & TAKES_FAILED_OPTS) && (a->reason || a->all || a->older_than_s >= 0))
-        return admin_usage_error("--reason, --all and --older-than go with failed only", NULL);
+    if (!(takes & TAKES_FAILED_OPTS) && (a->reason || a->older_than_s >= 0))
+        return admin_usage_error("--reason and --older-than go with failed only", NULL);
+    if (!(takes & (TAKES_FAILED_OPTS | TAKES_ALL)) && a->all)
+        return admin_usage_error("--all goes with failed requeue and workers only", NULL);
     if (!cmd && optind < argc)
         return admin_usage_error("unexpected argument", argv[optind]);
     if (!cmd)

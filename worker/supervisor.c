@@ -5,8 +5,8 @@
  * POLL_MS drives restarts, the hard time limit and the shutdown deadline.
  * The HTTP server (supervisor_http.c) runs on a thread of its own and only
  * reads the shared stats (and keeps its own broker connection for queue
- * depths); the retention pass (retention.c) has a thread and a database
- * connection of its own too.
+ * depths); the retention pass (retention.c) and the fleet registry
+ * (registry.c) have a thread and a database connection of their own too.
  */
 #define _GNU_SOURCE 1
 #include "supervisor.h"
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "placement.h"
+#include "registry.h"
 #include "retention.h"
 #include "stats.h"
 #include "supervisor_internal.h"
@@ -483,6 +484,9 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
     if (ocrq_retention_new(cfg, &s.retention) != OCRQ_OK)
         log_error(NULL, "supervisor: cannot start the retention thread: retention.days is not "
                         "applied");
+    if (ocrq_registry_new(cfg, opts->name, s.stats, s.n, &s.registry) != OCRQ_OK)
+        log_error(NULL, "supervisor: cannot start the fleet registry thread: this worker is not "
+                        "recorded in ocr_workers");
     /* systemd (Type=notify): started; the children connect on their own */
     s.watchdog_ms = ocrq_notify_watchdog_ms();
     ocrq_notify_ready("%d OCR process%s%s", s.n, s.n == 1 ? "" : "es",
@@ -491,6 +495,7 @@ int ocrq_supervisor_run(const struct ocrq_config *cfg, const struct ocrq_supervi
     rc = s.unclean ? 1 : 0;
     log_info(NULL, "supervisor: stopped (%s)", rc == 0 ? "clean" : "some children were killed");
 out:
+    ocrq_registry_free(s.registry); /* its last beat: stopped (the children are gone) */
     ocrq_retention_free(s.retention);
     ocrq_http_stop(http);
     ocrq_mq_free(s.mq);

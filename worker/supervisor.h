@@ -2,8 +2,9 @@
 /*
  * The supervisor: starts worker.processes OCR processes (this program again,
  * with --child), restarts them, enforces the hard time limit, stops them in
- * order, serves /healthz, /readyz and /metrics, and applies retention.days
- * (retention.c). See docs/fleet.md.
+ * order, serves /healthz, /readyz and /metrics, applies retention.days
+ * (retention.c) and records itself in the fleet registry (registry.c).
+ * See docs/fleet.md.
  */
 #ifndef OCRQ_WORKER_SUPERVISOR_H
 #define OCRQ_WORKER_SUPERVISOR_H

@@ -13,6 +13,7 @@
 struct ocrq_config;
 struct ocrq_http;
 struct ocrq_mq;
+struct ocrq_registry;
 struct ocrq_retention;
 struct ocrq_stats;
 struct ocrq_supervisor_opts;
@@ -41,6 +42,7 @@ struct sup {
     int unclean;                      /* some child had to be killed, or failed */
     int running;                      /* children alive (read by the HTTP thread) */
     struct ocrq_retention *retention; /* retention.days: its own thread; NULL when off */
+    struct ocrq_registry *registry;   /* the fleet registry: its own thread; NULL if it failed */
     long long watchdog_ms, pinged_ms; /* systemd's watchdog (WatchdogSec=): 0 when none */
 
     /* HTTP thread only */

@@ -8,7 +8,7 @@
  * header: ocrq/db_jobs.h (job outcomes), db_poll.h (counts and polling),
  * db_hooks.h (the webhook outbox and LISTEN), db_failed.h (dead letters and
  * cancel), db_keys.h (API keys), db_api.h (ocrq-api), db_purge.h
- * (retention), db_tasks.h (page tasks).
+ * (retention), db_tasks.h (page tasks), db_fleet.h (the fleet registry).
  */
 #ifndef OCRQ_DB_H
 #define OCRQ_DB_H
