@@ -396,6 +396,11 @@ static const char m12_retention[] =
     "CREATE INDEX IF NOT EXISTS ocr_jobs_dedupe_of_idx ON ocr_jobs (dedupe_of)"
     "  WHERE dedupe_of IS NOT NULL;";
 
+/* API key roles: submit (the keys before) or admin (the dashboard, producer/api_ui.c) */
+static const char m13_key_roles[] =
+    "ALTER TABLE ocr_api_keys ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT 'submit'"
+    "  CHECK (role IN ('submit', 'admin'));";
+
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -409,6 +414,7 @@ static const struct ocrq_migration migrations[] = {
     {10, "webhook secrets per API key", m10_key_secrets},
     {11, "webhook notify per event row", m11_notify_rows},
     {12, "retention: finished jobs and dedupe references", m12_retention},
+    {13, "api key roles", m13_key_roles},
 };
 
 /* Apply migration m in its own transaction unless it is recorded; *done = 1 if applied now. */
