@@ -53,7 +53,11 @@ def main(t):
             (r.returncode, r.stderr))
 
     api = h.start_api({"api.rate_limit_per_s": 1000, "api.rate_limit_burst": 1000})
-    h.start_worker()
+    # a job that stays queued until the browser test has canceled it: no worker yet
+    st, _, obj = h.api_post_image(api, skey, h.make_image("Never run", h.tmpdir() / "q.png")
+                                  .read_bytes(), "batch=ui-cancel")
+    t.require(st == 202, "a job to cancel: 202", (st, obj))
+    queued = obj["job_id"]
 
     # the headers every /ui answer carries, and the JSON ones never cached
     st, hdr, _ = get(api.port, "/ui/app.js")
@@ -92,16 +96,30 @@ def main(t):
     doc = h.make_image(f"{word} test page", h.tmpdir() / "dash.png")
     e = h.env(OCRQ_UI_URL=f"http://127.0.0.1:{api.port}", OCRQ_UI_ADMIN_KEY=akey,
               OCRQ_UI_SUBMIT_KEY=skey, OCRQ_UI_DOC=str(doc), OCRQ_UI_WORD=word,
+              OCRQ_UI_QUEUED_JOB=queued,
               OCRQ_UI_OUT=str(h.tmpdir()), OCRQ_CHROMIUM=chromium)
     script = h.SOURCE_DIR / "tests" / "ui" / "dashboard.test.js"
-    p = subprocess.run([node, str(script)], env=e, capture_output=True, text=True,
-                       timeout=NODE_TIMEOUT_S, cwd=h.SOURCE_DIR)
-    print(p.stdout, end="", flush=True)
-    if p.stderr:
-        print("dashboard.test.js stderr:\n" + p.stderr[-4000:], flush=True)
+    err_path = h.tmpdir() / "dashboard-stderr.log"
     checks = shots = 0
     keep = h.BUILD_DIR / "test-screenshots" / "dashboard"
-    for line in p.stdout.splitlines():
+    with open(err_path, "w") as err:
+        p = subprocess.Popen([node, str(script)], env=e, stdout=subprocess.PIPE, stderr=err,
+                             text=True, cwd=h.SOURCE_DIR)
+        try:
+            lines = []
+            for line in p.stdout:
+                print(line, end="", flush=True)
+                lines.append(line.rstrip("\n"))
+                if line.startswith("NEED: worker"):
+                    h.start_worker()
+            p.wait(timeout=NODE_TIMEOUT_S)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if err_path.stat().st_size:
+        print("dashboard.test.js stderr:\n" + err_path.read_text()[-4000:], flush=True)
+    for line in lines:
         if line.startswith(("PASS: ", "FAIL: ")):
             checks += 1
             t.check(line.startswith("PASS"), "browser: " + line[6:], line)
@@ -112,6 +130,15 @@ def main(t):
     t.check(p.returncode == 0 and checks >= 15, "dashboard.test.js: every check ran and passed",
             (p.returncode, checks))
     t.check(shots >= 4, f"screenshots taken (copies in {keep})", shots)
+    row = h.job_row(queued)
+    t.check(row and row["status"] == "canceled", "the job canceled in the browser is canceled",
+            row)
+    log = api.log_path.read_text(errors="replace")
+    t.check(f"ui: key '{name}' logged in" in log and f"ui: key '{name}' logged out" in log
+            and f"ui: key '{name}' canceled job {queued}: canceled" in log
+            and f"ui: login of key '{sname}' refused: role submit" in log,
+            "the API log records the logins, the refusal, the cancel and the logout",
+            "\n".join(x for x in log.splitlines() if " ui: " in x))
 
 
 if __name__ == "__main__":

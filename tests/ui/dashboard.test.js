@@ -3,9 +3,11 @@
 // puppeteer-core): run by tests/integration/test_dashboard.py, which starts
 // ocrq-api and a worker and passes, in the environment, OCRQ_UI_URL (the
 // API's base URL), OCRQ_UI_ADMIN_KEY, OCRQ_UI_SUBMIT_KEY, OCRQ_UI_DOC (a PNG
-// to submit, with OCRQ_UI_WORD a word of its text) and OCRQ_UI_OUT (the
-// test's temp dir: screenshots, chromium's profile). Prints one line per
-// check, "PASS: what" or "FAIL: what: detail", and "SCREENSHOT: path".
+// to submit, with OCRQ_UI_WORD a word of its text), OCRQ_UI_QUEUED_JOB (a
+// job submitted while no worker runs: it stays queued until this script
+// prints "NEED: worker", when the python side starts one) and OCRQ_UI_OUT
+// (the test's temp dir: screenshots, chromium's profile). Prints one line
+// per check, "PASS: what" or "FAIL: what: detail", and "SCREENSHOT: path".
 // Installs puppeteer-core into tests/ui/node_modules on first use.
 'use strict';
 
@@ -118,6 +120,23 @@ async function main() {
     r = await http('POST', '/ui/api/jobs/00000000-0000-4000-8000-000000000000/cancel', { Cookie: cookie });
     check(r.status === 403 && r.body && r.body.error.code === 'csrf',
       'a POST without X-CSRF-Token: 403 csrf', JSON.stringify(r.body));
+
+    // the queued job: its page offers Cancel, which asks first, then cancels it
+    const queued = env('OCRQ_UI_QUEUED_JOB');
+    await page.goto(`${BASE}/ui/#job/${queued}`, { waitUntil: 'load' });
+    check(await until(page, () => document.getElementById('job-status').textContent === 'queued' &&
+      !document.getElementById('cancel').hidden), 'a queued job\'s page shows a Cancel button');
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      d.accept();
+    });
+    await page.click('#cancel');
+    check(await until(page, () => document.getElementById('job-status').textContent === 'canceled' &&
+      document.getElementById('cancel').hidden), 'Cancel, confirmed: the job is canceled');
+    check(asked.includes(queued), 'Cancel asked for confirmation first', asked);
+    await shot(page, 'job-canceled');
+    console.log('NEED: worker');
 
     // submit a job through the API with the submit key
     r = await http('POST', '/v1/jobs?batch=ui-test', {
