@@ -135,6 +135,9 @@ static const char job_sql[] =
                                                          ")::text FROM ocr_jobs AS j WHERE "
                                                          "j.job_id = $1::uuid";
 
+static const char admin_sql[] = "SELECT count(*)::int FROM ocr_api_keys"
+                                " WHERE name = $1::text AND role = 'admin' AND revoked_at IS NULL";
+
 /* The first value of sql's one row into *out (malloc'd); OCRQ_ERR_NOT_FOUND without a row. */
 static int one_json(struct ocrq_db *db, const char *what, const char *sql, int nparams,
                     const char *const *params, char **out)
@@ -184,4 +187,15 @@ int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json)
     if (!ocrq_uuid_valid(id))
         return OCRQ_ERR_NOT_FOUND;
     return one_json(db, "ui_job", job_sql, 1, params, json);
+}
+
+int ocrq_db_ui_admin_active(struct ocrq_db *db, const char *name, int *active)
+{
+    const char *params[1] = {name};
+    PGresult *res = NULL;
+    int st = ocrq_db_params(db, "ui_admin_active", admin_sql, 1, params, 1, &res);
+
+    *active = st == OCRQ_OK && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0;
+    PQclear(res);
+    return st;
 }

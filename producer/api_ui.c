@@ -79,12 +79,30 @@ static int cookie(struct ocrq_http_req *req, const char *name, char *out, size_t
     return -1;
 }
 
-/* The request's live session into *s; else answers 401 and returns -1. */
-static int need_session(struct ocrq_http_req *req, struct ui_session *s)
+/*
+ * The request's live session into *s, its key still an active admin key (a
+ * revoked key's sessions end at their next request); else answers 401 (503
+ * without the database) and returns -1.
+ */
+static int need_session(struct api *api, struct ocrq_http_req *req, struct ui_session *s)
 {
+    int active = 0;
+
     if (cookie(req, COOKIE, s->id, sizeof s->id) != 0 ||
         api_ui_session_get(s->id, s->key_name, s->csrf) != 0) {
         api_error(req, 401, "unauthorized", "no session: log in at /ui/ with an admin key");
+        return -1;
+    }
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_ui_admin_active(db, s->key_name, &active) : OCRQ_ERR_DB;
+    if (st != OCRQ_OK) {
+        api_db_unavailable(api, req, db);
+        return -1;
+    }
+    if (!active) {
+        api_ui_session_end(s->id);
+        log_info(NULL, "ui: session of key '%s' ended: the key is revoked", s->key_name);
+        api_error(req, 401, "unauthorized", "the session's key is revoked: log in again");
         return -1;
     }
     return 0;
@@ -322,7 +340,7 @@ static void api_calls(struct api *api, struct ocrq_http_req *req, const char *pa
     struct ui_session s;
     int post = strcmp(ocrq_http_method(req), "POST") == 0;
 
-    if (need_session(req, &s) != 0 || (post && need_csrf(req, &s) != 0))
+    if (need_session(api, req, &s) != 0 || (post && need_csrf(req, &s) != 0))
         return;
     if (strcmp(path, "/session") == 0) {
         if (method_is(req, "GET"))
@@ -397,7 +415,7 @@ void api_ui(struct api *api, struct ocrq_http_req *req, struct api_req *ar)
             login(api, req);
     } else if (strcmp(path, "/logout") == 0) {
         struct ui_session s;
-        if (method_is(req, "POST") && need_session(req, &s) == 0 && need_csrf(req, &s) == 0)
+        if (method_is(req, "POST") && need_session(api, req, &s) == 0 && need_csrf(req, &s) == 0)
             logout(req, &s);
     } else if (strcmp(path, "") == 0) {
         ocrq_http_add_header(req, "Location", "/ui/");

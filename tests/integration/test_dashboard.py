@@ -140,6 +140,18 @@ def main(t):
             "the API log records the logins, the refusal, the cancel and the logout",
             "\n".join(x for x in log.splitlines() if " ui: " in x))
 
+    # revoking the admin key ends its sessions at their next request
+    st, hdr, _ = get(api.port, "/ui/login", {"Content-Type": "application/json"},
+                     json.dumps({"key": akey}).encode(), "POST")
+    sid = hdr.get("Set-Cookie", "").split(";")[0]
+    st1, _, _ = get(api.port, "/ui/api/overview", {"Cookie": sid})
+    r = h.admin(["apikey", "revoke", name])
+    st2, _, body = get(api.port, "/ui/api/overview", {"Cookie": sid})
+    t.check(st1 == 200 and r.returncode == 0 and st2 == 401,
+            "a session of a revoked key: 401 at its next request", (st1, r.returncode, st2, body))
+    h.wait_until(lambda: "the key is revoked" in api.log_path.read_text(errors="replace"),
+                 timeout=10, what="the API log says the session ended")
+    t.check(True, "the API log says the revoked key's session ended")
 
 if __name__ == "__main__":
     h.run(main)

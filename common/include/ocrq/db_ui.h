@@ -35,4 +35,10 @@ int ocrq_db_ui_jobs(struct ocrq_db *db, const struct ocrq_db_ui_filter *f, char 
  */
 int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json);
 
+/*
+ * *active = 1 if key name is still an admin key and not revoked: a
+ * dashboard session asks on every request. OCRQ_OK or OCRQ_ERR_DB.
+ */
+int ocrq_db_ui_admin_active(struct ocrq_db *db, const char *name, int *active);
+
 #endif
