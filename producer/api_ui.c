@@ -14,6 +14,7 @@
 
 #include "api_ui.h"
 #include "ocrq/db_failed.h"
+#include "ocrq/db_hooks.h"
 #include "ocrq/db_ui.h"
 #include "ocrq/http.h"
 #include "ocrq/json.h"
@@ -321,6 +322,38 @@ static void cancel(struct api *api, struct ocrq_http_req *req, const struct ui_s
     reply_json(req, 200, o, ocrq_json_set_bool(o, "canceled", 1));
 }
 
+/* POST /ui/api/webhooks/{id}/retry: a delivery not delivered is due now, with the whole schedule.
+ */
+static void retry_webhook(struct api *api, struct ocrq_http_req *req, const struct ui_session *s,
+                          long long id)
+{
+    long long n = 0;
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_hooks_retry(db, id, &n) : OCRQ_ERR_DB;
+
+    if (st != OCRQ_OK) {
+        api_db_unavailable(api, req, db);
+        return;
+    }
+    log_info(NULL, "ui: key '%s' retried webhook delivery %lld: %s", s->key_name, id,
+             n ? "due now" : "nothing to retry");
+    if (!n) {
+        api_error(req, 409, "not_retryable", "no delivery %lld that is not delivered", id);
+        return;
+    }
+    struct ocrq_json *o = ocrq_json_object();
+    reply_json(req, 200, o, ocrq_json_set_bool(o, "retried", 1));
+}
+
+/* The positive number at the start of p, ended by "/retry"; 0 if it is not one. */
+static long long retry_id(const char *p)
+{
+    char *end;
+    long long id = strtoll(p, &end, 10);
+
+    return p[0] >= '1' && p[0] <= '9' && strcmp(end, "/retry") == 0 && id > 0 ? id : 0;
+}
+
 /* 405 unless the method is want (HEAD goes with GET). */
 static int method_is(struct ocrq_http_req *req, const char *want)
 {
@@ -374,6 +407,9 @@ static void api_calls(struct api *api, struct ocrq_http_req *req, const char *pa
         } else {
             api_error(req, 404, "not_found", "no such endpoint: see docs/dashboard.md");
         }
+    } else if (strncmp(path, "/webhooks/", 10) == 0 && retry_id(path + 10) > 0) {
+        if (method_is(req, "POST"))
+            retry_webhook(api, req, &s, retry_id(path + 10));
     } else {
         api_error(req, 404, "not_found", "no such endpoint: see docs/dashboard.md");
     }

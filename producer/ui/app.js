@@ -152,7 +152,23 @@ async function loadJob(id) {
   $('pages').tBodies[0].replaceChildren(...pages.map((p) => el('tr', {},
     el('td', {}, p.page_no), el('td', {}, p.mean_conf === null ? '-' : p.mean_conf.toFixed(1)),
     el('td', {}, `${p.width}x${p.height}`), el('td', {}, p.duration_ms), el('td', {}, p.method))));
+  $('webhooks').tBodies[0].replaceChildren(...res.body.webhooks.map((w) => {
+    const retry = el('button', { type: 'button', class: 'retry', 'data-id': w.id }, 'Retry');
+    retry.hidden = w.status !== 'failed';
+    retry.addEventListener('click', () => retryWebhook(id, w.id));
+    return el('tr', { 'data-delivery': w.id }, el('td', {}, w.id), el('td', {}, w.event_type),
+      el('td', { class: 'status' }, w.status), el('td', {}, w.attempts),
+      el('td', {}, w.last_http_status ? 'HTTP ' + w.last_http_status : w.last_error),
+      el('td', {}, retry));
+  }));
   $('job-text').textContent = text === null ? '(no text: the job has not succeeded)' : text;
+}
+
+async function retryWebhook(job, delivery) {
+  if (!confirm(`Send webhook delivery ${delivery} again?`)) return;
+  const res = await call(`/ui/api/webhooks/${delivery}/retry`, { method: 'POST', body: '{}' });
+  await loadJob(job);
+  if (res.status !== 200) $('job-message').textContent = errorText(res);
 }
 
 async function cancelJob() {

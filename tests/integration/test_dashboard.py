@@ -100,6 +100,7 @@ def main(t):
               OCRQ_UI_OUT=str(h.tmpdir()), OCRQ_CHROMIUM=chromium)
     script = h.SOURCE_DIR / "tests" / "ui" / "dashboard.test.js"
     err_path = h.tmpdir() / "dashboard-stderr.log"
+    hooked = None
     checks = shots = 0
     keep = h.BUILD_DIR / "test-screenshots" / "dashboard"
     with open(err_path, "w") as err:
@@ -112,6 +113,14 @@ def main(t):
                 lines.append(line.rstrip("\n"))
                 if line.startswith("NEED: worker"):
                     h.start_worker()
+                elif line.startswith("NEED: failed-webhook "):
+                    hooked = line.split()[-1]
+                    h.db_query("INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type,"
+                               " url, body, status, attempts, last_error) VALUES (%s, %s,"
+                               " 'job.succeeded', 'http://127.0.0.1:9/hook', '{}', 'failed', 3,"
+                               " 'test: connection refused') RETURNING id",
+                               (f"ui-test-{hooked}", hooked))
+                    (h.tmpdir() / "webhook-ready").touch()
             p.wait(timeout=NODE_TIMEOUT_S)
         finally:
             if p.poll() is None:
@@ -136,8 +145,9 @@ def main(t):
     log = api.log_path.read_text(errors="replace")
     t.check(f"ui: key '{name}' logged in" in log and f"ui: key '{name}' logged out" in log
             and f"ui: key '{name}' canceled job {queued}: canceled" in log
-            and f"ui: login of key '{sname}' refused: role submit" in log,
-            "the API log records the logins, the refusal, the cancel and the logout",
+            and f"ui: login of key '{sname}' refused: role submit" in log
+            and f"ui: key '{name}' retried webhook delivery" in log,
+            "the API log records the logins, the refusal, the cancel, the retry and the logout",
             "\n".join(x for x in log.splitlines() if " ui: " in x))
 
     # revoking the admin key ends its sessions at their next request

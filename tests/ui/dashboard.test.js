@@ -5,7 +5,9 @@
 // API's base URL), OCRQ_UI_ADMIN_KEY, OCRQ_UI_SUBMIT_KEY, OCRQ_UI_DOC (a PNG
 // to submit, with OCRQ_UI_WORD a word of its text), OCRQ_UI_QUEUED_JOB (a
 // job submitted while no worker runs: it stays queued until this script
-// prints "NEED: worker", when the python side starts one) and OCRQ_UI_OUT
+// prints "NEED: worker", when the python side starts one; at "NEED:
+// failed-webhook ID" it records a failed delivery of job ID and creates
+// OCRQ_UI_OUT/webhook-ready) and OCRQ_UI_OUT
 // (the test's temp dir: screenshots, chromium's profile). Prints one line
 // per check, "PASS: what" or "FAIL: what: detail", and "SCREENSHOT: path".
 // Installs puppeteer-core into tests/ui/node_modules on first use.
@@ -177,6 +179,28 @@ async function main() {
       'the timeline: submitted, started, finished', events.join(','));
     check(await page.$eval('#cancel', (b) => b.hidden), 'no Cancel button for a finished job');
     await shot(page, 'job');
+
+    // a failed webhook delivery of the job (the python side records one): Retry, confirmed
+    const ready = path.join(OUT, 'webhook-ready');
+    console.log(`NEED: failed-webhook ${id}`);
+    for (let i = 0; i < 300 && !fs.existsSync(ready); i++) await new Promise((f) => setTimeout(f, 100));
+    await page.reload({ waitUntil: 'load' });
+    check(await until(page, () => {
+      const b = document.querySelector('#webhooks button.retry');
+      return b && !b.hidden && document.querySelector('#webhooks .status').textContent === 'failed';
+    }), 'the job page lists the failed webhook delivery with a Retry button');
+    let retryAsked = '';
+    page.once('dialog', (d) => {
+      retryAsked = d.message();
+      d.accept();
+    });
+    await page.click('#webhooks button.retry');
+    check(await until(page, () => {
+      const st = document.querySelector('#webhooks .status');
+      return st && st.textContent !== 'failed' && document.querySelector('#webhooks button.retry').hidden;
+    }), 'Retry, confirmed: the delivery is no longer failed');
+    check(/again/.test(retryAsked), 'Retry asked for confirmation first', retryAsked);
+    await shot(page, 'webhook-retried');
 
     // cancel refuses a finished job (409), with the session's CSRF token
     const who = await http('GET', '/ui/api/session', { Cookie: cookie });

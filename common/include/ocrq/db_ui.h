@@ -30,7 +30,7 @@ struct ocrq_db_ui_filter {
 int ocrq_db_ui_jobs(struct ocrq_db *db, const struct ocrq_db_ui_filter *f, char **json);
 
 /*
- * GET /ui/api/jobs/{id}: {"job", "timeline", "pages", "text"}. id must be a
+ * GET /ui/api/jobs/{id}: {"job", "timeline", "pages", "webhooks", "text"}. id must be a
  * UUID. OCRQ_OK, OCRQ_ERR_NOT_FOUND or OCRQ_ERR_DB.
  */
 int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json);
