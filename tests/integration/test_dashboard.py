@@ -101,6 +101,8 @@ def main(t):
     script = h.SOURCE_DIR / "tests" / "ui" / "dashboard.test.js"
     err_path = h.tmpdir() / "dashboard-stderr.log"
     hooked = None
+    receiver = h.Receiver()  # answers 200: the retried delivery is delivered
+    receiver.start()
     checks = shots = 0
     keep = h.BUILD_DIR / "test-screenshots" / "dashboard"
     with open(err_path, "w") as err:
@@ -112,14 +114,15 @@ def main(t):
                 print(line, end="", flush=True)
                 lines.append(line.rstrip("\n"))
                 if line.startswith("NEED: worker"):
-                    h.start_worker()
+                    # its dispatcher may reach the receiver on 127.0.0.1
+                    h.start_worker(h.webhook_config(), environ=h.webhook_env())
                 elif line.startswith("NEED: failed-webhook "):
                     hooked = line.split()[-1]
                     h.db_query("INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type,"
                                " url, body, status, attempts, last_error) VALUES (%s, %s,"
-                               " 'job.succeeded', 'http://127.0.0.1:9/hook', '{}', 'failed', 3,"
-                               " 'test: connection refused') RETURNING id",
-                               (f"ui-test-{hooked}", hooked))
+                               " 'job.succeeded', %s, '{}', 'failed', 3,"
+                               " 'test: HTTP 500 three times') RETURNING id",
+                               (f"ui-test-{hooked}", hooked, receiver.url()))
                     (h.tmpdir() / "webhook-ready").touch()
             p.wait(timeout=NODE_TIMEOUT_S)
         finally:
@@ -139,6 +142,13 @@ def main(t):
     t.check(p.returncode == 0 and checks >= 15, "dashboard.test.js: every check ran and passed",
             (p.returncode, checks))
     t.check(shots >= 4, f"screenshots taken (copies in {keep})", shots)
+    if hooked:
+        h.wait_until(lambda: h.db_query("SELECT status FROM ocr_webhook_deliveries"
+                                        " WHERE event_id = %s", (f"ui-test-{hooked}",))[0]["status"]
+                     == "delivered", timeout=30, what="the retried delivery delivered")
+        t.check(any(r.path == "/hook" for r in receiver.requests),
+                "the retried webhook reached the receiver", len(receiver.requests))
+    receiver.stop()
     row = h.job_row(queued)
     t.check(row and row["status"] == "canceled", "the job canceled in the browser is canceled",
             row)
