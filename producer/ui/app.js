@@ -114,6 +114,9 @@ async function loadJobs() {
   const q = new URLSearchParams({ page: state.page, per_page: state.perPage });
   for (const [k, id] of [['status', 'f-status'], ['batch', 'f-batch'], ['code', 'f-code']])
     if ($(id).value) q.set(k, $(id).value);
+  // the browser's local time, as RFC 3339 UTC
+  for (const [k, id] of [['since', 'f-since'], ['until', 'f-until']])
+    if ($(id).value) q.set(k, new Date($(id).value).toISOString());
   const res = await call('/ui/api/jobs?' + q);
   const tbody = $('jobs-table').tBodies[0];
   if (res.status !== 200) {

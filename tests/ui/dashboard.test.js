@@ -167,6 +167,19 @@ async function main() {
       document.querySelector(`tr[data-job-id="${j}"]`) !== null, id),
       'filtered by status and batch: just that job');
     await shot(page, 'jobs');
+    // submitted from tomorrow on: none
+    await page.$eval('#f-since', (e) => {
+      const d = new Date(Date.now() + 86400000);
+      e.value = d.toISOString().slice(0, 16);
+    });
+    await page.click('#filters button');
+    check(await until(page, () => document.querySelectorAll('#jobs-table tbody tr').length === 0 &&
+      /\(0 jobs\)/.test(document.getElementById('page-info').textContent)),
+    'filtered by a date from tomorrow on: no jobs');
+    await page.$eval('#f-since', (e) => { e.value = ''; });
+    await page.click('#filters button');
+    check(await until(page, (j) => document.querySelector(`tr[data-job-id="${j}"] a`) !== null, id),
+      'without the date the job is listed again');
 
     // its page: timeline, pages, text
     await page.click(`tr[data-job-id="${id}"] a`);
