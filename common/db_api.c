@@ -115,7 +115,7 @@ static const char batch_sql[] =
 static const char key_sql[] =
     "UPDATE ocr_api_keys SET last_used_at = now()"
     " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
-    " WHERE key_id = $1::text RETURNING name, key_hash, revoked_at IS NOT NULL";
+    " WHERE key_id = $1::text RETURNING name, key_hash, revoked_at IS NOT NULL, role";
 
 static const char confirmed_sql[] = "UPDATE ocr_idempotency_keys SET confirmed = true"
                                     " WHERE job_id = ANY ($1::uuid[]) AND NOT confirmed";
@@ -174,7 +174,7 @@ int ocrq_db_api_rejected(struct ocrq_db *db, const char *const *ids, size_t n)
 }
 
 int ocrq_db_api_key(struct ocrq_db *db, const char *key_id, int *found, char *name, size_t nmax,
-                    char hash[65], int *revoked)
+                    char hash[65], int *revoked, char role[8])
 {
     const char *params[1] = {key_id};
     PGresult *res = NULL;
@@ -188,6 +188,7 @@ int ocrq_db_api_key(struct ocrq_db *db, const char *key_id, int *found, char *na
         snprintf(name, nmax, "%s", PQgetvalue(res, 0, 0));
         snprintf(hash, 65, "%s", PQgetvalue(res, 0, 1));
         *revoked = PQgetvalue(res, 0, 2)[0] == 't';
+        snprintf(role, 8, "%s", PQgetvalue(res, 0, 3));
     }
     PQclear(res);
     return OCRQ_OK;

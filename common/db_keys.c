@@ -13,9 +13,9 @@
 
 /* API keys: a name is taken once (a revoked name stays taken) */
 static const struct ocrq_db_stmt st_key_create = {
-    ST_KEY_CREATE, "ocrq_key_create", 4,
-    "INSERT INTO ocr_api_keys (name, key_id, key_hash, webhook_secret)"
-    " VALUES ($1::text, $2::text, $3::text, $4::text)"
+    ST_KEY_CREATE, "ocrq_key_create", 5,
+    "INSERT INTO ocr_api_keys (name, key_id, key_hash, webhook_secret, role)"
+    " VALUES ($1::text, $2::text, $3::text, $4::text, $5::text)"
     " ON CONFLICT (name) DO NOTHING RETURNING name"};
 
 static const struct ocrq_db_stmt st_key_list = {
@@ -23,7 +23,7 @@ static const struct ocrq_db_stmt st_key_list = {
     "SELECT name, key_id,"
     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    " to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), role"
     " FROM ocr_api_keys ORDER BY name"};
 
 static const struct ocrq_db_stmt st_key_revoke = {
@@ -32,9 +32,10 @@ static const struct ocrq_db_stmt st_key_revoke = {
     " WHERE name = $1::text AND revoked_at IS NULL RETURNING name"};
 
 int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
-                       const char *key_hash, const char *webhook_secret, int *created)
+                       const char *key_hash, const char *webhook_secret, const char *role,
+                       int *created)
 {
-    const char *params[4] = {name, key_id, key_hash, webhook_secret};
+    const char *params[5] = {name, key_id, key_hash, webhook_secret, role};
     PGresult *res = NULL;
     int st = ocrq_db_stmt_run(db, &st_key_create, params, PGRES_TUPLES_OK, NULL, &res);
 
@@ -55,6 +56,7 @@ int ocrq_db_keys_list(struct ocrq_db *db, ocrq_db_key_fn fn, void *arg)
             .created_at = PQgetvalue(res, i, 2),
             .revoked_at = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
             .last_used_at = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+            .role = PQgetvalue(res, i, 5),
         };
         fn(arg, &k);
     }

@@ -396,6 +396,11 @@ static const char m12_retention[] =
     "CREATE INDEX IF NOT EXISTS ocr_jobs_dedupe_of_idx ON ocr_jobs (dedupe_of)"
     "  WHERE dedupe_of IS NOT NULL;";
 
+/* API key roles: submit (the keys before) or admin (the dashboard, producer/api_ui.c) */
+static const char m13_key_roles[] =
+    "ALTER TABLE ocr_api_keys ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT 'submit'"
+    "  CHECK (role IN ('submit', 'admin'));";
+
 /*
  * The fleet registry (docs/fleet.md, worker/registry.c): each supervisor
  * records itself by its --name every few seconds, and each of its OCR
@@ -437,7 +442,6 @@ static const char m14_fleet[] =
     "  'idle, busy (job_id set), starting (not connected to the broker) or stopped';"
     "COMMENT ON COLUMN ocr_worker_processes.jobs_done IS"
     "  'jobs the slot finished (succeeded or failed) since the supervisor started';";
-
 static const struct ocrq_migration migrations[] = {
     {1, "ocr_jobs and ocr_results", m1_jobs_results},
     {2, "webhook outbox", m2_webhooks},
@@ -451,6 +455,7 @@ static const struct ocrq_migration migrations[] = {
     {10, "webhook secrets per API key", m10_key_secrets},
     {11, "webhook notify per event row", m11_notify_rows},
     {12, "retention: finished jobs and dedupe references", m12_retention},
+    {13, "api key roles", m13_key_roles},
     {14, "fleet registry: workers and their processes", m14_fleet},
 };
 

@@ -70,7 +70,7 @@ int admin_webhooks_retry(const struct ocrq_config *cfg, long long id);
 int admin_apikey_name_ok(const char *name);
 
 /* Create a key called name and print it once, alone on the last line of stdout. */
-int admin_apikey_create(const struct ocrq_config *cfg, const char *name);
+int admin_apikey_create(const struct ocrq_config *cfg, const char *name, const char *role);
 
 /* Print every key (never the key itself): a table, or one JSON object per line. */
 int admin_apikey_list(const struct ocrq_config *cfg, int json);

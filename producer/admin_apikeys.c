@@ -20,7 +20,7 @@
 #include "ocrq/status.h"
 
 #define NAME_MAX_CHARS 64
-#define KEY_SECRETS_SCHEMA 10 /* migration 10: a webhook secret per key */
+#define KEY_ROLES_SCHEMA 13 /* migration 13: a role per key (and 10: a webhook secret each) */
 
 int admin_apikey_name_ok(const char *name)
 {
@@ -34,7 +34,7 @@ int admin_apikey_name_ok(const char *name)
     return 1;
 }
 
-int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
+int admin_apikey_create(const struct ocrq_config *cfg, const char *name, const char *role)
 {
     char key[OCRQ_KEY_CHARS + 1], key_id[OCRQ_KEY_ID_CHARS + 1], hash[65];
     char secret[OCRQ_NEW_SECRET_SIZE];
@@ -45,9 +45,9 @@ int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
         fprintf(stderr, "ocrq-admin: apikey create: no randomness or hash available\n");
         return OCRQ_ERR_IO;
     }
-    st = admin_db_open(cfg, KEY_SECRETS_SCHEMA, "webhook secrets per API key", &db);
+    st = admin_db_open(cfg, KEY_ROLES_SCHEMA, "API key roles", &db);
     if (st == OCRQ_OK)
-        st = ocrq_db_key_create(db, name, key_id, hash, secret, &created);
+        st = ocrq_db_key_create(db, name, key_id, hash, secret, role, &created);
     ocrq_db_free(db);
     if (st != OCRQ_OK)
         return OCRQ_ERR_DB;
@@ -58,8 +58,9 @@ int admin_apikey_create(const struct ocrq_config *cfg, const char *name)
                 name);
         return OCRQ_ERR_INVALID;
     }
-    printf("API key '%s' created (id %s). Both are shown this once; keep them secret.\n", name,
-           key_id);
+    printf("API key '%s' (role %s) created (id %s). Both are shown this once; keep them"
+           " secret.\n",
+           name, role, key_id);
     printf("webhook signing secret (verifies the webhooks of this key's jobs): %s\n", secret);
     printf("%s\n", key);
     return OCRQ_OK;
@@ -75,7 +76,7 @@ int admin_apikey_rotate_secret(const struct ocrq_config *cfg, const char *name, 
         fprintf(stderr, "ocrq-admin: apikey rotate-secret: no randomness available\n");
         return OCRQ_ERR_IO;
     }
-    st = admin_db_open(cfg, KEY_SECRETS_SCHEMA, "webhook secrets per API key", &db);
+    st = admin_db_open(cfg, 10, "webhook secrets per API key", &db);
     if (st == OCRQ_OK)
         st = ocrq_db_key_rotate_secret(db, name, secret, overlap_s, &found);
     ocrq_db_free(db);
@@ -100,23 +101,24 @@ static void print_key(void *arg, const struct ocrq_db_key *k)
         struct ocrq_json *o = ocrq_json_object();
         int bad = ocrq_json_set_str(o, "name", k->name);
         bad |= ocrq_json_set_str(o, "key_id", k->key_id);
+        bad |= ocrq_json_set_str(o, "role", k->role);
         bad |= ocrq_json_set_str(o, "created_at", k->created_at);
         bad |= ocrq_json_set_str(o, "revoked_at", k->revoked_at);
         bad |= ocrq_json_set_str(o, "last_used_at", k->last_used_at);
         admin_json_print(o, bad);
         return;
     }
-    printf("%-24s %-12s %-20s %s\n", k->name, k->key_id, k->created_at,
+    printf("%-24s %-12s %-7s %-20s %s\n", k->name, k->key_id, k->role, k->created_at,
            k->revoked_at ? "revoked" : "active");
 }
 
 int admin_apikey_list(const struct ocrq_config *cfg, int json)
 {
     struct ocrq_db *db = NULL;
-    int st = admin_db_open(cfg, 3, "API keys table", &db);
+    int st = admin_db_open(cfg, KEY_ROLES_SCHEMA, "API key roles", &db);
 
     if (st == OCRQ_OK && !json)
-        printf("%-24s %-12s %-20s %s\n", "NAME", "ID", "CREATED", "STATE");
+        printf("%-24s %-12s %-7s %-20s %s\n", "NAME", "ID", "ROLE", "CREATED", "STATE");
     if (st == OCRQ_OK)
         st = ocrq_db_keys_list(db, print_key, &json);
     ocrq_db_free(db);

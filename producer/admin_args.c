@@ -33,6 +33,8 @@ int admin_parse_apikey(int argc, char **argv, struct admin_args *a)
     if (a->failed || a->all_failed || a->limit || a->batch)
         return admin_usage_error("apikey takes a NAME (create, revoke) or --json (list)", NULL);
     if (strcmp(a->sub, "list") == 0) {
+        if (a->role)
+            return admin_usage_error("--role goes with apikey create only", NULL);
         if (optind < argc)
             return admin_usage_error("unexpected argument", argv[optind]);
         return -1;
@@ -43,6 +45,10 @@ int admin_parse_apikey(int argc, char **argv, struct admin_args *a)
         return admin_usage_error("--overlap goes with apikey rotate-secret only", NULL);
     if (a->json)
         return admin_usage_error("--json goes with apikey list only", NULL);
+    if (a->role && strcmp(a->sub, "create") != 0)
+        return admin_usage_error("--role goes with apikey create only", NULL);
+    if (a->role && strcmp(a->role, "submit") != 0 && strcmp(a->role, "admin") != 0)
+        return admin_usage_error("--role: submit or admin", a->role);
     if (optind >= argc)
         return admin_usage_error("apikey: which key? (a NAME)", NULL);
     a->name = argv[optind++];
@@ -220,6 +226,8 @@ int admin_parse_webhooks(int argc, char **argv, struct admin_args *a)
         return admin_usage_error("webhooks: say list or retry", NULL);
     a->sub = argv[optind++];
     if (strcmp(a->sub, "list") == 0) {
+        if (a->role)
+            return admin_usage_error("--role goes with apikey create only", NULL);
         if (optind < argc)
             return admin_usage_error("unexpected argument", argv[optind]);
         if (a->all_failed || a->batch)

@@ -30,6 +30,7 @@ struct admin_args {
     unsigned statuses;           /* purge --status: OCRQ_PURGE_* bits; 0: not given */
     int batch_size;              /* purge --batch-size; 0: not given */
     int dry_run;                 /* purge --dry-run */
+    const char *role;            /* apikey create --role: "submit" or "admin"; NULL: not given */
 };
 
 /* "ocrq-admin: what[: arg]" and a pointer to --help on stderr; returns EXIT_USAGE. */

@@ -33,7 +33,8 @@ enum {
     OPT_FINISHED_BEFORE,
     OPT_STATUS,
     OPT_BATCH_SIZE,
-    OPT_DRY_RUN
+    OPT_DRY_RUN,
+    OPT_ROLE
 };
 
 /* --help, before and after the command list that print_usage() makes from commands[]. */
@@ -63,6 +64,8 @@ static const char usage_tail[] =
     "                        canceled, or several comma-separated (default: all three)\n"
     "      --batch-size N    purge: jobs per transaction, 1-10000 (default 1000)\n"
     "      --dry-run         purge: count what would be deleted, delete nothing\n"
+    "      --role ROLE       apikey create: submit (default: submit jobs, read its\n"
+    "                        own) or admin (also the dashboard at /ui/)\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -96,6 +99,7 @@ static const struct option long_opts[] = {
     {"status", required_argument, NULL, OPT_STATUS},
     {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"role", required_argument, NULL, OPT_ROLE},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -143,7 +147,7 @@ static int run_webhooks_retry(const struct ocrq_config *cfg, const struct admin_
 
 static int run_apikey_create(const struct ocrq_config *cfg, const struct admin_args *a)
 {
-    return admin_apikey_create(cfg, a->name);
+    return admin_apikey_create(cfg, a->name, a->role ? a->role : "submit");
 }
 
 static int run_apikey_rotate_secret(const struct ocrq_config *cfg, const struct admin_args *a)
@@ -259,7 +263,7 @@ static const struct admin_command commands[] = {
      "send delivery ID (or every failed one) again now, with the\n"
      "whole retry schedule; a delivered one is left alone",
      admin_parse_webhooks, run_webhooks_retry, 0},
-    {"apikey", "create", "NAME",
+    {"apikey", "create", "NAME [--role submit|admin]",
      "make an ocrq-api key called NAME and its webhook signing\n"
      "secret; both are printed once: the secret on the line\n"
      "before the last, the key alone on the last line",
@@ -268,7 +272,7 @@ static const struct admin_command commands[] = {
      "a new webhook signing secret for key NAME, printed once;\n"
      "the old one signs too for DUR more (default 24h; 0: no)",
      admin_parse_apikey, run_apikey_rotate_secret, 0},
-    {"apikey", "list", "[--json]", "the keys: name, id, created, active or revoked",
+    {"apikey", "list", "[--json]", "the keys: name, id, role, created, active or revoked",
      admin_parse_apikey, run_apikey_list, 0},
     {"apikey", "revoke", "NAME", "the key stops working (within 1 s: ocrq-api caches keys)",
      admin_parse_apikey, run_apikey_revoke, 0},
@@ -443,6 +447,9 @@ static int parse(int argc, char **argv, struct admin_args *a)
         }
         case OPT_DRY_RUN:
             a->dry_run = 1;
+            break;
+        case OPT_ROLE:
+            a->role = optarg;
             break;
         case OPT_OLDER_THAN:
             a->older_than_s = admin_duration_s(optarg);

@@ -37,6 +37,7 @@ enum api_route {
     API_R_HEALTHZ,
     API_R_READYZ,
     API_R_METRICS,
+    API_R_UI, /* /ui/...: the dashboard (api_ui.c) */
     API_R_OTHER,
     API_ROUTES
 };
@@ -66,6 +67,7 @@ struct api_key_entry {
     char key_id[16];
     char name[API_KEY_NAME_MAX];
     char hash[65];
+    char role[8]; /* "submit" or "admin" */
     int revoked;
     int64_t fetched_ms; /* when it was read from the database */
     double tokens;      /* rate limit bucket */
@@ -95,7 +97,8 @@ struct api {
 
     /* set by the pipeline thread, read by the pool threads (atomics) */
     int broker_up;
-    unsigned depth[2]; /* ready messages: [0] queue_jobs, [1] queue_priority */
+    /* ready messages: [0] queue_jobs, [1] queue_priority, [2] the retry queues, [3] queue_failed */
+    unsigned depth[4];
 
     struct api_stats stats;
 };
@@ -123,6 +126,7 @@ struct api_req {
     int status; /* the status answered, for metrics */
     int64_t start_us;
     char key_name[API_KEY_NAME_MAX]; /* the authenticated key */
+    char key_role[8];                /* its role: "submit" or "admin" */
     char id[128];                    /* path parameter: job id or batch */
     unsigned format;                 /* API_R_JOB_ARTIFACT: the OCRQ_FMT_* bit asked for */
     struct api_upload *up;           /* POST /v1/jobs with a document: its upload, or NULL */
@@ -233,11 +237,12 @@ void api_upload_end(struct api_upload *u, int aborted);
 
 /*
  * Check "Authorization: Bearer <key>" (or NULL): on success copies the key
- * name and returns 0; else answers 401 (or 503 if the database is down) and
- * returns -1. Then takes one token of the key's bucket: -1 and 429 if empty.
+ * name and role ("submit" or "admin") and returns 0; else answers 401 (or
+ * 503 if the database is down) and returns -1. Then takes one token of the
+ * key's bucket: -1 and 429 if empty.
  */
 int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *authorization,
-                     char *name, size_t namelen);
+                     char *name, size_t namelen, char role[8]);
 
 /* ---- api_pipeline.c ------------------------------------------------------ */
 

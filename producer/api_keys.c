@@ -48,7 +48,7 @@ static struct api_key_entry *find(struct api *api, const char *key_id)
 
 /* Store what the database said about key_id (under keys_mu); the bucket is kept. */
 static struct api_key_entry *store(struct api *api, const char *key_id, const char *name,
-                                   const char *hash, int revoked, int64_t now)
+                                   const char *hash, const char *role, int revoked, int64_t now)
 {
     struct api_key_entry *e = find(api, key_id);
 
@@ -68,6 +68,7 @@ static struct api_key_entry *store(struct api *api, const char *key_id, const ch
     }
     snprintf(e->name, sizeof e->name, "%s", name);
     snprintf(e->hash, sizeof e->hash, "%s", hash);
+    snprintf(e->role, sizeof e->role, "%s", role);
     e->revoked = revoked;
     e->fetched_ms = now;
     return e;
@@ -114,9 +115,10 @@ static int take_token(const struct api *api, struct api_key_entry *e, int64_t no
 }
 
 int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *authorization,
-                     char *name, size_t namelen)
+                     char *name, size_t namelen, char role[8])
 {
     char key_id[OCRQ_KEY_ID_CHARS + 1], hash[65], db_name[API_KEY_NAME_MAX], db_hash[65] = "";
+    char db_role[8] = "submit";
     const char *key = bearer_key(authorization, key_id);
     int64_t now = ocrq_now_us() / 1000;
     int found = 0, revoked = 0, ok, wait;
@@ -144,11 +146,12 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
         /* read it without holding the lock: the query takes a round trip */
         pthread_mutex_unlock(&api->keys_mu);
         struct ocrq_db *db = api_db(api);
-        int st =
-            db ? ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash, &revoked)
-               : OCRQ_ERR_DB;
+        int st = db ? ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash,
+                                      &revoked, db_role)
+                    : OCRQ_ERR_DB;
         if (st != OCRQ_OK && (db = api_db_again(api, db)) != NULL)
-            st = ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash, &revoked);
+            st = ocrq_db_api_key(db, key_id, &found, db_name, sizeof db_name, db_hash, &revoked,
+                                 db_role);
         if (st != OCRQ_OK) {
             api_error_retry(req, 503, api->cfg->api_retry_after_s, "database_unavailable",
                             "cannot check the API key: the database is unavailable");
@@ -160,12 +163,14 @@ int api_authenticate(struct api *api, struct ocrq_http_req *req, const char *aut
             return -1;
         }
         pthread_mutex_lock(&api->keys_mu);
-        e = store(api, key_id, db_name, db_hash, revoked, now);
+        e = store(api, key_id, db_name, db_hash, db_role, revoked, now);
     }
     ok = !e->revoked && strlen(e->hash) == 64 && ocrq_equal_ct(e->hash, hash, 64);
     wait = ok ? take_token(api, e, now) : 0;
-    if (ok)
+    if (ok) {
         snprintf(name, namelen, "%s", e->name);
+        snprintf(role, 8, "%s", e->role);
+    }
     pthread_mutex_unlock(&api->keys_mu);
 
     if (!ok) {

@@ -43,6 +43,7 @@
 #include "ocrq/status.h"
 
 #define DEPTH_EVERY_MS 250
+#define DASH_DEPTH_EVERY_MS 2000 /* the retry and failed queues, for the dashboard */
 #define IDLE_WAIT_MS 250
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -65,6 +66,7 @@ struct api_pipeline {
     int connects;
     int backoff_ms;
     int64_t retry_at_ms, depth_at_ms;
+    int64_t dash_depth_at_ms; /* when sample_dash_depth() last ran */
     /* the publishes not yet confirmed: fl[(fl_head + i) % fl_cap] has sequence number seq0 + i */
     struct api_job **fl;
     size_t fl_cap, fl_head, fl_n;
@@ -162,6 +164,33 @@ static int connect_db(struct api_pipeline *p)
     return ocrq_db_connect(p->api->cfg, &p->db);
 }
 
+/*
+ * For the dashboard (api_ui.c): the messages waiting in all retry delay
+ * queues into depth[2], the failed queue's into depth[3]. OCRQ_ERR_MQ if
+ * the connection broke.
+ */
+static int sample_dash_depth(struct api_pipeline *p)
+{
+    const struct ocrq_config *cfg = p->api->cfg;
+    const char *queues[2] = {cfg->queue_jobs, cfg->queue_priority};
+    unsigned retry = 0, failed = 0, ready;
+    char name[256];
+
+    for (int i = 0; i < 2; i++)
+        for (int d = 0; d < cfg->n_retry_delays && d < OCRQ_MAX_RETRY_DELAYS; d++) {
+            ocrq_mq_retry_queue(cfg, queues[i], d, name, sizeof name);
+            ready = 0;
+            if (ocrq_mq_queue_info(p->mq, name, &ready, NULL) == OCRQ_ERR_MQ)
+                return OCRQ_ERR_MQ;
+            retry += ready;
+        }
+    if (ocrq_mq_queue_info(p->mq, cfg->queue_failed, &failed, NULL) == OCRQ_ERR_MQ)
+        return OCRQ_ERR_MQ;
+    __atomic_store_n(&p->api->depth[2], retry, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->api->depth[3], failed, __ATOMIC_RELAXED);
+    return OCRQ_OK;
+}
+
 /* Sample the ready count of both job queues for the pool threads' 503 check. */
 static void sample_depth(struct api_pipeline *p)
 {
@@ -172,6 +201,13 @@ static void sample_depth(struct api_pipeline *p)
     if (!p->mq || now - p->depth_at_ms < DEPTH_EVERY_MS)
         return;
     p->depth_at_ms = now;
+    if (now - p->dash_depth_at_ms >= DASH_DEPTH_EVERY_MS) {
+        p->dash_depth_at_ms = now;
+        if (sample_dash_depth(p) == OCRQ_ERR_MQ) {
+            drop_mq(p);
+            return;
+        }
+    }
     for (int i = 0; i < 2; i++) {
         unsigned ready = 0;
         int st = ocrq_mq_queue_info(p->mq, queues[i], &ready, NULL);

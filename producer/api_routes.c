@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "api_ui.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
@@ -73,6 +74,7 @@ static const struct route {
     [API_R_HEALTHZ] = {"healthz", "GET, HEAD", 1, 0, ID_NONE, healthz, NULL},
     [API_R_READYZ] = {"readyz", "GET, HEAD", 1, 0, ID_NONE, readyz, NULL},
     [API_R_METRICS] = {"metrics", "GET, HEAD", 1, 0, ID_NONE, metrics, NULL},
+    [API_R_UI] = {"ui", "GET, HEAD, POST", 1, 0, ID_NONE, api_ui, NULL}, /* its own login */
     [API_R_OTHER] = {"other", NULL, 0, 0, ID_NONE, NULL, NULL},
 };
 
@@ -242,6 +244,8 @@ static int match(const char *path, struct api_req *ar)
         ar->route = API_R_METRICS;
     else if (strcmp(path, jobs) == 0)
         ar->route = API_R_JOBS_POST;
+    else if (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0)
+        ar->route = API_R_UI;
     else if (strncmp(path, jobs, sizeof jobs - 1) == 0 && path[sizeof jobs - 1] == '/') {
         const char *id = path + sizeof jobs;
         const char *slash = strchr(id, '/');
@@ -307,7 +311,7 @@ void api_on_headers(void *arg, struct ocrq_http_req *req)
     if (rt->open)
         return; /* no key needed */
     if (api_authenticate(api, req, ocrq_http_header(req, "Authorization"), ar->key_name,
-                         sizeof ar->key_name) != 0)
+                         sizeof ar->key_name, ar->key_role) != 0)
         return;
     if (rt->submit && !__atomic_load_n(&api->broker_up, __ATOMIC_ACQUIRE)) {
         api_error_retry(req, 503, api->cfg->api_retry_after_s, "broker_unavailable",

@@ -16,10 +16,11 @@ struct ocrq_job;
 
 /*
  * Find the key with public id key_id (and note it was used): *found = 0 if
- * none; else name (nmax bytes), hash (hex SHA-256, 65 bytes) and *revoked.
+ * none; else name (nmax bytes), hash (hex SHA-256, 65 bytes), *revoked and
+ * role ("submit" or "admin").
  */
 int ocrq_db_api_key(struct ocrq_db *db, const char *key_id, int *found, char *name, size_t nmax,
-                    char hash[65], int *revoked);
+                    char hash[65], int *revoked, char role[8]);
 
 enum ocrq_accept_outcome {
     OCRQ_ACCEPT_NEW = 0,   /* recorded as queued: publish it */

@@ -10,10 +10,12 @@ struct ocrq_db;
 
 /*
  * Store a new key's name, public id, hash and webhook signing secret (whsec_;
- * NULL: the global ones); *created = 0 if the name is taken.
+ * NULL: the global ones) and role ("submit" or "admin", migration 13);
+ * *created = 0 if the name is taken.
  */
 int ocrq_db_key_create(struct ocrq_db *db, const char *name, const char *key_id,
-                       const char *key_hash, const char *webhook_secret, int *created);
+                       const char *key_hash, const char *webhook_secret, const char *role,
+                       int *created);
 
 /*
  * Give key name a new webhook signing secret; the one it had keeps signing
@@ -26,6 +28,7 @@ int ocrq_db_key_rotate_secret(struct ocrq_db *db, const char *name, const char *
 /* One key for ocrq-admin apikey list; strings borrowed for the call, NULL if unset. */
 struct ocrq_db_key {
     const char *name, *key_id, *created_at, *revoked_at, *last_used_at;
+    const char *role; /* "submit" or "admin" */
 };
 typedef void (*ocrq_db_key_fn)(void *arg, const struct ocrq_db_key *k);
 
