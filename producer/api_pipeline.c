@@ -43,6 +43,7 @@
 #include "ocrq/status.h"
 
 #define DEPTH_EVERY_MS 250
+#define DB_IDLE_CHECK_MS 1000    /* an idle database connection is pinged before use */
 #define DASH_DEPTH_EVERY_MS 2000 /* the retry and failed queues, for the dashboard */
 #define IDLE_WAIT_MS 250
 #define BACKOFF_MIN_MS 100
@@ -75,7 +76,8 @@ struct api_pipeline {
     const char **confirmed, **rejected;
     char (*ids)[OCRQ_UUID_LEN + 1];
     size_t n_conf, n_rej;
-    int64_t beat_ms; /* the loop's last turn (atomic): the watchdog's sign of life */
+    int64_t beat_ms;    /* the loop's last turn (atomic): the watchdog's sign of life */
+    int64_t db_used_ms; /* when db last answered */
 };
 
 /* Answer j's request (already replied to) and free j. */
@@ -155,13 +157,27 @@ static int connect_mq(struct api_pipeline *p)
     return OCRQ_OK;
 }
 
+/*
+ * The pipeline's database connection, checked with a round trip when it was
+ * idle for DB_IDLE_CHECK_MS: a server restarted meanwhile leaves a
+ * connection that looks up until it is used, and the first batch after an
+ * outage would otherwise be answered 503.
+ */
 static int connect_db(struct api_pipeline *p)
 {
-    if (p->db && ocrq_db_alive(p->db))
+    int64_t now = ocrq_now_ms();
+
+    if (p->db && ocrq_db_alive(p->db) &&
+        (now - p->db_used_ms < DB_IDLE_CHECK_MS || ocrq_db_ping(p->db) == OCRQ_OK)) {
+        p->db_used_ms = now;
         return OCRQ_OK;
+    }
     ocrq_db_free(p->db);
     p->db = NULL;
-    return ocrq_db_connect(p->api->cfg, &p->db);
+    int st = ocrq_db_connect(p->api->cfg, &p->db);
+    if (st == OCRQ_OK)
+        p->db_used_ms = now;
+    return st;
 }
 
 /*
