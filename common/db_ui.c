@@ -4,7 +4,8 @@
  * building the JSON document, as common/db_api.c does for /v1. The
  * per-minute and percentile figures read the last hour through
  * ocr_jobs_finished_idx (migration 12); the webhook counts through the
- * partial indexes on pending and failed deliveries.
+ * partial indexes on pending and failed deliveries. The workers come from
+ * the fleet registry (ocrq/db_fleet.h, migration 14).
  */
 #include "ocrq/db_ui.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "db_internal.h"
+#include "ocrq/db_fleet.h"
 #include "ocrq/status.h"
 #include "ocrq/uuid.h"
 
@@ -105,6 +107,23 @@ static const char job_sql[] =
     " 'text', (SELECT r.text FROM ocr_results AS r WHERE r.job_id = j.job_id)"
     ")::text FROM ocr_jobs AS j WHERE j.job_id = $1::uuid";
 
+/* $1 stale after, $2 left out after (seconds): running workers by name, their slots by slot */
+static const char workers_sql[] =
+    "SELECT json_build_object('workers', coalesce(json_agg(json_build_object("
+    " 'name', w.name, 'host', w.host, 'pid', w.pid, 'processes', w.processes,"
+    " 'version', w.version, 'started_at', to_char(w.started_at" UTC ","
+    " 'heartbeat_at', to_char(w.heartbeat_at" UTC ","
+    " 'stopped_at', to_char(w.stopped_at" UTC ","
+    " 'heartbeat_age_s', round(extract(epoch FROM now() - w.heartbeat_at)::numeric, 1),"
+    " 'stale', w.heartbeat_at < now() - $1::int * interval '1 second',"
+    " 'slots', (SELECT coalesce(json_agg(json_build_object('slot', p.slot, 'pid', p.pid,"
+    "     'state', p.state, 'job_id', p.job_id, 'job_started_at', to_char(p.job_started_at" UTC ","
+    "     'jobs_done', p.jobs_done) ORDER BY p.slot), '[]'::json)"
+    "   FROM ocr_worker_processes AS p WHERE p.worker = w.name)"
+    ") ORDER BY w.name), '[]'::json))::text"
+    " FROM ocr_workers AS w"
+    " WHERE w.stopped_at IS NULL AND w.heartbeat_at > now() - $2::int * interval '1 second'";
+
 static const char admin_sql[] = "SELECT count(*)::int FROM ocr_api_keys"
                                 " WHERE name = $1::text AND role = 'admin' AND revoked_at IS NULL";
 
@@ -157,6 +176,16 @@ int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json)
     if (!ocrq_uuid_valid(id))
         return OCRQ_ERR_NOT_FOUND;
     return one_json(db, "ui_job", job_sql, 1, params, json);
+}
+
+int ocrq_db_ui_workers(struct ocrq_db *db, char **json)
+{
+    char stale[16], hide[16];
+    const char *params[2] = {stale, hide};
+
+    snprintf(stale, sizeof stale, "%d", OCRQ_FLEET_STALE_S);
+    snprintf(hide, sizeof hide, "%d", OCRQ_FLEET_HIDE_S);
+    return one_json(db, "ui_workers", workers_sql, 2, params, json);
 }
 
 int ocrq_db_ui_admin_active(struct ocrq_db *db, const char *name, int *active)

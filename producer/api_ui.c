@@ -204,6 +204,18 @@ static void overview(struct api *api, struct ocrq_http_req *req)
         reply_text(req, 200, json);
 }
 
+static void workers(struct api *api, struct ocrq_http_req *req)
+{
+    char *json = NULL;
+    struct ocrq_db *db = api_db(api);
+    int st = db ? ocrq_db_ui_workers(db, &json) : OCRQ_ERR_DB;
+
+    if (st != OCRQ_OK)
+        api_db_unavailable(api, req, db);
+    else
+        reply_text(req, 200, json);
+}
+
 /* A query parameter, NULL when absent or empty. */
 static const char *param(struct ocrq_http_req *req, const char *name)
 {
@@ -381,6 +393,9 @@ static void api_calls(struct api *api, struct ocrq_http_req *req, const char *pa
     } else if (strcmp(path, "/overview") == 0) {
         if (method_is(req, "GET"))
             overview(api, req);
+    } else if (strcmp(path, "/workers") == 0) {
+        if (method_is(req, "GET"))
+            workers(api, req);
     } else if (strcmp(path, "/jobs") == 0) {
         if (method_is(req, "GET"))
             jobs(api, req);

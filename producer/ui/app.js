@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The ocrq dashboard (docs/dashboard.md): logs in with an admin key, then
-// shows the overview (polled every 5 s), the jobs list and a job's page
+// shows the overview with the workers (polled every 5 s), the jobs list and a job's page
 // from ocrq-api's /ui/api/*. Text goes in with textContent only; no
 // library, no inline script or style (the page's CSP forbids them).
 'use strict';
@@ -100,7 +100,47 @@ async function loadOverview() {
     ['p99', ms(o.ocr_ms.p99)], ['results', o.ocr_ms.n]]);
   fillDl($('ov-webhooks'), Object.entries(o.webhooks));
   chart(o.jobs_per_minute || []);
+  await loadWorkers();
   $('ov-updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+}
+
+// One row per process (slot); the worker's cells span its rows.
+function workerRows(w) {
+  const age = `${Math.round(w.heartbeat_age_s)} s ago`;
+  const beat = el('td', { class: 'beat' }, age);
+  if (w.stale) beat.append(' ', el('span', { class: 'stale' }, 'stale'));
+  const slots = w.slots.length ? w.slots : [null];
+  return slots.map((p, i) => {
+    const tr = el('tr', { 'data-worker': w.name });
+    if (i === 0) {
+      const span = { rowspan: slots.length };
+      tr.append(el('td', Object.assign({ class: 'worker-name' }, span), w.name),
+        el('td', span, w.host), beat);
+      beat.setAttribute('rowspan', slots.length);
+    }
+    if (!p) {
+      tr.append(el('td', { colspan: 4 }, 'no processes'));
+      return tr;
+    }
+    tr.setAttribute('data-slot', p.slot);
+    const job = p.job_id ? el('a', { href: '#job/' + p.job_id }, p.job_id.slice(0, 8)) : '-';
+    tr.append(el('td', {}, `${p.slot}` + (p.pid ? ` (pid ${p.pid})` : '')),
+      el('td', { class: 'state' }, p.state), el('td', { class: 'job' }, job),
+      el('td', { class: 'done' }, p.jobs_done));
+    return tr;
+  });
+}
+
+async function loadWorkers() {
+  const res = await call('/ui/api/workers');
+  const tbody = $('workers').tBodies[0];
+  if (res.status !== 200) {
+    tbody.replaceChildren(el('tr', {}, el('td', { colspan: 7 }, errorText(res))));
+    return;
+  }
+  const ws = res.body.workers;
+  tbody.replaceChildren(...(ws.length ? ws.flatMap(workerRows)
+    : [el('tr', {}, el('td', { colspan: 7 }, 'no workers running'))]));
 }
 
 function stopPolling() {

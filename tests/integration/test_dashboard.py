@@ -5,10 +5,12 @@ submit key, and runs tests/ui/dashboard.test.js (Debian's chromium, headless,
 driven by puppeteer-core, which it installs into tests/ui/node_modules on
 first use). Its "PASS:"/"FAIL:" lines become this test's checks: log in, the
 overview, a job submitted through the API appears in the list and succeeds,
-its page shows its text; a submit key's login is 403, /ui/api/overview
+its page shows its text, the overview lists the worker (OCRQ_UI_WORKER, its --name)
+and its process; a submit key's login is 403, /ui/api/overview
 without a session 401, a POST without the CSRF header 403. Its screenshots
 (its "SCREENSHOT:" lines) are in the test's temp dir and copied to
-<build>/test-screenshots/dashboard/. Also checks the headers of /ui/ answers
+<build>/test-screenshots/dashboard/. Also checks the headers of /ui/ answers,
+/ui/api/workers (401 without a session, the worker and its slot with one)
 and the role in apikey list with curl-free HTTP from here."""
 
 import json
@@ -93,10 +95,11 @@ def main(t):
     t.require(chromium and node, "chromium and node are installed (scripts/install-deps)",
               (chromium, node))
     word = "Dashboard"
+    wname = f"dash-worker-{os.getpid()}"
     doc = h.make_image(f"{word} test page", h.tmpdir() / "dash.png")
     e = h.env(OCRQ_UI_URL=f"http://127.0.0.1:{api.port}", OCRQ_UI_ADMIN_KEY=akey,
               OCRQ_UI_SUBMIT_KEY=skey, OCRQ_UI_DOC=str(doc), OCRQ_UI_WORD=word,
-              OCRQ_UI_QUEUED_JOB=queued,
+              OCRQ_UI_QUEUED_JOB=queued, OCRQ_UI_WORKER=wname,
               OCRQ_UI_OUT=str(h.tmpdir()), OCRQ_CHROMIUM=chromium)
     script = h.SOURCE_DIR / "tests" / "ui" / "dashboard.test.js"
     err_path = h.tmpdir() / "dashboard-stderr.log"
@@ -115,7 +118,7 @@ def main(t):
                 lines.append(line.rstrip("\n"))
                 if line.startswith("NEED: worker"):
                     # its dispatcher may reach the receiver on 127.0.0.1
-                    h.start_worker(h.webhook_config(), environ=h.webhook_env())
+                    h.start_worker(h.webhook_config(), name=wname, environ=h.webhook_env())
                 elif line.startswith("NEED: failed-webhook "):
                     hooked = line.split()[-1]
                     h.db_query("INSERT INTO ocr_webhook_deliveries (event_id, job_id, event_type,"
@@ -159,6 +162,34 @@ def main(t):
             and f"ui: key '{name}' retried webhook delivery" in log,
             "the API log records the logins, the refusal, the cancel, the retry and the logout",
             "\n".join(x for x in log.splitlines() if " ui: " in x))
+
+    # the fleet registry through /ui/api/workers: the running worker and its one process
+    st, _, _ = get(api.port, "/ui/api/workers")
+    t.check(st == 401, "GET /ui/api/workers without a session: 401", st)
+
+    def workers():
+        st, hdr, body = get(api.port, "/ui/api/workers", {"Cookie": sid})
+        return st, hdr, json.loads(body or b"{}")
+
+    def listed():
+        st, _, w = workers()
+        return st == 200 and any(x.get("name") == wname and x.get("slots")
+                                 for x in w.get("workers", []))
+
+    h.wait_until(listed, timeout=30, what="the worker listed by /ui/api/workers")
+    st, hdr, w = workers()
+    mine = [x for x in w.get("workers", []) if x.get("name") == wname]
+    slots = mine[0].get("slots", []) if mine else []
+    t.check(st == 200 and hdr.get("Cache-Control") == "no-store" and len(mine) == 1
+            and mine[0].get("stale") is False and mine[0].get("stopped_at") is None
+            and mine[0].get("processes") == 1 and mine[0].get("pid", 0) > 0
+            and mine[0].get("heartbeat_at") and mine[0].get("host")
+            and [p.get("slot") for p in slots] == [0]
+            and slots[0].get("state") in ("idle", "busy", "starting")
+            and set(slots[0]) == {"slot", "pid", "state", "job_id", "job_started_at", "jobs_done"}
+            and slots[0].get("jobs_done", 0) >= 1,
+            "GET /ui/api/workers: the worker, not stale, with its slot and the job it did",
+            (st, w))
 
     # revoking the admin key ends its sessions at their next request
     st, hdr, _ = get(api.port, "/ui/login", {"Content-Type": "application/json"},

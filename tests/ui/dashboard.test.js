@@ -5,7 +5,8 @@
 // API's base URL), OCRQ_UI_ADMIN_KEY, OCRQ_UI_SUBMIT_KEY, OCRQ_UI_DOC (a PNG
 // to submit, with OCRQ_UI_WORD a word of its text), OCRQ_UI_QUEUED_JOB (a
 // job submitted while no worker runs: it stays queued until this script
-// prints "NEED: worker", when the python side starts one; at "NEED:
+// prints "NEED: worker", when the python side starts one, named
+// OCRQ_UI_WORKER, with one OCR process; at "NEED:
 // failed-webhook ID" it records a failed delivery of job ID and creates
 // OCRQ_UI_OUT/webhook-ready) and OCRQ_UI_OUT
 // (the test's temp dir: screenshots, chromium's profile). Prints one line
@@ -227,6 +228,17 @@ async function main() {
     check(await until(page, () => /succeeded/.test(document.getElementById('ov-jobs').textContent) &&
       document.querySelectorAll('#chart svg rect.succeeded').length >= 1),
     'the overview counts the succeeded job and charts it');
+    // its Workers table: the worker, its process, and the job that process did
+    const wname = env('OCRQ_UI_WORKER');
+    check(await until(page, (n) => {
+      const rows = [...document.querySelectorAll('#workers tbody tr')].filter((tr) => tr.dataset.worker === n);
+      return rows.length === 1 && rows[0].querySelector('.worker-name').textContent === n &&
+        rows[0].dataset.slot === '0' &&
+        ['idle', 'busy', 'starting'].includes(rows[0].querySelector('.state').textContent) &&
+        Number(rows[0].querySelector('.done').textContent) >= 1 &&
+        /s ago/.test(rows[0].querySelector('.beat').textContent);
+    }, wname), 'the overview lists the worker with its process, its state and its jobs done',
+    await page.$eval('#workers', (t) => t.textContent));
     await shot(page, 'overview-after');
 
     // log out: the API refuses the old cookie

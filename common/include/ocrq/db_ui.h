@@ -36,6 +36,17 @@ int ocrq_db_ui_jobs(struct ocrq_db *db, const struct ocrq_db_ui_filter *f, char 
 int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json);
 
 /*
+ * GET /ui/api/workers: {"workers": [...]}, the fleet registry's running
+ * workers by name (ocrq/db_fleet.h; stopped ones and those silent for over
+ * OCRQ_FLEET_HIDE_S left out, as ocrq-admin workers without --all): name,
+ * host, pid, processes, version, started_at, heartbeat_at, stopped_at,
+ * heartbeat_age_s (by the database's clock), stale (silent for over
+ * OCRQ_FLEET_STALE_S) and slots [{slot, pid, state, job_id, job_started_at,
+ * jobs_done}] by slot. OCRQ_OK or OCRQ_ERR_DB.
+ */
+int ocrq_db_ui_workers(struct ocrq_db *db, char **json);
+
+/*
  * *active = 1 if key name is still an admin key and not revoked: a
  * dashboard session asks on every request. OCRQ_OK or OCRQ_ERR_DB.
  */
