@@ -292,24 +292,6 @@ int ocrq_db_api_accept(struct ocrq_db *db, struct ocrq_db_accept *a, size_t n)
     return OCRQ_OK;
 }
 
-/* Run a one-row, one-column query; OCRQ_ERR_NOT_FOUND without a row. *out malloc'd. */
-static int one_value(struct ocrq_db *db, const char *what, const char *sql, int nparams,
-                     const char *const *params, char **out)
-{
-    PGresult *res = NULL;
-    int st = ocrq_db_params(db, what, sql, nparams, params, 1, &res);
-
-    *out = NULL;
-    if (st != OCRQ_OK)
-        return st;
-    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
-        st = OCRQ_ERR_NOT_FOUND;
-    else if (!(*out = strdup(PQgetvalue(res, 0, 0))))
-        st = OCRQ_ERR_NOMEM;
-    PQclear(res);
-    return st;
-}
-
 int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int with_text,
                     char **json)
 {
@@ -318,7 +300,7 @@ int ocrq_db_api_job(struct ocrq_db *db, const char *id, const char *api_key, int
     *json = NULL;
     if (!ocrq_uuid_valid(id))
         return OCRQ_ERR_NOT_FOUND;
-    return one_value(db, "api_job", job_sql, 3, params, json);
+    return ocrq_db_text_one(db, "api_job", job_sql, 3, params, json);
 }
 
 /*
@@ -414,7 +396,7 @@ void ocrq_db_api_artifact_cleanup(struct ocrq_db_api_artifact *a)
 int ocrq_db_api_batch(struct ocrq_db *db, const char *batch, const char *api_key, char **json)
 {
     const char *params[2] = {batch, api_key};
-    return one_value(db, "api_batch", batch_sql, 2, params, json);
+    return ocrq_db_text_one(db, "api_batch", batch_sql, 2, params, json);
 }
 
 /*

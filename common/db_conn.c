@@ -161,6 +161,23 @@ int ocrq_db_query_int(struct ocrq_db *db, const char *sql, int nparams, const ch
  * must have rows (SELECT, RETURNING), else it must be a command. On OCRQ_OK
  * *out (if not NULL) holds the result, which the caller clears.
  */
+int ocrq_db_text_one(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                     const char *const *params, char **out)
+{
+    PGresult *res = NULL;
+    int st = ocrq_db_params(db, what, sql, nparams, params, 1, &res);
+
+    *out = NULL;
+    if (st != OCRQ_OK)
+        return st;
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+        st = OCRQ_ERR_NOT_FOUND;
+    else if (!(*out = strdup(PQgetvalue(res, 0, 0))))
+        st = OCRQ_ERR_NOMEM;
+    PQclear(res);
+    return st;
+}
+
 int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int nparams,
                    const char *const *params, int want_rows, PGresult **out)
 {

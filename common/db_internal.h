@@ -157,6 +157,15 @@ int ocrq_db_params(struct ocrq_db *db, const char *what, const char *sql, int np
                    const char *const *params, int want_rows, PGresult **out);
 
 /*
+ * Run sql, which reads one row of one text column (a JSON document built by
+ * the database, for ocrq-api), into *out (malloc'd, the caller frees it).
+ * Returns OCRQ_OK, OCRQ_ERR_NOT_FOUND (no row, or NULL), OCRQ_ERR_DB or
+ * OCRQ_ERR_NOMEM. (common/db_conn.c)
+ */
+int ocrq_db_text_one(struct ocrq_db *db, const char *what, const char *sql, int nparams,
+                     const char *const *params, char **out);
+
+/*
  * ocrq_db_params() with per-parameter lengths and formats (1: binary, as for
  * bytea; NULL arrays: all text) and the result format (1: binary).
  */

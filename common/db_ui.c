@@ -127,24 +127,6 @@ static const char workers_sql[] =
 static const char admin_sql[] = "SELECT count(*)::int FROM ocr_api_keys"
                                 " WHERE name = $1::text AND role = 'admin' AND revoked_at IS NULL";
 
-/* The first value of sql's one row into *out (malloc'd); OCRQ_ERR_NOT_FOUND without a row. */
-static int one_json(struct ocrq_db *db, const char *what, const char *sql, int nparams,
-                    const char *const *params, char **out)
-{
-    PGresult *res = NULL;
-    int st = ocrq_db_params(db, what, sql, nparams, params, 1, &res);
-
-    *out = NULL;
-    if (st != OCRQ_OK)
-        return st;
-    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
-        st = OCRQ_ERR_NOT_FOUND;
-    else if (!(*out = strdup(PQgetvalue(res, 0, 0))))
-        st = OCRQ_ERR_NOMEM;
-    PQclear(res);
-    return st;
-}
-
 int ocrq_db_ui_overview(struct ocrq_db *db, const unsigned depth[4], char **json)
 {
     char v[4][16];
@@ -154,7 +136,7 @@ int ocrq_db_ui_overview(struct ocrq_db *db, const unsigned depth[4], char **json
         snprintf(v[i], sizeof v[i], "%u", depth[i]);
         params[i] = v[i];
     }
-    return one_json(db, "ui_overview", overview_sql, 4, params, json);
+    return ocrq_db_text_one(db, "ui_overview", overview_sql, 4, params, json);
 }
 
 int ocrq_db_ui_jobs(struct ocrq_db *db, const struct ocrq_db_ui_filter *f, char **json)
@@ -165,7 +147,7 @@ int ocrq_db_ui_jobs(struct ocrq_db *db, const struct ocrq_db_ui_filter *f, char 
     snprintf(limit, sizeof limit, "%d", f->per_page);
     snprintf(offset, sizeof offset, "%lld", (long long)(f->page - 1) * f->per_page);
     snprintf(page, sizeof page, "%d", f->page);
-    return one_json(db, "ui_jobs", jobs_sql, 8, params, json);
+    return ocrq_db_text_one(db, "ui_jobs", jobs_sql, 8, params, json);
 }
 
 int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json)
@@ -175,7 +157,7 @@ int ocrq_db_ui_job(struct ocrq_db *db, const char *id, char **json)
     *json = NULL;
     if (!ocrq_uuid_valid(id))
         return OCRQ_ERR_NOT_FOUND;
-    return one_json(db, "ui_job", job_sql, 1, params, json);
+    return ocrq_db_text_one(db, "ui_job", job_sql, 1, params, json);
 }
 
 int ocrq_db_ui_workers(struct ocrq_db *db, char **json)
@@ -185,7 +167,7 @@ int ocrq_db_ui_workers(struct ocrq_db *db, char **json)
 
     snprintf(stale, sizeof stale, "%d", OCRQ_FLEET_STALE_S);
     snprintf(hide, sizeof hide, "%d", OCRQ_FLEET_HIDE_S);
-    return one_json(db, "ui_workers", workers_sql, 2, params, json);
+    return ocrq_db_text_one(db, "ui_workers", workers_sql, 2, params, json);
 }
 
 int ocrq_db_ui_admin_active(struct ocrq_db *db, const char *name, int *active)

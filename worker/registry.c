@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "stats.h"
+#include "stopper.h"
 #include "ocrq/clock.h"
 #include "ocrq/config.h"
 #include "ocrq/db.h"
@@ -45,31 +46,8 @@ struct ocrq_registry {
     int schema_ok;                   /* the schema has the registry's tables */
     int failing;                     /* the last beat failed (and was logged) */
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* signalled by ocrq_registry_free() */
-    int stop;          /* under mu */
+    struct ocrq_stopper stop; /* set by ocrq_registry_free() */
 };
-
-/* Sleep ms, or less if told to stop; returns nonzero when told to stop. */
-static int wait_ms(struct ocrq_registry *r, long long ms)
-{
-    struct timespec until;
-    int stop;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
-        ;
-    stop = r->stop;
-    pthread_mutex_unlock(&r->mu);
-    return stop;
-}
 
 /* Process k as its slot shows it now; stopped: the supervisor's last beat. */
 static void read_slot(struct ocrq_registry *r, int k, long long now, int stopped)
@@ -174,7 +152,7 @@ static void *run(void *arg)
     struct ocrq_registry *r = arg;
     long long wait = 0, retry = BEAT_MS;
 
-    while (!wait_ms(r, wait)) {
+    while (!ocrq_stopper_wait_ms(&r->stop, wait)) {
         if (beat(r, 0) == OCRQ_OK) {
             wait = retry = BEAT_MS;
         } else {
@@ -191,7 +169,6 @@ int ocrq_registry_new(const struct ocrq_config *cfg, const char *name,
                       const struct ocrq_stats *stats, int n, struct ocrq_registry **out)
 {
     struct ocrq_registry *r;
-    pthread_condattr_t ca;
 
     *out = NULL;
     if (!(r = calloc(1, sizeof(*r))) || !(r->procs = calloc((size_t)n, sizeof(*r->procs))) ||
@@ -213,14 +190,9 @@ int ocrq_registry_new(const struct ocrq_config *cfg, const char *name,
         snprintf(r->name, sizeof(r->name), "%s", name);
     else
         snprintf(r->name, sizeof(r->name), "%s:%d", r->host, r->pid);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ocrq_stopper_init(&r->stop);
     if (pthread_create(&r->thread, NULL, run, r) != 0) {
-        pthread_cond_destroy(&r->cv);
-        pthread_mutex_destroy(&r->mu);
+        ocrq_stopper_destroy(&r->stop);
         free(r->jobs);
         free(r->procs);
         free(r);
@@ -234,14 +206,10 @@ void ocrq_registry_free(struct ocrq_registry *r)
 {
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->mu);
-    r->stop = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    ocrq_stopper_stop(&r->stop);
     pthread_join(r->thread, NULL);
     ocrq_db_free(r->db);
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    ocrq_stopper_destroy(&r->stop);
     free(r->jobs);
     free(r->procs);
     free(r);

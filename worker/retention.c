@@ -21,6 +21,7 @@
 #include "ocrq/db_purge.h"
 #include "ocrq/log.h"
 #include "ocrq/status.h"
+#include "stopper.h"
 
 #define FIRST_PASS_MS 10000LL   /* after start: the OCR processes connect first */
 #define PASS_EVERY_MS 3600000LL /* then once an hour */
@@ -30,45 +31,14 @@ struct ocrq_retention {
     const struct ocrq_config *cfg;
     struct ocrq_db *db; /* the thread's own; NULL until the first pass connects */
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* signalled by ocrq_retention_stop() */
-    int stop;          /* under mu */
+    struct ocrq_stopper stop; /* set by ocrq_retention_stop() */
 };
-
-static int stopping(struct ocrq_retention *r)
-{
-    pthread_mutex_lock(&r->mu);
-    int stop = r->stop;
-    pthread_mutex_unlock(&r->mu);
-    return stop;
-}
-
-/* Sleep ms, or less if told to stop; returns nonzero when told to stop. */
-static int wait_ms(struct ocrq_retention *r, long long ms)
-{
-    struct timespec until;
-    int stop;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
-        ;
-    stop = r->stop;
-    pthread_mutex_unlock(&r->mu);
-    return stop;
-}
 
 /* ocrq_db_purge()'s progress callback: stop between batches when the supervisor stops. */
 static int keep_going(void *arg, const struct ocrq_db_purge_counts *so_far)
 {
     (void)so_far;
-    return stopping(arg);
+    return ocrq_stopper_stopped(&((struct ocrq_retention *)arg)->stop);
 }
 
 /* A connection that works, made or mended; OCRQ_OK or OCRQ_ERR_DB (logged). */
@@ -134,7 +104,7 @@ static void *run(void *arg)
     struct ocrq_retention *r = arg;
     long long wait = FIRST_PASS_MS;
 
-    while (!wait_ms(r, wait))
+    while (!ocrq_stopper_wait_ms(&r->stop, wait))
         wait = pass(r) == OCRQ_OK ? PASS_EVERY_MS : RETRY_MS;
     return NULL;
 }
@@ -142,7 +112,6 @@ static void *run(void *arg)
 int ocrq_retention_new(const struct ocrq_config *cfg, struct ocrq_retention **out)
 {
     struct ocrq_retention *r;
-    pthread_condattr_t ca;
 
     *out = NULL;
     if (cfg->retention_days <= 0)
@@ -150,14 +119,9 @@ int ocrq_retention_new(const struct ocrq_config *cfg, struct ocrq_retention **ou
     if (!(r = calloc(1, sizeof(*r))))
         return OCRQ_ERR_NOMEM;
     r->cfg = cfg;
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ocrq_stopper_init(&r->stop);
     if (pthread_create(&r->thread, NULL, run, r) != 0) {
-        pthread_cond_destroy(&r->cv);
-        pthread_mutex_destroy(&r->mu);
+        ocrq_stopper_destroy(&r->stop);
         free(r);
         return OCRQ_ERR_IO;
     }
@@ -178,10 +142,7 @@ void ocrq_retention_stop(struct ocrq_retention *r)
 {
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->mu);
-    r->stop = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    ocrq_stopper_stop(&r->stop);
 }
 
 void ocrq_retention_free(struct ocrq_retention *r)
@@ -191,7 +152,6 @@ void ocrq_retention_free(struct ocrq_retention *r)
     ocrq_retention_stop(r);
     pthread_join(r->thread, NULL);
     ocrq_db_free(r->db);
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    ocrq_stopper_destroy(&r->stop);
     free(r);
 }
